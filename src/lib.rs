@@ -1,0 +1,32 @@
+//! kindling: the PyTorch lecture's tensors, autograd and training, in Rust.
+//!
+//! The tensor engine and autograd are kindling's own; they follow PyTorch's
+//! semantics, names, error messages and printing.
+//!
+//! ```
+//! use kindling::{Tensor, DType};
+//!
+//! let pixels = Tensor::from_vec(vec![0u8, 128, 255, 64], [2, 2]);
+//! let x = &pixels / 255;                       // true division: uint8 -> float32
+//! assert_eq!(x.dtype(), DType::F32);
+//! let w = Tensor::ones([2]).requires_grad_(true);
+//! let loss = x.matmul(&w).sum();
+//! loss.backward();
+//! // d(Σ x·w)/dw is each column's sum of x.
+//! assert_eq!(w.grad().unwrap().to_vec::<f32>(), x.sum_dim(0, false).to_vec::<f32>());
+//! assert_eq!(loss.to_string(), "tensor(1.7529, grad_fn=<SumBackward0>)");
+//! ```
+
+// `with_dtype!` instantiates generic kernels for bool too, where `x > zero` is
+// the intended comparison.
+#![allow(clippy::bool_comparison)]
+
+pub mod autograd;
+pub mod error;
+pub mod ops;
+pub mod tensor;
+
+pub use autograd::{is_grad_enabled, no_grad, NoGradGuard};
+pub use error::{Error, Result};
+pub use tensor::random::{manual_seed, Generator};
+pub use tensor::{DType, Element, Scalar, Tensor};

@@ -1,0 +1,853 @@
+//! Elementwise ops: arithmetic with broadcasting and type promotion, scalar
+//! arithmetic, unary math, comparisons, `where`, and in-place updates.
+
+use crate::autograd::{self, Op};
+use crate::error::{or_panic, Error, Result};
+use crate::tensor::dtype::result_type;
+use crate::tensor::layout::{broadcast_shapes, for_each_offsets};
+use crate::tensor::{with_dtype, DType, Element, Float, Scalar, Tensor};
+
+use super::read2;
+
+/// Arithmetic each element type supports, with PyTorch's semantics: integers wrap,
+/// bool `+` is `or` and `*` is `and`, `maximum`/`minimum` propagate NaN.
+pub trait Arith: Element {
+    #[doc(hidden)]
+    fn add(a: Self, b: Self) -> Self;
+    #[doc(hidden)]
+    fn sub(a: Self, b: Self) -> Self;
+    #[doc(hidden)]
+    fn mul(a: Self, b: Self) -> Self;
+    #[doc(hidden)]
+    fn div(a: Self, b: Self) -> Self;
+    #[doc(hidden)]
+    fn pow(a: Self, b: Self) -> Self;
+    #[doc(hidden)]
+    fn maximum(a: Self, b: Self) -> Self;
+    #[doc(hidden)]
+    fn minimum(a: Self, b: Self) -> Self;
+}
+
+macro_rules! int_arith {
+    ($t:ty) => {
+        impl Arith for $t {
+            fn add(a: Self, b: Self) -> Self {
+                a.wrapping_add(b)
+            }
+            fn sub(a: Self, b: Self) -> Self {
+                a.wrapping_sub(b)
+            }
+            fn mul(a: Self, b: Self) -> Self {
+                a.wrapping_mul(b)
+            }
+            fn div(a: Self, b: Self) -> Self {
+                if b == 0 {
+                    0
+                } else {
+                    a.wrapping_div(b)
+                }
+            }
+            fn pow(a: Self, b: Self) -> Self {
+                let e = b.to_i64();
+                if e < 0 {
+                    0
+                } else {
+                    a.wrapping_pow(e.min(u32::MAX as i64) as u32)
+                }
+            }
+            fn maximum(a: Self, b: Self) -> Self {
+                a.max(b)
+            }
+            fn minimum(a: Self, b: Self) -> Self {
+                a.min(b)
+            }
+        }
+    };
+}
+int_arith!(u8);
+int_arith!(i64);
+
+macro_rules! float_arith {
+    ($t:ty) => {
+        impl Arith for $t {
+            #[inline(always)]
+            fn add(a: Self, b: Self) -> Self {
+                a + b
+            }
+            #[inline(always)]
+            fn sub(a: Self, b: Self) -> Self {
+                a - b
+            }
+            #[inline(always)]
+            fn mul(a: Self, b: Self) -> Self {
+                a * b
+            }
+            #[inline(always)]
+            fn div(a: Self, b: Self) -> Self {
+                a / b
+            }
+            fn pow(a: Self, b: Self) -> Self {
+                a.powf(b)
+            }
+            fn maximum(a: Self, b: Self) -> Self {
+                if a.is_nan() || b.is_nan() {
+                    <$t>::NAN
+                } else {
+                    a.max(b)
+                }
+            }
+            fn minimum(a: Self, b: Self) -> Self {
+                if a.is_nan() || b.is_nan() {
+                    <$t>::NAN
+                } else {
+                    a.min(b)
+                }
+            }
+        }
+    };
+}
+float_arith!(f32);
+float_arith!(f64);
+
+impl Arith for bool {
+    fn add(a: Self, b: Self) -> Self {
+        a | b
+    }
+    fn sub(a: Self, b: Self) -> Self {
+        a ^ b
+    }
+    fn mul(a: Self, b: Self) -> Self {
+        a & b
+    }
+    fn div(a: Self, b: Self) -> Self {
+        a & b
+    }
+    fn pow(a: Self, b: Self) -> Self {
+        a | !b
+    }
+    fn maximum(a: Self, b: Self) -> Self {
+        a | b
+    }
+    fn minimum(a: Self, b: Self) -> Self {
+        a & b
+    }
+}
+
+/// The binary arithmetic ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// true division `a / b` (integers give float32)
+    Div,
+    /// `a ** b`
+    Pow,
+    /// elementwise maximum
+    Maximum,
+    /// elementwise minimum
+    Minimum,
+}
+
+impl BinaryOp {
+    fn apply<T: Arith>(self) -> fn(T, T) -> T {
+        match self {
+            BinaryOp::Add => T::add,
+            BinaryOp::Sub => T::sub,
+            BinaryOp::Mul => T::mul,
+            BinaryOp::Div => T::div,
+            BinaryOp::Pow => T::pow,
+            BinaryOp::Maximum => T::maximum,
+            BinaryOp::Minimum => T::minimum,
+        }
+    }
+}
+
+/// Comparison ops; results are bool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl CmpOp {
+    fn apply<T: Element>(self) -> fn(T, T) -> bool {
+        match self {
+            CmpOp::Eq => |a, b| a == b,
+            CmpOp::Ne => |a, b| a != b,
+            CmpOp::Lt => |a, b| a < b,
+            CmpOp::Le => |a, b| a <= b,
+            CmpOp::Gt => |a, b| a > b,
+            CmpOp::Ge => |a, b| a >= b,
+        }
+    }
+}
+
+/// `f(a[i], b[i])` over the broadcast `shape`; `a` and `b` hold `A` and `B`.
+pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    f: impl Fn(A, B) -> O,
+) -> Tensor {
+    let n: usize = shape.iter().product();
+    let out: Vec<O> = read2(a, b, |ba, bb| {
+        let (da, db) = (A::slice(ba), B::slice(bb));
+        let (la, lb) = (a.layout(), b.layout());
+        let same = la.shape.as_slice() == shape && lb.shape.as_slice() == shape;
+        match (la.contiguous_range(), lb.contiguous_range()) {
+            (Some(ra), Some(rb)) if same => {
+                da[ra].iter().zip(&db[rb]).map(|(&x, &y)| f(x, y)).collect()
+            }
+            (Some(ra), _) if la.shape.as_slice() == shape && lb.numel() == 1 => {
+                let y = db[lb.offset];
+                da[ra].iter().map(|&x| f(x, y)).collect()
+            }
+            (_, Some(rb)) if lb.shape.as_slice() == shape && la.numel() == 1 => {
+                let x = da[la.offset];
+                db[rb].iter().map(|&y| f(x, y)).collect()
+            }
+            (Some(ra), Some(rb))
+                if la.shape.as_slice() == shape
+                    && is_trailing(&lb.shape, shape)
+                    && !rb.is_empty() =>
+            {
+                // A row vector broadcast over a matrix (a bias): whole rows at a time.
+                let row = &db[rb];
+                let mut out = Vec::with_capacity(n);
+                for chunk in da[ra].chunks_exact(row.len()) {
+                    out.extend(chunk.iter().zip(row).map(|(&x, &y)| f(x, y)));
+                }
+                out
+            }
+            _ => {
+                let (sa, sb) = (la.broadcast_strides(shape), lb.broadcast_strides(shape));
+                let mut out = Vec::with_capacity(n);
+                for_each_offsets(shape, [&sa, &sb], [la.offset, lb.offset], |[i, j]| {
+                    out.push(f(da[i], db[j]))
+                });
+                out
+            }
+        }
+    });
+    Tensor::from_buffer(O::into_buffer(out), shape)
+}
+
+/// True when `small`, stripped of leading 1s, equals the trailing dims of `shape`.
+fn is_trailing(small: &[usize], shape: &[usize]) -> bool {
+    let first = small.iter().position(|&d| d != 1).unwrap_or(small.len());
+    let small = &small[first..];
+    small.len() <= shape.len() && &shape[shape.len() - small.len()..] == small
+}
+
+/// `f(a[i])` over every element, in row-major order.
+pub(crate) fn map<A: Element, O: Element>(a: &Tensor, f: impl Fn(A) -> O) -> Tensor {
+    let out: Vec<O> = a.with_slice(|d: &[A], l| match l.contiguous_range() {
+        Some(r) => d[r].iter().map(|&x| f(x)).collect(),
+        None => {
+            let mut out = Vec::with_capacity(l.numel());
+            for_each_offsets(&l.shape, [&l.strides], [l.offset], |[i]| out.push(f(d[i])));
+            out
+        }
+    });
+    Tensor::from_buffer(O::into_buffer(out), a.shape())
+}
+
+/// The tensor converted to `dtype` without recording a graph edge (the caller
+/// records the op against the original input).
+fn cast(t: &Tensor, dtype: DType) -> Tensor {
+    if t.dtype() == dtype {
+        t.clone()
+    } else {
+        crate::autograd::no_grad(|| t.to_dtype(dtype))
+    }
+}
+
+impl Tensor {
+    /// Elementwise `self op other` with broadcasting and PyTorch's type promotion.
+    pub fn try_binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
+        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        let mut dtype = result_type(self.dtype(), self.dim(), other.dtype(), other.dim());
+        if op == BinaryOp::Div {
+            dtype = dtype.to_float();
+        }
+        if op == BinaryOp::Sub && dtype == DType::Bool {
+            return Err(Error::Value(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into(),
+            ));
+        }
+        let (a, b) = (cast(self, dtype), cast(other, dtype));
+        let out = with_dtype!(dtype, T => zip_map::<T, T, T>(&a, &b, &shape, op.apply::<T>()));
+        if !dtype.is_floating_point() {
+            return Ok(out);
+        }
+        let (x, y) = (self.clone(), other.clone());
+        Ok(Tensor::record(out, &[self, other], || match op {
+            BinaryOp::Add => Op::Add(x, y),
+            BinaryOp::Sub => Op::Sub(x, y),
+            BinaryOp::Mul => Op::Mul(x, y),
+            BinaryOp::Div => Op::Div(x, y),
+            BinaryOp::Pow => Op::Pow(x, y),
+            BinaryOp::Maximum => Op::Maximum(x, y),
+            BinaryOp::Minimum => Op::Minimum(x, y),
+        }))
+    }
+
+    /// Elementwise `self op scalar`; a Python-style scalar promotes only across
+    /// categories (`uint8 / 255` is float32, `uint8 + 1` stays uint8).
+    pub fn try_binary_scalar(&self, s: impl Into<Scalar>, op: BinaryOp) -> Result<Tensor> {
+        let s = s.into();
+        let mut dtype = s.result_type_with(self.dtype());
+        if op == BinaryOp::Div {
+            dtype = dtype.to_float();
+        }
+        let a = cast(self, dtype);
+        let out = with_dtype!(dtype, T => {
+            let y = T::from_scalar(s);
+            let f = op.apply::<T>();
+            map::<T, T>(&a, move |x| f(x, y))
+        });
+        if !dtype.is_floating_point() {
+            return Ok(out);
+        }
+        let (x, v) = (self.clone(), s.to_f64());
+        Ok(Tensor::record(out, &[self], || match op {
+            BinaryOp::Add => Op::AddScalar(x),
+            BinaryOp::Sub => Op::SubScalar(x),
+            BinaryOp::Mul => Op::MulScalar(x, v),
+            BinaryOp::Div => Op::DivScalar(x, v),
+            BinaryOp::Pow => Op::PowScalar(x, v),
+            BinaryOp::Maximum | BinaryOp::Minimum => Op::Clamp {
+                x,
+                min: (op == BinaryOp::Maximum).then_some(v),
+                max: (op == BinaryOp::Minimum).then_some(v),
+            },
+        }))
+    }
+
+    /// `scalar - self` (PyTorch's `rsub`).
+    pub fn rsub_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        let s = s.into();
+        let dtype = s.result_type_with(self.dtype());
+        let a = cast(self, dtype);
+        let out = with_dtype!(dtype, T => {
+            let y = T::from_scalar(s);
+            map::<T, T>(&a, move |x| T::sub(y, x))
+        });
+        if !dtype.is_floating_point() {
+            return out;
+        }
+        Tensor::record(out, &[self], || Op::RsubScalar(self.clone()))
+    }
+
+    /// `scalar / self`: `reciprocal() * scalar`, as PyTorch computes it.
+    pub fn rdiv_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        self.reciprocal().mul_scalar(s.into().to_f64())
+    }
+
+    /// `1 / self`, computed as `self ** -1`.
+    pub fn reciprocal(&self) -> Tensor {
+        self.pow_scalar(-1.0)
+    }
+
+    /// `self + other`, broadcasting. Also the `+` operator.
+    #[track_caller]
+    pub fn add(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_binary(other, BinaryOp::Add))
+    }
+    /// `self - other`, broadcasting. Also the `-` operator.
+    #[track_caller]
+    pub fn sub(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_binary(other, BinaryOp::Sub))
+    }
+    /// `self * other`, broadcasting. Also the `*` operator.
+    #[track_caller]
+    pub fn mul(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_binary(other, BinaryOp::Mul))
+    }
+    /// True division `self / other`, broadcasting; integers give float32. Also `/`.
+    #[track_caller]
+    pub fn div(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_binary(other, BinaryOp::Div))
+    }
+    /// `self ** exponent`, elementwise and broadcasting.
+    #[track_caller]
+    pub fn pow(&self, exponent: &Tensor) -> Tensor {
+        or_panic!(self.try_binary(exponent, BinaryOp::Pow))
+    }
+    /// Elementwise maximum (NaN propagates).
+    #[track_caller]
+    pub fn maximum(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_binary(other, BinaryOp::Maximum))
+    }
+    /// Elementwise minimum (NaN propagates).
+    #[track_caller]
+    pub fn minimum(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_binary(other, BinaryOp::Minimum))
+    }
+    /// `self + s`.
+    #[track_caller]
+    pub fn add_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        or_panic!(self.try_binary_scalar(s, BinaryOp::Add))
+    }
+    /// `self - s`.
+    #[track_caller]
+    pub fn sub_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        or_panic!(self.try_binary_scalar(s, BinaryOp::Sub))
+    }
+    /// `self * s`.
+    #[track_caller]
+    pub fn mul_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        or_panic!(self.try_binary_scalar(s, BinaryOp::Mul))
+    }
+    /// `self / s` (true division).
+    #[track_caller]
+    pub fn div_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        or_panic!(self.try_binary_scalar(s, BinaryOp::Div))
+    }
+    /// `self ** e`.
+    #[track_caller]
+    pub fn pow_scalar(&self, e: impl Into<Scalar>) -> Tensor {
+        or_panic!(self.try_binary_scalar(e, BinaryOp::Pow))
+    }
+
+    // ----- comparisons --------------------------------------------------------------
+
+    /// Elementwise comparison with broadcasting; the result is bool.
+    pub fn try_compare(&self, other: &Tensor, op: CmpOp) -> Result<Tensor> {
+        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        let dtype = result_type(self.dtype(), self.dim(), other.dtype(), other.dim());
+        let (a, b) = (cast(self, dtype), cast(other, dtype));
+        Ok(with_dtype!(dtype, T => zip_map::<T, T, bool>(&a, &b, &shape, op.apply::<T>())))
+    }
+
+    /// Elementwise comparison with a scalar; the result is bool.
+    pub fn compare_scalar(&self, s: impl Into<Scalar>, op: CmpOp) -> Tensor {
+        let s = s.into();
+        let dtype = s.result_type_with(self.dtype());
+        let a = cast(self, dtype);
+        with_dtype!(dtype, T => {
+            let y = T::from_scalar(s);
+            let f = op.apply::<T>();
+            map::<T, bool>(&a, move |x| f(x, y))
+        })
+    }
+
+    /// `self == other` elementwise.
+    #[track_caller]
+    pub fn eq(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_compare(other, CmpOp::Eq))
+    }
+    /// `self != other` elementwise.
+    #[track_caller]
+    pub fn ne(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_compare(other, CmpOp::Ne))
+    }
+    /// `self < other` elementwise.
+    #[track_caller]
+    pub fn lt(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_compare(other, CmpOp::Lt))
+    }
+    /// `self <= other` elementwise.
+    #[track_caller]
+    pub fn le(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_compare(other, CmpOp::Le))
+    }
+    /// `self > other` elementwise.
+    #[track_caller]
+    pub fn gt(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_compare(other, CmpOp::Gt))
+    }
+    /// `self >= other` elementwise.
+    #[track_caller]
+    pub fn ge(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_compare(other, CmpOp::Ge))
+    }
+    /// `self == s` elementwise.
+    pub fn eq_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        self.compare_scalar(s, CmpOp::Eq)
+    }
+    /// `self > s` elementwise.
+    pub fn gt_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        self.compare_scalar(s, CmpOp::Gt)
+    }
+    /// `self < s` elementwise.
+    pub fn lt_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        self.compare_scalar(s, CmpOp::Lt)
+    }
+    /// `self >= s` elementwise.
+    pub fn ge_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        self.compare_scalar(s, CmpOp::Ge)
+    }
+    /// `self <= s` elementwise.
+    pub fn le_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        self.compare_scalar(s, CmpOp::Le)
+    }
+
+    /// Logical not of a bool tensor (`~mask`); other dtypes compare with zero.
+    pub fn logical_not(&self) -> Tensor {
+        self.compare_scalar(0, CmpOp::Eq)
+    }
+
+    // ----- unary --------------------------------------------------------------------
+
+    fn float_unary(
+        &self,
+        f32_fn: fn(f32) -> f32,
+        f64_fn: fn(f64) -> f64,
+        op: impl FnOnce(Tensor, Tensor) -> Op,
+    ) -> Tensor {
+        let dtype = self.dtype().to_float();
+        let a = cast(self, dtype);
+        let out = match dtype {
+            DType::F32 => map::<f32, f32>(&a, f32_fn),
+            _ => map::<f64, f64>(&a, f64_fn),
+        };
+        let saved = out.detach();
+        Tensor::record(out, &[self], || op(self.clone(), saved))
+    }
+
+    /// `e^x` elementwise (integers compute in float32).
+    pub fn exp(&self) -> Tensor {
+        self.float_unary(f32::exp, f64::exp, Op::Exp)
+    }
+    /// Natural logarithm elementwise.
+    pub fn log(&self) -> Tensor {
+        self.float_unary(f32::ln, f64::ln, |x, _| Op::Log(x))
+    }
+    /// Square root elementwise.
+    pub fn sqrt(&self) -> Tensor {
+        self.float_unary(f32::sqrt, f64::sqrt, Op::Sqrt)
+    }
+    /// Hyperbolic tangent elementwise.
+    pub fn tanh(&self) -> Tensor {
+        self.float_unary(f32::tanh, f64::tanh, Op::Tanh)
+    }
+    /// Logistic sigmoid `1 / (1 + e^-x)` elementwise.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// assert_eq!(Tensor::from_vec(vec![0.0f32], [1]).sigmoid().to_vec::<f32>(), vec![0.5]);
+    /// ```
+    pub fn sigmoid(&self) -> Tensor {
+        self.float_unary(sigmoid::<f32>, sigmoid::<f64>, Op::Sigmoid)
+    }
+
+    /// `max(x, 0)` elementwise; keeps the dtype.
+    pub fn relu(&self) -> Tensor {
+        let out = with_dtype!(self.dtype(), T => {
+            let zero = T::default();
+            map::<T, T>(self, move |x| if x > zero { x } else { zero })
+        });
+        let saved = out.detach();
+        Tensor::record(out, &[self], || Op::Relu(self.clone(), saved))
+    }
+
+    /// `-x` elementwise.
+    ///
+    /// # Panics
+    /// On bool tensors, as PyTorch refuses them.
+    #[track_caller]
+    pub fn neg(&self) -> Tensor {
+        or_panic!(self.try_neg())
+    }
+
+    /// Fallible [`Tensor::neg`].
+    pub fn try_neg(&self) -> Result<Tensor> {
+        if self.dtype() == DType::Bool {
+            return Err(Error::Value(
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
+            ));
+        }
+        let out = with_dtype!(self.dtype(), T => map::<T, T>(self, |x| T::sub(T::default(), x)));
+        Ok(Tensor::record(out, &[self], || Op::Neg(self.clone())))
+    }
+
+    /// `|x|` elementwise.
+    pub fn abs(&self) -> Tensor {
+        let out = with_dtype!(self.dtype(), T => {
+            let zero = T::default();
+            map::<T, T>(self, move |x| if x < zero { T::sub(zero, x) } else { x })
+        });
+        Tensor::record(out, &[self], || Op::Abs(self.clone()))
+    }
+
+    /// The sign (-1, 0 or 1) elementwise, in the same dtype.
+    pub fn sign(&self) -> Tensor {
+        with_dtype!(self.dtype(), T => {
+            let zero = T::default();
+            map::<T, T>(self, move |x| if x > zero { T::from_i64(1) } else if x < zero { T::from_i64(-1) } else { zero })
+        })
+    }
+
+    /// Clamps every element into `[min, max]` (either bound optional).
+    pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Tensor {
+        let out = with_dtype!(self.dtype(), T => {
+            let (lo, hi) = (min.map(T::from_f64), max.map(T::from_f64));
+            map::<T, T>(self, move |mut x| {
+                if let Some(lo) = lo { if x < lo { x = lo } }
+                if let Some(hi) = hi { if x > hi { x = hi } }
+                x
+            })
+        });
+        if !self.dtype().is_floating_point() {
+            return out;
+        }
+        Tensor::record(out, &[self], || Op::Clamp {
+            x: self.clone(),
+            min,
+            max,
+        })
+    }
+
+    /// `cond ? self : other` elementwise, broadcasting all three (`torch.where`).
+    #[track_caller]
+    pub fn where_cond(cond: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
+        or_panic!(Tensor::try_where_cond(cond, a, b))
+    }
+
+    /// Fallible [`Tensor::where_cond`].
+    pub fn try_where_cond(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if cond.dtype() != DType::Bool {
+            return Err(Error::Value(format!(
+                "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+                cond.dtype().scalar_type_name()
+            )));
+        }
+        let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
+        let dtype = result_type(a.dtype(), a.dim(), b.dtype(), b.dim());
+        let (x, y) = (cast(a, dtype), cast(b, dtype));
+        let c = cond.contiguous_vec::<bool>();
+        let cl = crate::tensor::Layout::contiguous(cond.shape());
+        let sc = cl.broadcast_strides(&shape);
+        let out = with_dtype!(dtype, T => read2(&x, &y, |bx, by| {
+            let (dx, dy) = (T::slice(bx), T::slice(by));
+            let (lx, ly) = (x.layout(), y.layout());
+            let (sx, sy) = (lx.broadcast_strides(&shape), ly.broadcast_strides(&shape));
+            let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
+            for_each_offsets(&shape, [&sc, &sx, &sy], [0, lx.offset, ly.offset], |[k, i, j]| {
+                out.push(if c[k] { dx[i] } else { dy[j] })
+            });
+            Tensor::from_buffer(T::into_buffer(out), &shape)
+        }));
+        if !dtype.is_floating_point() {
+            return Ok(out);
+        }
+        Ok(Tensor::record(out, &[a, b], || {
+            Op::Where(cond.clone(), a.clone(), b.clone())
+        }))
+    }
+
+    // ----- in place -----------------------------------------------------------------
+
+    fn check_inplace(&self) -> Result<()> {
+        if self.requires_grad() && autograd::is_grad_enabled() {
+            return Err(Error::Autograd(if self.is_leaf() {
+                "a leaf Variable that requires grad is being used in an in-place operation.".into()
+            } else {
+                "kindling does not record in-place operations on tensors that require grad; compute out of place, or wrap the update in no_grad".into()
+            }));
+        }
+        Ok(())
+    }
+
+    /// Applies `f(self[i], other[i])` in place, `other` broadcast to `self`'s shape.
+    fn zip_inplace(&self, other: &Tensor, op: impl FnOnce(DType) -> Result<()>) -> Result<()> {
+        self.check_inplace()?;
+        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        if shape.as_slice() != self.shape() {
+            return Err(Error::Shape(format!(
+                "output with shape {:?} doesn't match the broadcast shape {:?}",
+                self.shape(),
+                shape.as_slice()
+            )));
+        }
+        op(self.dtype())
+    }
+
+    fn apply_inplace<T: Element>(&self, other: &Tensor, f: impl Fn(T, T) -> T) {
+        // Reading `other` while writing `self` must not lock one storage twice.
+        let other = if self.shares_storage(other) {
+            other.clone_tensor()
+        } else {
+            cast(other, T::DTYPE)
+        };
+        let src = other.inner.storage.read();
+        let mut dst = self.inner.storage.write();
+        let (ds, dd) = (T::slice(&src), T::slice_mut(&mut dst));
+        let (ls, ld) = (other.layout(), self.layout());
+        match (ld.contiguous_range(), ls.contiguous_range()) {
+            (Some(rd), Some(rs)) if ls.shape == ld.shape => {
+                for (x, &y) in dd[rd].iter_mut().zip(&ds[rs]) {
+                    *x = f(*x, y);
+                }
+            }
+            _ => {
+                let ss = ls.broadcast_strides(&ld.shape);
+                for_each_offsets(
+                    &ld.shape,
+                    [&ld.strides, &ss],
+                    [ld.offset, ls.offset],
+                    |[i, j]| dd[i] = f(dd[i], ds[j]),
+                );
+            }
+        }
+    }
+
+    /// `self += alpha * other` in place (PyTorch's `add_(other, alpha=alpha)`).
+    pub fn try_add_(&self, other: &Tensor, alpha: f64) -> Result<()> {
+        self.zip_inplace(other, |dtype| {
+            with_dtype!(dtype, T => {
+                if alpha == 1.0 {
+                    self.apply_inplace::<T>(other, T::add);
+                } else {
+                    let a = T::from_f64(alpha);
+                    self.apply_inplace::<T>(other, move |x, y| T::add(x, T::mul(a, y)));
+                }
+            });
+            Ok(())
+        })
+    }
+
+    /// `self += alpha * other` in place.
+    #[track_caller]
+    pub fn add_(&self, other: &Tensor, alpha: f64) {
+        or_panic!(self.try_add_(other, alpha))
+    }
+
+    /// `self *= other` in place.
+    #[track_caller]
+    pub fn mul_(&self, other: &Tensor) {
+        or_panic!(self.zip_inplace(other, |dtype| {
+            with_dtype!(dtype, T => self.apply_inplace::<T>(other, T::mul));
+            Ok(())
+        }))
+    }
+
+    /// Copies `src` (broadcast, converted) into this tensor's elements in place.
+    #[track_caller]
+    pub fn copy_(&self, src: &Tensor) {
+        or_panic!(self.try_copy_(src))
+    }
+
+    /// Fallible [`Tensor::copy_`].
+    pub fn try_copy_(&self, src: &Tensor) -> Result<()> {
+        self.zip_inplace(src, |dtype| {
+            with_dtype!(dtype, T => self.apply_inplace::<T>(src, |_, y| y));
+            Ok(())
+        })
+    }
+
+    /// `self *= s` in place.
+    #[track_caller]
+    pub fn mul_scalar_(&self, s: f64) {
+        or_panic!(self.check_inplace());
+        with_dtype!(self.dtype(), T => {
+            let s = T::from_f64(s);
+            self.map_inplace::<T>(move |x| T::mul(x, s))
+        })
+    }
+
+    /// Sets every element to `value` in place.
+    #[track_caller]
+    pub fn fill_(&self, value: impl Into<Scalar>) {
+        or_panic!(self.check_inplace());
+        let value = value.into();
+        with_dtype!(self.dtype(), T => {
+            let v = T::from_scalar(value);
+            self.map_inplace::<T>(move |_| v)
+        })
+    }
+
+    /// Sets every element to zero in place.
+    #[track_caller]
+    pub fn zero_(&self) {
+        self.fill_(0)
+    }
+
+    pub(crate) fn map_inplace<T: Element>(&self, f: impl Fn(T) -> T) {
+        let mut buf = self.inner.storage.write();
+        let d = T::slice_mut(&mut buf);
+        let l = self.layout();
+        match l.contiguous_range() {
+            Some(r) => d[r].iter_mut().for_each(|x| *x = f(*x)),
+            None => for_each_offsets(&l.shape, [&l.strides], [l.offset], |[i]| d[i] = f(d[i])),
+        }
+    }
+}
+
+#[inline(always)]
+fn sigmoid<T: Float>(x: T) -> T {
+    T::ONE / (T::ONE + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promotion_follows_pytorch() {
+        let u = Tensor::from_vec(vec![10u8, 255], [2]);
+        assert_eq!(u.div_scalar(255).dtype(), DType::F32);
+        assert_eq!(u.add_scalar(1).dtype(), DType::U8);
+        assert_eq!(u.add_scalar(1).to_vec::<u8>(), vec![11, 0]); // wraps like PyTorch
+        assert_eq!(u.mul_scalar(0.5).dtype(), DType::F32);
+        let l = Tensor::from_vec(vec![1i64, 2], [2]);
+        assert_eq!(u.add(&l).dtype(), DType::I64);
+        assert_eq!(
+            l.add(&Tensor::from_vec(vec![0.5f64], [1])).dtype(),
+            DType::F64
+        );
+        // A 0-d tensor of the same category does not promote.
+        assert_eq!(u.add(&Tensor::scalar(1000i64)).dtype(), DType::U8);
+        assert_eq!(
+            Tensor::ones([2]).add(&Tensor::scalar(1.0f64)).dtype(),
+            DType::F32
+        );
+        assert_eq!(u.add(&Tensor::scalar(1.5f64)).dtype(), DType::F64);
+        assert_eq!(l.div(&l).dtype(), DType::F32);
+    }
+
+    #[test]
+    fn broadcasting_paths_agree() {
+        let a = Tensor::arange(12).reshape([3, 4]).to_dtype(DType::F32);
+        let row = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [4]);
+        let col = Tensor::from_vec(vec![10.0f32, 20.0, 30.0], [3, 1]);
+        assert_eq!((&a + &row).to_vec::<f32>()[..4], [1.0, 3.0, 5.0, 7.0]);
+        assert_eq!((&a + &col).to_vec::<f32>()[4..8], [24.0, 25.0, 26.0, 27.0]);
+        assert_eq!((&a.t() + &col.t()).to_vec::<f32>()[..3], [10.0, 24.0, 38.0]);
+    }
+
+    #[test]
+    fn in_place_guarded_on_leaves() {
+        let w = Tensor::ones([2]).requires_grad_(true);
+        assert!(w.try_add_(&Tensor::ones([2]), 1.0).is_err());
+        crate::no_grad(|| w.add_(&Tensor::ones([2]), -0.5));
+        assert_eq!(w.to_vec::<f32>(), vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn where_and_comparisons() {
+        let x = Tensor::from_vec(vec![-1.0f32, 2.0, -3.0], [3]);
+        let m = x.gt_scalar(0.0);
+        assert_eq!(m.dtype(), DType::Bool);
+        assert_eq!(
+            Tensor::where_cond(&m, &x, &Tensor::scalar(0.0f32)).to_vec::<f32>(),
+            vec![0.0, 2.0, 0.0]
+        );
+        assert!(x.try_neg().is_ok() && m.try_neg().is_err());
+    }
+}

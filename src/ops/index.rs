@@ -1,0 +1,382 @@
+//! Indexing with tensors and joining: `index_select`, `gather`, `scatter_add`,
+//! `cat`, `stack`.
+
+use crate::autograd::{self, Op};
+use crate::error::{or_panic, shape_err, Error, Result};
+use crate::tensor::dtype::result_type;
+use crate::tensor::layout::{contiguous_strides, for_each_offsets, wrap_dim};
+use crate::tensor::{with_dtype, DType, Element, Tensor};
+
+/// `(outer, size, inner)`: a contiguous shape seen as three dims around `dim`.
+fn split(shape: &[usize], dim: usize) -> (usize, usize, usize) {
+    (
+        shape[..dim].iter().product(),
+        shape[dim],
+        shape[dim + 1..].iter().product(),
+    )
+}
+
+fn check_index(index: &Tensor, op: &str) -> Result<Vec<i64>> {
+    if index.dtype() != DType::I64 {
+        return Err(Error::Value(format!(
+            "{op}(): Expected dtype int64 for index, but got {}",
+            index.dtype().scalar_type_name()
+        )));
+    }
+    Ok(index.contiguous_vec::<i64>())
+}
+
+fn bounded(i: i64, dim: usize, size: usize) -> Result<usize> {
+    if i < 0 || i as usize >= size {
+        return Err(Error::IndexOutOfRange {
+            index: i,
+            dim,
+            size,
+        });
+    }
+    Ok(i as usize)
+}
+
+impl Tensor {
+    /// The slices at `index` (a 1-D int64 tensor) along `dim`.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::arange(6).reshape([3, 2]);
+    /// let rows = t.index_select(0, &Tensor::from_slice(&[2i64, 0]));
+    /// assert_eq!(rows.to_vec::<i64>(), vec![4, 5, 0, 1]);
+    /// ```
+    #[track_caller]
+    pub fn index_select(&self, dim: isize, index: &Tensor) -> Tensor {
+        or_panic!(self.try_index_select(dim, index))
+    }
+
+    /// Fallible [`Tensor::index_select`].
+    pub fn try_index_select(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
+        if index.dim() > 1 {
+            return Err(shape_err(
+                "index_select(): Index is supposed to be a vector",
+            ));
+        }
+        let d = wrap_dim(dim, self.dim())?;
+        let idx = check_index(index, "index_select")?;
+        if self.dim() == 0 {
+            return Err(shape_err(
+                "index_select() cannot be applied to a 0-dim tensor.",
+            ));
+        }
+        let (outer, size, inner) = split(self.shape(), d);
+        let rows: Vec<usize> = idx
+            .iter()
+            .map(|&i| bounded(i, d, size))
+            .collect::<Result<_>>()?;
+        let src = autograd::no_grad(|| self.contiguous());
+        let mut shape = self.shape().to_vec();
+        shape[d] = rows.len();
+        let out = with_dtype!(self.dtype(), T => src.with_slice(|data: &[T], l| {
+            let data = &data[l.offset..];
+            let mut out = Vec::with_capacity(outer * rows.len() * inner);
+            for o in 0..outer {
+                for &r in &rows {
+                    let start = (o * size + r) * inner;
+                    out.extend_from_slice(&data[start..start + inner]);
+                }
+            }
+            Tensor::from_buffer(T::into_buffer(out), &shape)
+        }));
+        Ok(Tensor::record(out, &[self], || Op::IndexSelect {
+            x: self.clone(),
+            dim: d,
+            index: index.clone(),
+        }))
+    }
+
+    /// A copy of `self` with `src`'s slices added at `index` along `dim`
+    /// (out-of-place `index_add`; no autograd: used by gradients).
+    pub(crate) fn index_add(&self, dim: usize, index: &Tensor, src: &Tensor) -> Tensor {
+        let idx = index.contiguous_vec::<i64>();
+        let base = self.clone_tensor().detach();
+        let src = src.contiguous();
+        let (outer, size, inner) = split(self.shape(), dim);
+        with_dtype!(self.dtype(), T => {
+            let add = crate::ops::elementwise::Arith::add;
+            let s = src.contiguous_vec::<T>();
+            {
+                let mut buf = base.inner.storage.write();
+                let out = T::slice_mut(&mut buf);
+                for o in 0..outer {
+                    for (k, &r) in idx.iter().enumerate() {
+                        let dst = (o * size + r as usize) * inner;
+                        let from = (o * idx.len() + k) * inner;
+                        for i in 0..inner {
+                            out[dst + i] = add(out[dst + i], s[from + i]);
+                        }
+                    }
+                }
+            }
+            base
+        })
+    }
+
+    /// `out[i][j] = self[index[i][j]][j]` for `dim = 0` (and likewise for other
+    /// dims): picks one element per position along `dim`.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let probs = Tensor::from_vec(vec![0.1f32, 0.9, 0.8, 0.2], [2, 2]);
+    /// let labels = Tensor::from_vec(vec![1i64, 0], [2, 1]);
+    /// assert_eq!(probs.gather(1, &labels).to_vec::<f32>(), vec![0.9, 0.8]);
+    /// ```
+    #[track_caller]
+    pub fn gather(&self, dim: isize, index: &Tensor) -> Tensor {
+        or_panic!(self.try_gather(dim, index))
+    }
+
+    fn check_scatter_shapes(&self, d: usize, index: &Tensor, op: &str) -> Result<()> {
+        if index.dim() != self.dim() {
+            return Err(shape_err(format!(
+                "Index tensor must have the same number of dimensions as input tensor ({op})"
+            )));
+        }
+        for k in 0..self.dim() {
+            if k != d && index.shape()[k] > self.shape()[k] {
+                return Err(shape_err(format!(
+                    "Size does not match at dimension {k} expected index {:?} to be smaller than self {:?} apart from dimension {d}",
+                    index.shape(),
+                    self.shape()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fallible [`Tensor::gather`].
+    pub fn try_gather(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim())?;
+        let idx = check_index(index, "gather")?;
+        self.check_scatter_shapes(d, index, "gather")?;
+        let size = self.shape().get(d).copied().unwrap_or(1);
+        let istrides = contiguous_strides(index.shape());
+        let out = with_dtype!(self.dtype(), T => self.with_slice(|data: &[T], l| {
+            let mut sstrides = l.strides.clone();
+            let step = sstrides.get(d).copied().unwrap_or(0);
+            if let Some(s) = sstrides.get_mut(d) { *s = 0; }
+            let mut out = Vec::with_capacity(index.numel());
+            let mut err = None;
+            for_each_offsets(index.shape(), [&istrides, &sstrides], [0, l.offset], |[i, s]| {
+                match bounded(idx[i], d, size) {
+                    Ok(j) => out.push(data[s + j * step]),
+                    Err(e) => { err.get_or_insert(e); out.push(T::default()) }
+                }
+            });
+            match err {
+                Some(e) => Err(e),
+                None => Ok(Tensor::from_buffer(T::into_buffer(out), index.shape())),
+            }
+        }))?;
+        Ok(Tensor::record(out, &[self], || Op::Gather {
+            x: self.clone(),
+            dim: d,
+            index: index.clone(),
+        }))
+    }
+
+    /// A copy of `self` where `src[i][j]` is added at `[index[i][j]][j]` (for
+    /// `dim = 0`): the reverse of `gather`.
+    #[track_caller]
+    pub fn scatter_add(&self, dim: isize, index: &Tensor, src: &Tensor) -> Tensor {
+        or_panic!(self.try_scatter_add(dim, index, src))
+    }
+
+    /// Fallible [`Tensor::scatter_add`].
+    pub fn try_scatter_add(&self, dim: isize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim())?;
+        let idx = check_index(index, "scatter_add")?;
+        self.check_scatter_shapes(d, index, "scatter_add")?;
+        if src.dim() != index.dim() || index.shape().iter().zip(src.shape()).any(|(i, s)| i > s) {
+            return Err(shape_err(format!(
+                "Expected index {:?} to be smaller than src {:?} in every dimension (scatter_add)",
+                index.shape(),
+                src.shape()
+            )));
+        }
+        if src.dtype() != self.dtype() {
+            return Err(Error::DType {
+                expected: self.dtype(),
+                found: src.dtype(),
+            });
+        }
+        let out = autograd::no_grad(|| self.clone_tensor());
+        let size = self.shape().get(d).copied().unwrap_or(1);
+        let istrides = contiguous_strides(index.shape());
+        let mut ostrides = contiguous_strides(self.shape());
+        let step = ostrides.get(d).copied().unwrap_or(0);
+        if let Some(s) = ostrides.get_mut(d) {
+            *s = 0;
+        }
+        with_dtype!(self.dtype(), T => {
+            let add = crate::ops::elementwise::Arith::add;
+            let srcbuf = src.inner.storage.read();
+            let sdata = T::slice(&srcbuf);
+            let sl = src.layout();
+            let mut obuf = out.inner.storage.write();
+            let odata = T::slice_mut(&mut obuf);
+            let mut err = None;
+            for_each_offsets(index.shape(), [&istrides, &sl.strides, &ostrides], [0, sl.offset, 0], |[i, s, o]| {
+                match bounded(idx[i], d, size) {
+                    Ok(j) => odata[o + j * step] = add(odata[o + j * step], sdata[s]),
+                    Err(e) => { err.get_or_insert(e); }
+                }
+            });
+            if let Some(e) = err { return Err(e); }
+        });
+        let out = out.detach();
+        Ok(Tensor::record(out, &[self, src], || Op::ScatterAdd {
+            x: self.clone(),
+            dim: d,
+            index: index.clone(),
+            src: src.clone(),
+        }))
+    }
+
+    /// Joins tensors along an existing dimension (`torch.cat`).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::cat(&[Tensor::zeros([2, 3]), Tensor::ones([1, 3])], 0);
+    /// assert_eq!(t.shape(), &[3, 3]);
+    /// ```
+    #[track_caller]
+    pub fn cat(tensors: &[Tensor], dim: isize) -> Tensor {
+        or_panic!(Tensor::try_cat(tensors, dim))
+    }
+
+    /// Fallible [`Tensor::cat`].
+    pub fn try_cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| shape_err("torch.cat(): expected a non-empty list of Tensors"))?;
+        if first.dim() == 0 {
+            return Err(shape_err(
+                "zero-dimensional tensor (at position 0) cannot be concatenated",
+            ));
+        }
+        let d = wrap_dim(dim, first.dim())?;
+        let mut dtype = first.dtype();
+        let mut total = 0;
+        for (i, t) in tensors.iter().enumerate() {
+            let same_rest = t.dim() == first.dim()
+                && (0..t.dim()).all(|k| k == d || t.shape()[k] == first.shape()[k]);
+            if !same_rest {
+                return Err(shape_err(format!(
+                    "Sizes of tensors must match except in dimension {d}. Expected {:?} but got {:?} for tensor number {i} in the list.",
+                    first.shape(),
+                    t.shape()
+                )));
+            }
+            dtype = result_type(dtype, 1, t.dtype(), 1);
+            total += t.shape()[d];
+        }
+        let mut shape = first.shape().to_vec();
+        shape[d] = total;
+        let (outer, _, inner) = split(&shape, d);
+        let parts: Vec<Tensor> = autograd::no_grad(|| {
+            tensors
+                .iter()
+                .map(|t| t.to_dtype(dtype).contiguous())
+                .collect()
+        });
+        let out = with_dtype!(dtype, T => {
+            let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
+            let datas: Vec<Vec<T>> = parts.iter().map(|p| p.contiguous_vec::<T>()).collect();
+            for o in 0..outer {
+                for (p, data) in parts.iter().zip(&datas) {
+                    let chunk = p.shape()[d] * inner;
+                    out.extend_from_slice(&data[o * chunk..(o + 1) * chunk]);
+                }
+            }
+            Tensor::from_buffer(T::into_buffer(out), &shape)
+        });
+        let refs: Vec<&Tensor> = tensors.iter().collect();
+        Ok(Tensor::record(out, &refs, || Op::Cat {
+            xs: tensors.to_vec(),
+            dim: d,
+        }))
+    }
+
+    /// Joins tensors of one shape along a new dimension (`torch.stack`).
+    #[track_caller]
+    pub fn stack(tensors: &[Tensor], dim: isize) -> Tensor {
+        or_panic!(Tensor::try_stack(tensors, dim))
+    }
+
+    /// Fallible [`Tensor::stack`].
+    pub fn try_stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| shape_err("stack expects a non-empty TensorList"))?;
+        let d = wrap_dim(dim, first.dim() + 1)?;
+        for (i, t) in tensors.iter().enumerate() {
+            if t.shape() != first.shape() {
+                return Err(shape_err(format!(
+                    "stack expects each tensor to be equal size, but got {:?} at entry 0 and {:?} at entry {i}",
+                    first.shape(),
+                    t.shape()
+                )));
+            }
+        }
+        let out = autograd::no_grad(|| {
+            let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d as isize)).collect();
+            Tensor::try_cat(&parts, d as isize)
+        })?;
+        let refs: Vec<&Tensor> = tensors.iter().collect();
+        Ok(Tensor::record(out, &refs, || Op::Stack {
+            xs: tensors.to_vec(),
+            dim: d,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gather_scatter_round_trip() {
+        let x = Tensor::arange(12).reshape([3, 4]);
+        let idx = Tensor::from_vec(vec![3i64, 0, 1, 1, 2, 2], [3, 2]);
+        let g = x.gather(1, &idx);
+        assert_eq!(g.to_vec::<i64>(), vec![3, 0, 5, 5, 10, 10]);
+        let s = Tensor::zeros([3, 4])
+            .to_dtype(DType::I64)
+            .scatter_add(1, &idx, &g);
+        assert_eq!(
+            s.to_vec::<i64>(),
+            vec![0, 0, 0, 3, 0, 10, 0, 0, 0, 0, 20, 0]
+        );
+        let bad = Tensor::from_vec(vec![4i64], [1, 1]);
+        assert_eq!(
+            x.try_gather(1, &bad).unwrap_err().to_string(),
+            "index 4 is out of bounds for dimension 1 with size 4"
+        );
+    }
+
+    #[test]
+    fn cat_and_stack() {
+        let a = Tensor::arange(4).reshape([2, 2]);
+        let b = Tensor::arange(2).reshape([2, 1]);
+        assert_eq!(
+            Tensor::cat(&[a.clone(), b], 1).to_vec::<i64>(),
+            vec![0, 1, 0, 2, 3, 1]
+        );
+        let s = Tensor::stack(&[a.clone(), a.clone()], 1);
+        assert_eq!(s.shape(), &[2, 2, 2]);
+        assert_eq!(s.to_vec::<i64>(), vec![0, 1, 0, 1, 2, 3, 2, 3]);
+        assert!(Tensor::try_cat(&[a.clone(), Tensor::zeros([3, 3])], 0).is_err());
+        assert_eq!(
+            a.index_add(0, &Tensor::from_slice(&[1i64, 1]), &Tensor::ones_like(&a))
+                .to_vec::<i64>(),
+            vec![0, 1, 4, 5]
+        );
+    }
+}

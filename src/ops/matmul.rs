@@ -1,0 +1,430 @@
+//! Matrix products: `mm`, `matmul` (1-D, 2-D and batched with broadcasting),
+//! `addmm`. Float products run on the `gemm` crate's kernels, which take strides,
+//! so transposed views are multiplied without a copy.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::autograd::Op;
+use crate::error::{or_panic, shape_err, Error, Result};
+use crate::tensor::layout::{broadcast_shapes, for_each_offsets};
+use crate::tensor::{with_dtype, DType, Dims, Element, Layout, Tensor};
+
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Sets how many threads matrix products may use (1 = none spawned). Results are
+/// identical for every setting: each output element is computed by one thread.
+pub fn set_num_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The thread count set by [`set_num_threads`].
+pub fn num_threads() -> usize {
+    THREADS.load(Ordering::Relaxed)
+}
+
+fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    let threads = num_threads();
+    // Small products lose more to the hand-off than they gain.
+    if threads > 1 && m * n * k >= 64 * 64 * 256 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// A 2-D operand: storage offset and (row, column) strides.
+#[derive(Clone, Copy)]
+struct Mat {
+    offset: usize,
+    rs: usize,
+    cs: usize,
+}
+
+/// `dst[m×n] = (dst if accumulate) + lhs[m×k] · rhs[k×n]`, for f32 and f64.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    accumulate: bool,
+    lhs: &[T],
+    a: Mat,
+    rhs: &[T],
+    b: Mat,
+) {
+    assert!(T::DTYPE.is_floating_point());
+    assert!(dst.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::default());
+        }
+        return;
+    }
+    let last = |x: Mat, rows: usize, cols: usize| x.offset + (rows - 1) * x.rs + (cols - 1) * x.cs;
+    assert!(last(a, m, k) < lhs.len() && last(b, k, n) < rhs.len());
+    // SAFETY: the asserts above keep every index the kernel touches inside the
+    // three slices; `dst` is exclusively borrowed and is a separate allocation from
+    // `lhs` and `rhs`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr().add(a.offset),
+            a.cs as isize,
+            a.rs as isize,
+            rhs.as_ptr().add(b.offset),
+            b.cs as isize,
+            b.rs as isize,
+            T::from_f64(1.0),
+            T::from_f64(1.0),
+            false,
+            false,
+            false,
+            parallelism(m, n, k),
+        )
+    }
+}
+
+fn mat(l: &Layout, row_dim: usize) -> Mat {
+    Mat {
+        offset: l.offset,
+        rs: l.strides[row_dim],
+        cs: l.strides[row_dim + 1],
+    }
+}
+
+fn check_dtypes(a: &Tensor, b: &Tensor) -> Result<DType> {
+    if a.dtype() != b.dtype() {
+        let (expected, found) = if a.dtype() > b.dtype() {
+            (a.dtype(), b.dtype())
+        } else {
+            (b.dtype(), a.dtype())
+        };
+        return Err(Error::DType { expected, found });
+    }
+    if a.dtype() == DType::Bool {
+        return Err(Error::NotImplemented {
+            op: "addmm_impl_cpu_",
+            dtype: DType::Bool,
+        });
+    }
+    Ok(a.dtype())
+}
+
+/// `init + a·b` for 2-D `a` and `b` of one dtype; `init` is the prefilled output.
+fn mm_kernel(a: &Tensor, b: &Tensor, init: Option<Tensor>) -> Tensor {
+    let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+    with_dtype!(a.dtype(), T => {
+        let mut out: Vec<T> = match &init {
+            Some(t) => t.expand([m, n]).contiguous_vec::<T>(),
+            None => vec![T::default(); m * n],
+        };
+        a.with_slice(|da: &[T], la| b.with_slice(|db: &[T], lb| {
+            if T::DTYPE.is_floating_point() {
+                gemm_into(m, n, k, &mut out, init.is_some(), da, mat(la, 0), db, mat(lb, 0));
+            } else {
+                naive_mm(m, n, k, &mut out, da, mat(la, 0), db, mat(lb, 0));
+            }
+        }));
+        Tensor::from_buffer(T::into_buffer(out), &[m, n])
+    })
+}
+
+/// Integer products (rare: no fast kernel is worth its build time).
+#[allow(clippy::too_many_arguments)]
+fn naive_mm<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    out: &mut [T],
+    da: &[T],
+    a: Mat,
+    db: &[T],
+    b: Mat,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = out[i * n + j].to_i64();
+            for p in 0..k {
+                s = s.wrapping_add(
+                    da[a.offset + i * a.rs + p * a.cs]
+                        .to_i64()
+                        .wrapping_mul(db[b.offset + p * b.rs + j * b.cs].to_i64()),
+                );
+            }
+            out[i * n + j] = T::from_i64(s);
+        }
+    }
+}
+
+fn check_mm_shapes(a: &Tensor, b: &Tensor) -> Result<()> {
+    if a.dim() != 2 || b.dim() != 2 {
+        return Err(shape_err(format!(
+            "mm: expected 2-D tensors, but got {}-D and {}-D",
+            a.dim(),
+            b.dim()
+        )));
+    }
+    if a.shape()[1] != b.shape()[0] {
+        return Err(Error::MatMul {
+            m: a.shape()[0],
+            k1: a.shape()[1],
+            k2: b.shape()[0],
+            n: b.shape()[1],
+        });
+    }
+    Ok(())
+}
+
+impl Tensor {
+    /// The matrix product of two 2-D tensors.
+    ///
+    /// # Shapes
+    /// `[m, k] · [k, n] → [m, n]`
+    ///
+    /// # Panics
+    /// On mismatched shapes (`mat1 and mat2 shapes cannot be multiplied (13x784 and 10x10)`)
+    /// or dtypes (`expected scalar type Float but found Byte`); see [`Tensor::try_mm`].
+    #[track_caller]
+    pub fn mm(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_mm(other))
+    }
+
+    /// Fallible [`Tensor::mm`].
+    pub fn try_mm(&self, other: &Tensor) -> Result<Tensor> {
+        check_mm_shapes(self, other)?;
+        check_dtypes(self, other)?;
+        let out = mm_kernel(self, other, None);
+        Ok(Tensor::record(out, &[self, other], || {
+            Op::Mm(self.clone(), other.clone())
+        }))
+    }
+
+    /// `beta * input + alpha * (mat1 · mat2)` with `beta = alpha = 1`: a linear layer's
+    /// `x · Wᵀ + b` in one pass (the bias is written first, the product accumulated).
+    ///
+    /// # Shapes
+    /// `input` broadcasts to `[m, n]`; `mat1: [m, k]`, `mat2: [k, n]`.
+    #[track_caller]
+    pub fn addmm(input: &Tensor, mat1: &Tensor, mat2: &Tensor) -> Tensor {
+        or_panic!(Tensor::try_addmm(input, mat1, mat2))
+    }
+
+    /// Fallible [`Tensor::addmm`].
+    pub fn try_addmm(input: &Tensor, mat1: &Tensor, mat2: &Tensor) -> Result<Tensor> {
+        check_mm_shapes(mat1, mat2)?;
+        let dtype = check_dtypes(mat1, mat2)?;
+        if input.dtype() != dtype {
+            return Err(Error::DType {
+                expected: dtype,
+                found: input.dtype(),
+            });
+        }
+        let (m, n) = (mat1.shape()[0], mat2.shape()[1]);
+        broadcast_shapes(input.shape(), &[m, n])
+            .ok()
+            .filter(|s| s.as_slice() == [m, n])
+            .ok_or_else(|| {
+                shape_err(format!(
+                    "addmm: input of shape {:?} cannot be broadcast to [{m}, {n}]",
+                    input.shape()
+                ))
+            })?;
+        let out = mm_kernel(mat1, mat2, Some(input.clone()));
+        Ok(Tensor::record(out, &[input, mat1, mat2], || {
+            Op::Addmm(input.clone(), mat1.clone(), mat2.clone())
+        }))
+    }
+
+    /// The matrix product with NumPy/PyTorch `matmul` semantics: 1-D·1-D is a dot
+    /// product, 2-D·1-D a matrix-vector product, and more dimensions a batched
+    /// product with broadcast batch dimensions.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let a = Tensor::ones([2, 3, 4]);
+    /// let b = Tensor::ones([4, 5]);
+    /// assert_eq!(a.matmul(&b).shape(), &[2, 3, 5]);
+    /// ```
+    #[track_caller]
+    pub fn matmul(&self, other: &Tensor) -> Tensor {
+        or_panic!(self.try_matmul(other))
+    }
+
+    /// Fallible [`Tensor::matmul`].
+    pub fn try_matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let (da, db) = (self.dim(), other.dim());
+        if da == 0 || db == 0 {
+            return Err(shape_err(format!(
+                "both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
+            )));
+        }
+        check_dtypes(self, other)?;
+        match (da, db) {
+            (1, 1) => {
+                if self.shape()[0] != other.shape()[0] {
+                    return Err(shape_err(format!(
+                        "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of elements, but got {} and {} elements respectively",
+                        self.shape()[0], other.shape()[0], self.shape()[0], other.shape()[0]
+                    )));
+                }
+                let out = crate::autograd::no_grad(|| {
+                    mm_kernel(&self.unsqueeze(0), &other.unsqueeze(1), None).reshape([0usize; 0])
+                });
+                Ok(Tensor::record(out, &[self, other], || {
+                    Op::Dot(self.clone(), other.clone())
+                }))
+            }
+            (2, 1) => {
+                if self.shape()[1] != other.shape()[0] {
+                    return Err(Error::MatMul {
+                        m: self.shape()[0],
+                        k1: self.shape()[1],
+                        k2: other.shape()[0],
+                        n: 1,
+                    });
+                }
+                let out = crate::autograd::no_grad(|| {
+                    mm_kernel(self, &other.unsqueeze(1), None).reshape([-1])
+                });
+                Ok(Tensor::record(out, &[self, other], || {
+                    Op::Mv(self.clone(), other.clone())
+                }))
+            }
+            (1, _) => Ok(self.unsqueeze(0).try_matmul(other)?.squeeze_dim(-2)),
+            (2, 2) => self.try_mm(other),
+            (_, 1) => Ok(self.try_matmul(&other.unsqueeze(1))?.squeeze_dim(-1)),
+            _ => {
+                let (m, k) = (self.shape()[da - 2], self.shape()[da - 1]);
+                let (k2, n) = (other.shape()[db - 2], other.shape()[db - 1]);
+                if k != k2 {
+                    return Err(Error::MatMul { m, k1: k, k2, n });
+                }
+                let batch = broadcast_shapes(&self.shape()[..da - 2], &other.shape()[..db - 2])?;
+                let mut sa: Vec<usize> = batch.to_vec();
+                sa.extend([m, k]);
+                let mut sb: Vec<usize> = batch.to_vec();
+                sb.extend([k, n]);
+                let (a, b) = (self.try_expand(sa)?, other.try_expand(sb)?);
+                let out = bmm_kernel(&a, &b);
+                Ok(Tensor::record(out, &[&a, &b], || {
+                    Op::Bmm(a.clone(), b.clone())
+                }))
+            }
+        }
+    }
+}
+
+/// Batched product of `[..., m, k]` and `[..., k, n]` with equal batch shapes.
+pub(crate) fn bmm_kernel(a: &Tensor, b: &Tensor) -> Tensor {
+    let nd = a.dim();
+    let (m, k, n) = (a.shape()[nd - 2], a.shape()[nd - 1], b.shape()[nd - 1]);
+    let batch: Dims = a.shape()[..nd - 2].into();
+    let mut shape: Vec<usize> = batch.to_vec();
+    shape.extend([m, n]);
+    with_dtype!(a.dtype(), T => {
+        let count: usize = batch.iter().product();
+        let mut out = vec![T::default(); count * m * n];
+        a.with_slice(|da: &[T], la| b.with_slice(|db: &[T], lb| {
+            let mut i = 0;
+            for_each_offsets(&batch, [&la.strides[..nd - 2], &lb.strides[..nd - 2]], [la.offset, lb.offset], |[oa, ob]| {
+                let ma = Mat { offset: oa, rs: la.strides[nd - 2], cs: la.strides[nd - 1] };
+                let mb = Mat { offset: ob, rs: lb.strides[nd - 2], cs: lb.strides[nd - 1] };
+                let dst = &mut out[i * m * n..(i + 1) * m * n];
+                if T::DTYPE.is_floating_point() {
+                    gemm_into(m, n, k, dst, false, da, ma, db, mb);
+                } else {
+                    naive_mm(m, n, k, dst, da, ma, db, mb);
+                }
+                i += 1;
+            });
+        }));
+        Tensor::from_buffer(T::into_buffer(out), &shape)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut c = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn mm_matches_naive_including_transposed_views() {
+        let a = Tensor::randn([5, 7]);
+        let b = Tensor::randn([7, 3]);
+        let want = naive(&a.to_vec(), &b.to_vec(), 5, 7, 3);
+        let got = a.mm(&b).to_vec::<f32>();
+        let via_t = a
+            .t()
+            .contiguous()
+            .t()
+            .mm(&b.t().contiguous().t())
+            .to_vec::<f32>();
+        for ((x, y), z) in want.iter().zip(&got).zip(&via_t) {
+            assert!((x - y).abs() < 1e-5 && (x - z).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn lecture_errors() {
+        let pixels = Tensor::zeros([13, 784]).to_dtype(DType::U8);
+        let w = Tensor::zeros([10, 784]);
+        let e = Tensor::try_addmm(&Tensor::zeros([10]), &pixels, &w.t())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("expected scalar type Float but found Byte\nhint: "),
+            "{e}"
+        );
+        let e = Tensor::zeros([13, 784])
+            .try_mm(&Tensor::zeros([10, 10]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "mat1 and mat2 shapes cannot be multiplied (13x784 and 10x10)"
+        );
+    }
+
+    #[test]
+    fn matmul_shapes() {
+        assert_eq!(
+            Tensor::ones([3]).matmul(&Tensor::ones([3])).item().to_f64(),
+            3.0
+        );
+        assert_eq!(
+            Tensor::ones([2, 3]).matmul(&Tensor::ones([3])).shape(),
+            &[2]
+        );
+        assert_eq!(
+            Tensor::ones([3]).matmul(&Tensor::ones([3, 4])).shape(),
+            &[4]
+        );
+        assert_eq!(
+            Tensor::ones([5, 1, 2, 3])
+                .matmul(&Tensor::ones([4, 3, 6]))
+                .shape(),
+            &[5, 4, 2, 6]
+        );
+        let i = Tensor::arange(6).reshape([2, 3]);
+        assert_eq!(i.matmul(&i.t()).to_vec::<i64>(), vec![5, 14, 14, 50]);
+    }
+}

@@ -1,0 +1,508 @@
+//! Reductions over all elements or along one dimension: `sum`, `mean`, `max`,
+//! `min`, `argmax`, `argmin`, `prod`, `var`, `std`.
+//!
+//! Float sums accumulate in f64 and round once, so results do not depend on the
+//! order of work (thread count) and are at least as accurate as PyTorch's.
+
+use crate::autograd::Op;
+use crate::error::{or_panic, Error, Result};
+use crate::tensor::layout::{for_each_offsets, wrap_dim};
+use crate::tensor::{with_dtype, DType, Dims, Element, Tensor};
+
+/// One line of elements along the reduced dimension.
+pub(crate) struct Lane<'a, T> {
+    data: &'a [T],
+    start: usize,
+    stride: usize,
+    len: usize,
+}
+
+impl<T: Copy> Lane<'_, T> {
+    fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        (0..self.len).map(move |k| self.data[self.start + k * self.stride])
+    }
+}
+
+/// `f(lane)` for every lane along `dim`, in row-major order of the other dims.
+pub(crate) fn lanes<T: Element, R>(
+    t: &Tensor,
+    dim: usize,
+    mut f: impl FnMut(Lane<'_, T>) -> R,
+) -> Vec<R> {
+    t.with_slice(|data: &[T], l| {
+        let mut shape = l.shape.clone();
+        let len = shape.remove(dim);
+        let mut strides = l.strides.clone();
+        let stride = strides.remove(dim);
+        let mut out = Vec::with_capacity(shape.iter().product());
+        if len == 0 && shape.contains(&0) {
+            return out;
+        }
+        for_each_offsets(&shape, [&strides], [l.offset], |[start]| {
+            out.push(f(Lane {
+                data,
+                start,
+                stride,
+                len,
+            }))
+        });
+        out
+    })
+}
+
+/// The output shape of reducing `dim` of `shape`.
+fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Dims {
+    let mut out: Dims = shape.into();
+    if keepdim {
+        out[dim] = 1;
+    } else {
+        out.remove(dim);
+    }
+    out
+}
+
+#[inline(always)]
+#[allow(clippy::eq_op)]
+fn is_nan<T: PartialEq>(x: T) -> bool {
+    x != x
+}
+
+/// The index of the largest (`max = true`) or smallest element; NaN wins, ties
+/// go to the first, as in PyTorch.
+fn arg_extreme<T: Element>(lane: Lane<'_, T>, max: bool) -> (usize, T) {
+    let mut best = (0, lane.data[lane.start]);
+    for (k, v) in lane.iter().enumerate().skip(1) {
+        if is_nan(best.1) {
+            break;
+        }
+        if is_nan(v) || (max && v > best.1) || (!max && v < best.1) {
+            best = (k, v);
+        }
+    }
+    best
+}
+
+impl Tensor {
+    /// A one-dimensional view or copy of all elements, without graph recording.
+    fn flat(&self) -> Tensor {
+        crate::autograd::no_grad(|| self.reshape([-1]))
+    }
+
+    /// Sums along `dim` with no autograd; ints and bools sum to int64.
+    fn sum_kernel(&self, dim: usize, keepdim: bool) -> Tensor {
+        let shape = reduced_shape(self.shape(), dim, keepdim);
+        match self.dtype() {
+            DType::F32 => Tensor::from_buffer(
+                f32::into_buffer(lanes(self, dim, |l: Lane<'_, f32>| {
+                    l.iter().map(|x| x as f64).sum::<f64>() as f32
+                })),
+                &shape,
+            ),
+            DType::F64 => Tensor::from_buffer(
+                f64::into_buffer(lanes(self, dim, |l: Lane<'_, f64>| l.iter().sum())),
+                &shape,
+            ),
+            dtype => with_dtype!(dtype, T => Tensor::from_buffer(
+                i64::into_buffer(lanes(self, dim, |l: Lane<'_, T>| l.iter().fold(0i64, |s, x| s.wrapping_add(x.to_i64())))),
+                &shape,
+            )),
+        }
+    }
+
+    /// The sum of all elements as a 0-d tensor (ints and bools sum to int64).
+    pub fn sum(&self) -> Tensor {
+        let out = self.flat().sum_kernel(0, false);
+        Tensor::record(out, &[self], || Op::Sum(self.clone()))
+    }
+
+    /// The sum along `dim`, keeping it as size 1 when `keepdim`.
+    #[track_caller]
+    pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        or_panic!(self.try_sum_dim(dim, keepdim))
+    }
+
+    /// Fallible [`Tensor::sum_dim`].
+    pub fn try_sum_dim(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
+        if self.dim() == 0 {
+            wrap_dim(dim, 0)?;
+            return Ok(self.sum());
+        }
+        let d = wrap_dim(dim, self.dim())?;
+        let out = self.sum_kernel(d, keepdim);
+        Ok(Tensor::record(out, &[self], || Op::SumDim {
+            x: self.clone(),
+            dim: d,
+            keepdim,
+        }))
+    }
+
+    /// The sum over several dimensions (`sum(dim=(0, 2))`).
+    #[track_caller]
+    pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Tensor {
+        let mut ds: Vec<usize> = dims
+            .iter()
+            .map(|&d| or_panic!(wrap_dim(d, self.dim())))
+            .collect();
+        ds.sort_unstable();
+        ds.dedup();
+        ds.iter()
+            .rev()
+            .fold(self.clone(), |t, &d| t.sum_dim(d as isize, keepdim))
+    }
+
+    /// Reduces a broadcast gradient back to `shape` by summing the broadcast dims.
+    pub(crate) fn sum_to(&self, shape: &[usize]) -> Tensor {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let extra = self.dim() - shape.len();
+        let mut t = self.clone();
+        for _ in 0..extra {
+            t = t.sum_kernel(0, false);
+        }
+        for (d, &s) in shape.iter().enumerate() {
+            if s == 1 && t.shape()[d] != 1 {
+                t = t.sum_kernel(d, true);
+            }
+        }
+        t
+    }
+
+    fn check_float(&self, op: &str) -> Result<()> {
+        if self.dtype().is_floating_point() {
+            Ok(())
+        } else {
+            Err(Error::Value(format!(
+                "{op}(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
+                self.dtype().scalar_type_name()
+            )))
+        }
+    }
+
+    /// The mean of all elements (floats only, as in PyTorch).
+    #[track_caller]
+    pub fn mean(&self) -> Tensor {
+        or_panic!(self.try_mean())
+    }
+
+    /// Fallible [`Tensor::mean`].
+    pub fn try_mean(&self) -> Result<Tensor> {
+        self.check_float("mean")?;
+        let n = self.numel() as f64;
+        let out = crate::autograd::no_grad(|| self.flat().sum_kernel(0, false).div_scalar(n));
+        Ok(Tensor::record(out, &[self], || Op::Mean(self.clone())))
+    }
+
+    /// The mean along `dim`.
+    #[track_caller]
+    pub fn mean_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        or_panic!(self.try_mean_dim(dim, keepdim))
+    }
+
+    /// Fallible [`Tensor::mean_dim`].
+    pub fn try_mean_dim(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
+        self.check_float("mean")?;
+        let d = wrap_dim(dim, self.dim())?;
+        if self.dim() == 0 {
+            return self.try_mean();
+        }
+        let n = self.shape()[d] as f64;
+        let out = crate::autograd::no_grad(|| self.sum_kernel(d, keepdim).div_scalar(n));
+        Ok(Tensor::record(out, &[self], || Op::MeanDim {
+            x: self.clone(),
+            dim: d,
+            keepdim,
+        }))
+    }
+
+    fn extreme_all(&self, max: bool) -> Result<Tensor> {
+        if self.numel() == 0 {
+            let name = if max { "max" } else { "min" };
+            return Err(Error::Value(format!(
+                "{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+            )));
+        }
+        let flat = self.flat();
+        let out = with_dtype!(self.dtype(), T => {
+            let v = lanes(&flat, 0, |l: Lane<'_, T>| arg_extreme(l, max).1);
+            Tensor::from_buffer(T::into_buffer(v), &[])
+        });
+        let saved = out.detach();
+        Ok(Tensor::record(out, &[self], || Op::ExtremeAll {
+            x: self.clone(),
+            out: saved,
+            max,
+        }))
+    }
+
+    /// The largest element as a 0-d tensor (NaN if any element is NaN).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::from_vec(vec![3u8, 255, 7], [3]);
+    /// assert_eq!(t.max().to_string(), "tensor(255, dtype=uint8)");
+    /// ```
+    #[track_caller]
+    pub fn max(&self) -> Tensor {
+        or_panic!(self.extreme_all(true))
+    }
+
+    /// The smallest element as a 0-d tensor.
+    #[track_caller]
+    pub fn min(&self) -> Tensor {
+        or_panic!(self.extreme_all(false))
+    }
+
+    /// Fallible [`Tensor::max`].
+    pub fn try_max(&self) -> Result<Tensor> {
+        self.extreme_all(true)
+    }
+
+    fn extreme_dim(&self, dim: isize, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+        let d = wrap_dim(dim, self.dim())?;
+        if self.dim() == 0 {
+            return Ok((self.clone(), Tensor::scalar(0i64)));
+        }
+        if self.shape()[d] == 0 {
+            return Err(Error::Value(format!(
+                "{}(): Expected reduction dim {d} to have non-zero size.",
+                if max { "max" } else { "min" }
+            )));
+        }
+        let shape = reduced_shape(self.shape(), d, keepdim);
+        let (values, indices) = with_dtype!(self.dtype(), T => {
+            let pairs = lanes(self, d, |l: Lane<'_, T>| arg_extreme(l, max));
+            let idx: Vec<i64> = pairs.iter().map(|p| p.0 as i64).collect();
+            let val: Vec<T> = pairs.into_iter().map(|p| p.1).collect();
+            (Tensor::from_buffer(T::into_buffer(val), &shape), Tensor::from_buffer(i64::into_buffer(idx), &shape))
+        });
+        let saved = indices.clone();
+        let values = Tensor::record(values, &[self], || Op::ExtremeDim {
+            x: self.clone(),
+            dim: d,
+            keepdim,
+            indices: saved,
+            max,
+        });
+        Ok((values, indices))
+    }
+
+    /// The largest values along `dim` and their indices (`torch.max(x, dim)`).
+    #[track_caller]
+    pub fn max_dim(&self, dim: isize, keepdim: bool) -> (Tensor, Tensor) {
+        or_panic!(self.extreme_dim(dim, keepdim, true))
+    }
+
+    /// The smallest values along `dim` and their indices.
+    #[track_caller]
+    pub fn min_dim(&self, dim: isize, keepdim: bool) -> (Tensor, Tensor) {
+        or_panic!(self.extreme_dim(dim, keepdim, false))
+    }
+
+    /// Index of the largest element of the flattened tensor, as a 0-d int64 tensor.
+    #[track_caller]
+    pub fn argmax(&self) -> Tensor {
+        or_panic!(self.flat().extreme_dim(0, false, true)).1
+    }
+
+    /// Index of the smallest element of the flattened tensor.
+    #[track_caller]
+    pub fn argmin(&self) -> Tensor {
+        or_panic!(self.flat().extreme_dim(0, false, false)).1
+    }
+
+    /// Indices of the largest values along `dim` (`argmax(dim=1)` reads predictions).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let logits = Tensor::from_vec(vec![0.1f32, 0.7, 0.2, 0.9, 0.0, 0.1], [2, 3]);
+    /// assert_eq!(logits.argmax_dim(1, false).to_string(), "tensor([1, 0])");
+    /// ```
+    #[track_caller]
+    pub fn argmax_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        or_panic!(self.extreme_dim(dim, keepdim, true)).1
+    }
+
+    /// Indices of the smallest values along `dim`.
+    #[track_caller]
+    pub fn argmin_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        or_panic!(self.extreme_dim(dim, keepdim, false)).1
+    }
+
+    fn prod_kernel(&self, dim: usize, keepdim: bool) -> Tensor {
+        let shape = reduced_shape(self.shape(), dim, keepdim);
+        match self.dtype() {
+            DType::F32 => Tensor::from_buffer(
+                f32::into_buffer(lanes(self, dim, |l: Lane<'_, f32>| {
+                    l.iter().map(|x| x as f64).product::<f64>() as f32
+                })),
+                &shape,
+            ),
+            DType::F64 => Tensor::from_buffer(
+                f64::into_buffer(lanes(self, dim, |l: Lane<'_, f64>| l.iter().product())),
+                &shape,
+            ),
+            dtype => with_dtype!(dtype, T => Tensor::from_buffer(
+                i64::into_buffer(lanes(self, dim, |l: Lane<'_, T>| l.iter().fold(1i64, |s, x| s.wrapping_mul(x.to_i64())))),
+                &shape,
+            )),
+        }
+    }
+
+    /// The product of all elements (ints and bools give int64).
+    pub fn prod(&self) -> Tensor {
+        let out = self.flat().prod_kernel(0, false);
+        Tensor::record(out, &[self], || Op::Prod {
+            x: self.clone(),
+            dim: None,
+            keepdim: false,
+        })
+    }
+
+    /// The product along `dim`.
+    #[track_caller]
+    pub fn prod_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        let d = or_panic!(wrap_dim(dim, self.dim()));
+        if self.dim() == 0 {
+            return self.prod();
+        }
+        let out = self.prod_kernel(d, keepdim);
+        Tensor::record(out, &[self], || Op::Prod {
+            x: self.clone(),
+            dim: Some(d),
+            keepdim,
+        })
+    }
+
+    /// Variance with Bessel's correction (`correction = 1`, PyTorch's default).
+    #[track_caller]
+    pub fn var(&self) -> Tensor {
+        or_panic!(self.try_var_with(None, 1, false))
+    }
+
+    /// Variance along `dim` with Bessel's correction.
+    #[track_caller]
+    pub fn var_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        or_panic!(self.try_var_with(Some(dim), 1, keepdim))
+    }
+
+    /// Variance, `sum((x - mean)^2) / (n - correction)`, over all elements
+    /// (`dim = None`) or along one dimension.
+    pub fn try_var_with(
+        &self,
+        dim: Option<isize>,
+        correction: usize,
+        keepdim: bool,
+    ) -> Result<Tensor> {
+        self.check_float("var")?;
+        let (x, d) = match dim {
+            None => (self.flat(), 0),
+            Some(dim) => (self.clone(), wrap_dim(dim, self.dim())?),
+        };
+        if x.dim() == 0 {
+            return self.try_var_with(None, correction, keepdim);
+        }
+        let shape = match dim {
+            None => Dims::new(),
+            Some(_) => reduced_shape(x.shape(), d, keepdim),
+        };
+        let out = with_dtype!(self.dtype(), T => {
+            let v: Vec<T> = lanes(&x, d, |l: Lane<'_, T>| {
+                let n = l.len as f64;
+                let mean = l.iter().map(|v| v.to_f64()).sum::<f64>() / n;
+                let ss = l.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>();
+                T::from_f64(ss / (n - correction as f64).max(0.0))
+            });
+            Tensor::from_buffer(T::into_buffer(v), &shape)
+        });
+        let dim = dim.map(|_| d);
+        Ok(Tensor::record(out, &[self], || Op::Var {
+            x: self.clone(),
+            dim,
+            correction,
+            keepdim,
+        }))
+    }
+
+    /// Standard deviation with Bessel's correction.
+    #[track_caller]
+    pub fn std(&self) -> Tensor {
+        or_panic!(self.try_std_with(None, 1, false))
+    }
+
+    /// Standard deviation along `dim` with Bessel's correction.
+    #[track_caller]
+    pub fn std_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        or_panic!(self.try_std_with(Some(dim), 1, keepdim))
+    }
+
+    /// `sqrt(var)`; see [`Tensor::try_var_with`].
+    pub fn try_std_with(
+        &self,
+        dim: Option<isize>,
+        correction: usize,
+        keepdim: bool,
+    ) -> Result<Tensor> {
+        let var = crate::autograd::no_grad(|| self.try_var_with(dim, correction, keepdim))?;
+        let out = crate::autograd::no_grad(|| var.sqrt());
+        let saved = out.detach();
+        let dim = match dim {
+            Some(d) => Some(wrap_dim(d, self.dim())?),
+            None => None,
+        };
+        Ok(Tensor::record(out, &[self], || Op::Std {
+            x: self.clone(),
+            out: saved,
+            dim,
+            correction,
+            keepdim,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_sums_widen() {
+        let t = Tensor::from_vec(vec![200u8, 100, 255], [3]);
+        assert_eq!(t.sum().dtype(), DType::I64);
+        assert_eq!(t.sum().item().to_i64(), 555);
+        assert_eq!(
+            Tensor::from_vec(vec![true, true, false], [3])
+                .sum()
+                .item()
+                .to_i64(),
+            2
+        );
+        assert!(t.try_mean().is_err());
+    }
+
+    #[test]
+    fn dims_and_keepdim() {
+        let t = Tensor::arange(6).reshape([2, 3]).to_dtype(DType::F32);
+        assert_eq!(t.sum_dim(0, false).to_vec::<f32>(), vec![3.0, 5.0, 7.0]);
+        assert_eq!(t.sum_dim(-1, true).shape(), &[2, 1]);
+        assert_eq!(t.mean_dim(1, false).to_vec::<f32>(), vec![1.0, 4.0]);
+        let (v, i) = t.max_dim(1, false);
+        assert_eq!(
+            (v.to_vec::<f32>(), i.to_vec::<i64>()),
+            (vec![2.0, 5.0], vec![2, 2])
+        );
+        assert_eq!(t.argmin().item().to_i64(), 0);
+        assert_eq!(t.var().item().to_f64(), 3.5);
+        assert_eq!(t.prod_dim(1, false).to_vec::<f32>(), vec![0.0, 60.0]);
+        assert_eq!(t.sum_dims(&[0, 1], false).item().to_f64(), 15.0);
+    }
+
+    #[test]
+    fn nan_propagates_and_ties_take_first() {
+        let t = Tensor::from_vec(vec![1.0f32, f32::NAN, 3.0], [3]);
+        assert!(t.max().item().to_f64().is_nan());
+        assert_eq!(t.argmax().item().to_i64(), 1);
+        let ties = Tensor::from_vec(vec![2.0f32, 5.0, 5.0], [3]);
+        assert_eq!(ties.argmax().item().to_i64(), 1);
+        assert!(Tensor::zeros([0]).try_max().is_err());
+    }
+}

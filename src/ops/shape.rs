@@ -1,0 +1,569 @@
+//! Views and shape changes: `reshape`, `view`, `flatten`, `squeeze`, `unsqueeze`,
+//! `permute`, `transpose`, `t`, `narrow`, `slice`, `select`, `expand`. Views share
+//! storage and cost no copy; gradients flow back through each.
+
+use std::ops::{Bound, RangeBounds};
+
+use crate::autograd::Op;
+use crate::error::{or_panic, shape_err, Error, Result};
+use crate::tensor::layout::{view_strides, wrap_dim};
+use crate::tensor::{Dims, Layout, ShapeArg, Tensor};
+
+/// Resolves one `-1` in a requested shape against `numel`.
+fn infer_shape(sizes: &[isize], numel: usize) -> Result<Dims> {
+    let err = || Error::Reshape {
+        shape: sizes.to_vec(),
+        numel,
+    };
+    let mut infer = None;
+    let mut known = 1usize;
+    for (i, &d) in sizes.iter().enumerate() {
+        match d {
+            -1 if infer.is_none() => infer = Some(i),
+            -1 => return Err(Error::Shape("only one dimension can be inferred".into())),
+            d if d < 0 => return Err(Error::Shape(format!("invalid shape dimension {d}"))),
+            d => known *= d as usize,
+        }
+    }
+    let mut shape: Dims = sizes.iter().map(|&d| d.max(0) as usize).collect();
+    match infer {
+        Some(i) => {
+            if known == 0 || numel % known != 0 {
+                return Err(err());
+            }
+            shape[i] = numel / known;
+        }
+        None if known != numel => return Err(err()),
+        None => {}
+    }
+    Ok(shape)
+}
+
+/// Anything that selects along dimension 0 with `Tensor::i`: an integer (a
+/// `select`, dropping the dimension) or a range (a `slice`, keeping it).
+pub trait IndexArg {
+    #[doc(hidden)]
+    fn index(&self, t: &Tensor) -> Result<Tensor>;
+}
+
+impl IndexArg for isize {
+    fn index(&self, t: &Tensor) -> Result<Tensor> {
+        t.try_select(0, *self)
+    }
+}
+impl IndexArg for i32 {
+    fn index(&self, t: &Tensor) -> Result<Tensor> {
+        t.try_select(0, *self as isize)
+    }
+}
+impl IndexArg for usize {
+    fn index(&self, t: &Tensor) -> Result<Tensor> {
+        t.try_select(0, *self as isize)
+    }
+}
+
+macro_rules! range_index {
+    ($($r:ty),*) => {$(
+        impl IndexArg for $r {
+            fn index(&self, t: &Tensor) -> Result<Tensor> {
+                let start = match self.start_bound() {
+                    Bound::Included(&s) => s as isize,
+                    Bound::Excluded(&s) => s as isize + 1,
+                    Bound::Unbounded => 0,
+                };
+                let end = match self.end_bound() {
+                    Bound::Included(&e) => e as isize + 1,
+                    Bound::Excluded(&e) => e as isize,
+                    Bound::Unbounded => isize::MAX,
+                };
+                t.try_slice(0, start, end, 1)
+            }
+        }
+    )*};
+}
+range_index!(
+    std::ops::Range<usize>,
+    std::ops::RangeTo<usize>,
+    std::ops::RangeFrom<usize>,
+    std::ops::RangeInclusive<usize>,
+    std::ops::Range<isize>,
+    std::ops::RangeTo<isize>,
+    std::ops::RangeFrom<isize>,
+    std::ops::Range<i32>,
+    std::ops::RangeTo<i32>,
+    std::ops::RangeFrom<i32>
+);
+
+impl IndexArg for std::ops::RangeFull {
+    fn index(&self, t: &Tensor) -> Result<Tensor> {
+        t.try_slice(0, 0, isize::MAX, 1)
+    }
+}
+
+impl Tensor {
+    /// Python-style indexing on the first dimension: `t.i(13)` is `t[13]`,
+    /// `t.i(..13)` is `t[:13]`, `t.i(13..14)` is `t[13:14]`.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::arange(10);
+    /// assert_eq!(t.i(3).item().to_string(), "3");
+    /// assert_eq!(t.i(..3).to_vec::<i64>(), vec![0, 1, 2]);
+    /// ```
+    #[track_caller]
+    pub fn i(&self, index: impl IndexArg) -> Tensor {
+        or_panic!(index.index(self))
+    }
+
+    /// Fallible [`Tensor::i`].
+    pub fn try_i(&self, index: impl IndexArg) -> Result<Tensor> {
+        index.index(self)
+    }
+
+    /// The same elements with another shape; a view when the strides allow it,
+    /// otherwise a copy. One size may be `-1`.
+    #[track_caller]
+    pub fn reshape(&self, shape: impl ShapeArg) -> Tensor {
+        or_panic!(self.try_reshape(shape))
+    }
+
+    /// Fallible [`Tensor::reshape`].
+    pub fn try_reshape(&self, shape: impl ShapeArg) -> Result<Tensor> {
+        let shape = infer_shape(&shape.to_sizes(), self.numel())?;
+        match view_strides(self.layout(), &shape) {
+            Some(strides) => Ok(self.view_as_shape(shape, strides, "ViewBackward0")),
+            None => {
+                let copy = crate::autograd::no_grad(|| self.contiguous());
+                let out = Tensor::from_parts(
+                    copy.inner.storage.clone(),
+                    Layout::contiguous(&shape),
+                    self.dtype(),
+                    None,
+                );
+                Ok(Tensor::record(out, &[self], || {
+                    Op::Reshape(self.clone(), "UnsafeViewBackward0")
+                }))
+            }
+        }
+    }
+
+    /// A view with another shape; fails when the strides do not allow one.
+    #[track_caller]
+    pub fn view(&self, shape: impl ShapeArg) -> Tensor {
+        or_panic!(self.try_view(shape))
+    }
+
+    /// Fallible [`Tensor::view`].
+    pub fn try_view(&self, shape: impl ShapeArg) -> Result<Tensor> {
+        let shape = infer_shape(&shape.to_sizes(), self.numel())?;
+        let strides = view_strides(self.layout(), &shape).ok_or_else(|| {
+            shape_err("view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+        })?;
+        Ok(self.view_as_shape(shape, strides, "ViewBackward0"))
+    }
+
+    fn view_as_shape(&self, shape: Dims, strides: Dims, name: &'static str) -> Tensor {
+        let layout = Layout {
+            shape,
+            strides,
+            offset: self.layout().offset,
+        };
+        self.view_with(
+            layout,
+            crate::autograd::needs_grad(&[self]).then(|| Op::Reshape(self.clone(), name)),
+        )
+    }
+
+    /// Merges dimensions `start_dim..=end_dim` into one, as `torch.flatten`.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// assert_eq!(Tensor::zeros([13, 28, 28]).flatten(1, -1).shape(), &[13, 784]);
+    /// ```
+    #[track_caller]
+    pub fn flatten(&self, start_dim: isize, end_dim: isize) -> Tensor {
+        or_panic!(self.try_flatten(start_dim, end_dim))
+    }
+
+    /// Fallible [`Tensor::flatten`].
+    pub fn try_flatten(&self, start_dim: isize, end_dim: isize) -> Result<Tensor> {
+        if self.dim() == 0 {
+            return self.try_reshape([1]);
+        }
+        let (s, e) = (
+            wrap_dim(start_dim, self.dim())?,
+            wrap_dim(end_dim, self.dim())?,
+        );
+        if s > e {
+            return Err(shape_err(
+                "flatten() has invalid args: start_dim cannot come after end_dim",
+            ));
+        }
+        if s == e {
+            return Ok(self.clone());
+        }
+        let shape = self.shape();
+        let mut new: Vec<usize> = shape[..s].to_vec();
+        new.push(shape[s..=e].iter().product());
+        new.extend_from_slice(&shape[e + 1..]);
+        self.try_reshape(new)
+    }
+
+    /// Removes every dimension of size 1.
+    pub fn squeeze(&self) -> Tensor {
+        let l = self.layout();
+        let keep: Vec<usize> = (0..self.dim()).filter(|&d| l.shape[d] != 1).collect();
+        let layout = Layout {
+            shape: keep.iter().map(|&d| l.shape[d]).collect(),
+            strides: keep.iter().map(|&d| l.strides[d]).collect(),
+            offset: l.offset,
+        };
+        self.view_with(
+            layout,
+            crate::autograd::needs_grad(&[self])
+                .then(|| Op::Reshape(self.clone(), "SqueezeBackward0")),
+        )
+    }
+
+    /// Removes dimension `dim` if its size is 1 (otherwise returns the same shape).
+    #[track_caller]
+    pub fn squeeze_dim(&self, dim: isize) -> Tensor {
+        let d = or_panic!(wrap_dim(dim, self.dim()));
+        if self.dim() == 0 || self.shape()[d] != 1 {
+            return self.view_with(
+                self.layout().clone(),
+                crate::autograd::needs_grad(&[self])
+                    .then(|| Op::Reshape(self.clone(), "SqueezeBackward1")),
+            );
+        }
+        let mut l = self.layout().clone();
+        l.shape.remove(d);
+        l.strides.remove(d);
+        self.view_with(
+            l,
+            crate::autograd::needs_grad(&[self])
+                .then(|| Op::Reshape(self.clone(), "SqueezeBackward1")),
+        )
+    }
+
+    /// Inserts a dimension of size 1 at `dim`.
+    #[track_caller]
+    pub fn unsqueeze(&self, dim: isize) -> Tensor {
+        or_panic!(self.try_unsqueeze(dim))
+    }
+
+    /// Fallible [`Tensor::unsqueeze`].
+    pub fn try_unsqueeze(&self, dim: isize) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim() + 1)?;
+        let mut l = self.layout().clone();
+        let stride = if d < l.ndim() {
+            l.strides[d] * l.shape[d]
+        } else {
+            1
+        };
+        l.shape.insert(d, 1);
+        l.strides.insert(d, stride);
+        Ok(self.view_with(
+            l,
+            crate::autograd::needs_grad(&[self])
+                .then(|| Op::Reshape(self.clone(), "UnsqueezeBackward0")),
+        ))
+    }
+
+    /// Reorders dimensions: dimension `i` of the result is `dims[i]` of `self`.
+    #[track_caller]
+    pub fn permute(&self, dims: &[isize]) -> Tensor {
+        or_panic!(self.try_permute(dims))
+    }
+
+    /// Fallible [`Tensor::permute`].
+    pub fn try_permute(&self, dims: &[isize]) -> Result<Tensor> {
+        if dims.len() != self.dim() {
+            return Err(shape_err(format!(
+                "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}",
+                self.dim(),
+                dims.len()
+            )));
+        }
+        let perm: Vec<usize> = dims
+            .iter()
+            .map(|&d| wrap_dim(d, self.dim()))
+            .collect::<Result<_>>()?;
+        let mut seen = vec![false; perm.len()];
+        for &p in &perm {
+            if std::mem::replace(&mut seen[p], true) {
+                return Err(shape_err("permute(): duplicate dims are not allowed."));
+            }
+        }
+        let l = self.layout();
+        let layout = Layout {
+            shape: perm.iter().map(|&p| l.shape[p]).collect(),
+            strides: perm.iter().map(|&p| l.strides[p]).collect(),
+            offset: l.offset,
+        };
+        Ok(self.view_with(
+            layout,
+            crate::autograd::needs_grad(&[self]).then(|| Op::Permute(self.clone(), perm)),
+        ))
+    }
+
+    /// Swaps two dimensions.
+    #[track_caller]
+    pub fn transpose(&self, dim0: isize, dim1: isize) -> Tensor {
+        or_panic!(self.try_transpose(dim0, dim1, "TransposeBackward0"))
+    }
+
+    fn try_transpose(&self, dim0: isize, dim1: isize, name: &'static str) -> Result<Tensor> {
+        let (a, b) = (wrap_dim(dim0, self.dim())?, wrap_dim(dim1, self.dim())?);
+        let mut l = self.layout().clone();
+        if self.dim() > 0 {
+            l.shape.swap(a, b);
+            l.strides.swap(a, b);
+        }
+        Ok(self.view_with(
+            l,
+            crate::autograd::needs_grad(&[self]).then(|| Op::Transpose(self.clone(), a, b, name)),
+        ))
+    }
+
+    /// Transposes a matrix (tensors of at most 2 dimensions), as `Tensor.t()`.
+    ///
+    /// # Panics
+    /// For more than 2 dimensions.
+    #[track_caller]
+    pub fn t(&self) -> Tensor {
+        if self.dim() > 2 {
+            panic!(
+                "t() expects a tensor with <= 2 dimensions, but self is {}D",
+                self.dim()
+            );
+        }
+        if self.dim() < 2 {
+            return self.view_with(
+                self.layout().clone(),
+                crate::autograd::needs_grad(&[self])
+                    .then(|| Op::Reshape(self.clone(), "TBackward0")),
+            );
+        }
+        or_panic!(self.try_transpose(0, 1, "TBackward0"))
+    }
+
+    /// Elements `start..start + length` of dimension `dim`, as a view.
+    #[track_caller]
+    pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Tensor {
+        or_panic!(self.try_narrow(dim, start, length))
+    }
+
+    /// Fallible [`Tensor::narrow`].
+    pub fn try_narrow(&self, dim: isize, start: usize, length: usize) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim())?;
+        if start + length > self.shape()[d] {
+            return Err(shape_err(format!(
+                "start ({start}) + length ({length}) exceeds dimension size ({}).",
+                self.shape()[d]
+            )));
+        }
+        self.try_slice(dim, start as isize, (start + length) as isize, 1)
+    }
+
+    /// Python slicing `t[start:end:step]` along `dim`, as a view. Negative bounds
+    /// count from the end; out-of-range bounds are clamped, as in Python.
+    #[track_caller]
+    pub fn slice(&self, dim: isize, start: isize, end: isize, step: usize) -> Tensor {
+        or_panic!(self.try_slice(dim, start, end, step))
+    }
+
+    /// Fallible [`Tensor::slice`].
+    pub fn try_slice(&self, dim: isize, start: isize, end: isize, step: usize) -> Result<Tensor> {
+        if self.dim() == 0 {
+            return Err(shape_err("slice() cannot be applied to a 0-dim tensor."));
+        }
+        if step == 0 {
+            return Err(Error::Value("slice step must be positive".into()));
+        }
+        let d = wrap_dim(dim, self.dim())?;
+        let size = self.shape()[d] as isize;
+        let clamp = |i: isize| {
+            if i < 0 {
+                (i + size).max(0)
+            } else {
+                i.min(size)
+            }
+        };
+        let (s, e) = (clamp(start), clamp(end).max(clamp(start)));
+        let len = ((e - s) as usize).div_ceil(step);
+        let mut l = self.layout().clone();
+        l.offset += s as usize * l.strides[d];
+        l.shape[d] = len;
+        l.strides[d] *= step;
+        let s = s as usize;
+        Ok(self.view_with(
+            l,
+            crate::autograd::needs_grad(&[self]).then(|| Op::Slice {
+                x: self.clone(),
+                dim: d,
+                start: s,
+                step,
+            }),
+        ))
+    }
+
+    /// The sub-tensor at `index` along `dim`, with that dimension removed (`t[i]`).
+    #[track_caller]
+    pub fn select(&self, dim: isize, index: isize) -> Tensor {
+        or_panic!(self.try_select(dim, index))
+    }
+
+    /// Fallible [`Tensor::select`].
+    pub fn try_select(&self, dim: isize, index: isize) -> Result<Tensor> {
+        if self.dim() == 0 {
+            return Err(shape_err("select() cannot be applied to a 0-dim tensor."));
+        }
+        let d = wrap_dim(dim, self.dim())?;
+        let size = self.shape()[d];
+        let i = if index < 0 {
+            index + size as isize
+        } else {
+            index
+        };
+        if i < 0 || i as usize >= size {
+            return Err(Error::IndexOutOfRange {
+                index: index as i64,
+                dim: d,
+                size,
+            });
+        }
+        let mut l = self.layout().clone();
+        l.offset += i as usize * l.strides[d];
+        l.shape.remove(d);
+        l.strides.remove(d);
+        let i = i as usize;
+        Ok(self.view_with(
+            l,
+            crate::autograd::needs_grad(&[self]).then(|| Op::Select {
+                x: self.clone(),
+                dim: d,
+                index: i,
+            }),
+        ))
+    }
+
+    /// A view repeating size-1 dimensions (and new leading ones) to `shape`;
+    /// `-1` keeps a size.
+    #[track_caller]
+    pub fn expand(&self, shape: impl ShapeArg) -> Tensor {
+        or_panic!(self.try_expand(shape))
+    }
+
+    /// Fallible [`Tensor::expand`].
+    pub fn try_expand(&self, shape: impl ShapeArg) -> Result<Tensor> {
+        let sizes = shape.to_sizes();
+        if sizes.len() < self.dim() {
+            return Err(shape_err(format!(
+                "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
+                sizes.len(),
+                self.dim()
+            )));
+        }
+        let extra = sizes.len() - self.dim();
+        let mut target = Dims::new();
+        for (i, &s) in sizes.iter().enumerate() {
+            let current = if i >= extra {
+                Some(self.shape()[i - extra])
+            } else {
+                None
+            };
+            target.push(match (s, current) {
+                (-1, Some(c)) => c,
+                (s, _) if s < 0 => return Err(shape_err(format!("expand: invalid size {s}"))),
+                (s, Some(c)) if c != 1 && c != s as usize => {
+                    return Err(shape_err(format!(
+                        "The expanded size of the tensor ({s}) must match the existing size ({c}) at non-singleton dimension {i}.  Target sizes: {sizes:?}.  Tensor sizes: {:?}",
+                        self.shape()
+                    )))
+                }
+                (s, _) => s as usize,
+            });
+        }
+        let strides = self.layout().broadcast_strides(&target);
+        let layout = Layout {
+            shape: target,
+            strides,
+            offset: self.layout().offset,
+        };
+        Ok(self.view_with(
+            layout,
+            crate::autograd::needs_grad(&[self]).then(|| Op::Expand(self.clone())),
+        ))
+    }
+
+    /// Expands to another tensor's shape.
+    #[track_caller]
+    pub fn expand_as(&self, other: &Tensor) -> Tensor {
+        self.expand(other.shape())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DType;
+
+    #[test]
+    fn views_share_storage() {
+        let t = Tensor::arange(24).reshape([2, 3, 4]);
+        for v in [
+            t.reshape([6, 4]),
+            t.flatten(1, -1),
+            t.permute(&[2, 0, 1]),
+            t.transpose(0, 2),
+            t.narrow(1, 1, 2),
+            t.select(2, 1),
+            t.unsqueeze(0),
+            t.i(1),
+            t.slice(2, 0, 4, 2),
+        ] {
+            assert!(v.shares_storage(&t));
+        }
+        assert!(!t.transpose(0, 1).reshape([-1]).shares_storage(&t));
+    }
+
+    #[test]
+    fn slicing_matches_python() {
+        let t = Tensor::arange(10);
+        assert_eq!(t.slice(0, 1, 8, 3).to_vec::<i64>(), vec![1, 4, 7]);
+        assert_eq!(t.slice(0, -3, isize::MAX, 1).to_vec::<i64>(), vec![7, 8, 9]);
+        assert_eq!(t.slice(0, 5, 2, 1).numel(), 0);
+        assert_eq!(t.i(..13).numel(), 10);
+        assert_eq!(t.select(0, -1).item().to_i64(), 9);
+        assert_eq!(
+            t.try_select(0, 10).unwrap_err().to_string(),
+            "index 10 is out of bounds for dimension 0 with size 10"
+        );
+    }
+
+    #[test]
+    fn view_errors() {
+        let t = Tensor::zeros([3, 4]);
+        assert!(t.t().try_view([12]).is_err());
+        assert_eq!(
+            t.try_reshape([5, -1]).unwrap_err().to_string(),
+            "shape '[5, -1]' is invalid for input of size 12"
+        );
+        assert_eq!(
+            t.try_unsqueeze(3).unwrap_err().to_string(),
+            "Dimension out of range (expected to be in range of [-3, 2], but got 3)"
+        );
+        assert_eq!(t.t().reshape([-1]).to_vec::<f32>().len(), 12);
+        assert_eq!(
+            Tensor::arange(6)
+                .reshape([2, 3])
+                .t()
+                .contiguous()
+                .to_vec::<i64>(),
+            vec![0, 3, 1, 4, 2, 5]
+        );
+        assert_eq!(Tensor::ones([3, 1]).expand([2, 3, 4]).dtype(), DType::F32);
+        assert!(Tensor::ones([3, 2]).try_expand([3, 4]).is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! `softmax` and `log_softmax` along a dimension, computed stably
+//! (the lane's maximum is subtracted before exponentiating).
+
+use crate::autograd::{self, Op};
+use crate::error::{or_panic, Error, Result};
+use crate::tensor::layout::wrap_dim;
+use crate::tensor::{with_float, Element, Float, Tensor};
+
+/// Applies `f(lane_in, lane_out)` to each lane along `dim` of a contiguous tensor.
+fn per_lane<T: Float>(
+    x: &Tensor,
+    dim: usize,
+    f: impl Fn(&mut dyn Iterator<Item = T>, &mut Vec<T>),
+) -> Vec<T> {
+    let shape = x.shape();
+    let (outer, size, inner): (usize, usize, usize) = if shape.is_empty() {
+        (1, 1, 1)
+    } else {
+        (
+            shape[..dim].iter().product(),
+            shape[dim],
+            shape[dim + 1..].iter().product(),
+        )
+    };
+    let mut out = vec![T::ZERO; outer * size * inner];
+    x.with_slice(|data: &[T], l| {
+        let data = &data[l.offset..];
+        let mut lane = Vec::with_capacity(size);
+        for o in 0..outer {
+            for i in 0..inner {
+                let base = o * size * inner + i;
+                lane.clear();
+                f(&mut (0..size).map(|k| data[base + k * inner]), &mut lane);
+                for (k, &v) in lane.iter().enumerate() {
+                    out[base + k * inner] = v;
+                }
+            }
+        }
+    });
+    out
+}
+
+fn softmax_lane<T: Float>(xs: &mut dyn Iterator<Item = T>, out: &mut Vec<T>, log: bool) {
+    out.extend(xs);
+    let max = out.iter().fold(
+        T::NEG_INFINITY,
+        |m, &v| if v > m || v.is_nan() { v } else { m },
+    );
+    let max = if max == T::NEG_INFINITY { T::ZERO } else { max };
+    let sum: f64 = out.iter().map(|&v| (v - max).exp().to_f64()).sum();
+    if log {
+        let lse = T::from_f64(sum.ln());
+        out.iter_mut().for_each(|v| *v = *v - max - lse);
+    } else {
+        let inv = T::from_f64(1.0 / sum);
+        out.iter_mut().for_each(|v| *v = (*v - max).exp() * inv);
+    }
+}
+
+impl Tensor {
+    fn softmax_impl(&self, dim: isize, log: bool) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim())?;
+        let dtype = self.dtype();
+        if !dtype.is_floating_point() {
+            let op = if log {
+                "log_softmax_lastdim_kernel_impl"
+            } else {
+                "softmax_lastdim_kernel_impl"
+            };
+            return Err(Error::NotImplemented { op, dtype });
+        }
+        let x = autograd::no_grad(|| self.contiguous());
+        let out = with_float!(dtype, T => {
+            let v = per_lane::<T>(&x, d, |lane, out| softmax_lane(lane, out, log));
+            Tensor::from_buffer(T::into_buffer(v), self.shape())
+        });
+        let saved = out.detach();
+        Ok(Tensor::record(out, &[self], || {
+            if log {
+                Op::LogSoftmax {
+                    out: saved,
+                    dim: d,
+                    x: self.clone(),
+                }
+            } else {
+                Op::Softmax {
+                    out: saved,
+                    dim: d,
+                    x: self.clone(),
+                }
+            }
+        }))
+    }
+
+    /// `exp(x_i) / Σ_j exp(x_j)` along `dim`: each lane becomes a probability
+    /// distribution.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let p = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], [1, 3]).softmax(1);
+    /// assert!((p.sum().item().to_f64() - 1.0).abs() < 1e-6);
+    /// ```
+    #[track_caller]
+    pub fn softmax(&self, dim: isize) -> Tensor {
+        or_panic!(self.softmax_impl(dim, false))
+    }
+
+    /// Fallible [`Tensor::softmax`].
+    pub fn try_softmax(&self, dim: isize) -> Result<Tensor> {
+        self.softmax_impl(dim, false)
+    }
+
+    /// `x_i - log Σ_j exp(x_j)` along `dim`, without overflow for large inputs.
+    #[track_caller]
+    pub fn log_softmax(&self, dim: isize) -> Tensor {
+        or_panic!(self.softmax_impl(dim, true))
+    }
+
+    /// Fallible [`Tensor::log_softmax`].
+    pub fn try_log_softmax(&self, dim: isize) -> Result<Tensor> {
+        self.softmax_impl(dim, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_for_large_inputs() {
+        let x = Tensor::from_vec(vec![1000.0f32, 1000.0, -1000.0], [3]);
+        assert_eq!(x.softmax(0).to_vec::<f32>(), vec![0.5, 0.5, 0.0]);
+        let l = x.log_softmax(0).to_vec::<f32>();
+        assert!(
+            (l[0] + std::f32::consts::LN_2).abs() < 1e-6
+                && l[2] == -2000.0 - std::f32::consts::LN_2
+        );
+    }
+
+    #[test]
+    fn along_inner_dims() {
+        let x = Tensor::arange(24)
+            .reshape([2, 3, 4])
+            .to_dtype(crate::DType::F64);
+        let s = x.softmax(1);
+        let sums = s.sum_dim(1, false).to_vec::<f64>();
+        assert!(sums.iter().all(|v| (v - 1.0).abs() < 1e-12));
+        assert!(Tensor::arange(3).try_softmax(0).is_err());
+    }
+}

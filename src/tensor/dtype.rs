@@ -1,0 +1,421 @@
+//! Element types, scalars and PyTorch's type promotion.
+
+use std::fmt;
+
+use super::storage::Buffer;
+
+/// The element type of a tensor, a run-time value as in PyTorch.
+///
+/// The variants are ordered by PyTorch's promotion lattice for these five types,
+/// so promoting two dtypes is taking the larger one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    /// `torch.bool`
+    Bool,
+    /// `torch.uint8` (PyTorch's "Byte"): MNIST pixels.
+    U8,
+    /// `torch.int64` (PyTorch's "Long"): labels and indices.
+    I64,
+    /// `torch.float32` (PyTorch's "Float"), the default.
+    F32,
+    /// `torch.float64` (PyTorch's "Double").
+    F64,
+}
+
+impl DType {
+    /// The name PyTorch prints after `torch.`: `uint8`, `int64`, `float32`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::U8 => "uint8",
+            DType::I64 => "int64",
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+        }
+    }
+
+    /// The scalar-type name PyTorch uses in error messages: `Byte`, `Long`, `Float`, ...
+    pub fn scalar_type_name(self) -> &'static str {
+        match self {
+            DType::Bool => "Bool",
+            DType::U8 => "Byte",
+            DType::I64 => "Long",
+            DType::F32 => "Float",
+            DType::F64 => "Double",
+        }
+    }
+
+    /// True for `F32` and `F64`.
+    pub fn is_floating_point(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+
+    /// Bytes per element.
+    pub fn size_of(self) -> usize {
+        match self {
+            DType::Bool | DType::U8 => 1,
+            DType::I64 | DType::F64 => 8,
+            DType::F32 => 4,
+        }
+    }
+
+    /// 0 for bool, 1 for integers, 2 for floats: promotion compares categories first.
+    pub(crate) fn category(self) -> u8 {
+        match self {
+            DType::Bool => 0,
+            DType::U8 | DType::I64 => 1,
+            DType::F32 | DType::F64 => 2,
+        }
+    }
+
+    /// The dtype an integer input is computed in by ops that need floats
+    /// (`exp`, `sqrt`, true division, ...): PyTorch's default float32.
+    pub(crate) fn to_float(self) -> DType {
+        if self.is_floating_point() {
+            self
+        } else {
+            DType::F32
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The dtype of `a op b` for two tensors, following `torch.result_type`:
+/// a zero-dimensional tensor only decides the type when its category (bool < integer
+/// < float) is higher than the dimensioned operand's.
+pub(crate) fn result_type(a: DType, a_dim: usize, b: DType, b_dim: usize) -> DType {
+    match (a_dim == 0, b_dim == 0) {
+        (true, false) if a.category() <= b.category() => b,
+        (false, true) if b.category() <= a.category() => a,
+        _ => a.max(b),
+    }
+}
+
+/// A single number as PyTorch's Python scalars see it: bool, int or float.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    /// A Python `bool`.
+    Bool(bool),
+    /// A Python `int`.
+    Int(i64),
+    /// A Python `float`.
+    Float(f64),
+}
+
+impl Scalar {
+    /// The value as `f64`.
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Scalar::Bool(b) => b as u8 as f64,
+            Scalar::Int(i) => i as f64,
+            Scalar::Float(f) => f,
+        }
+    }
+
+    /// The value as `i64` (floats truncate toward zero).
+    pub fn to_i64(self) -> i64 {
+        match self {
+            Scalar::Bool(b) => b as i64,
+            Scalar::Int(i) => i,
+            Scalar::Float(f) => f as i64,
+        }
+    }
+
+    /// The dtype of `tensor op scalar` when the tensor has dtype `t`: a Python scalar
+    /// only promotes across categories, and then to the default type of its category.
+    pub(crate) fn result_type_with(self, t: DType) -> DType {
+        let (category, default) = match self {
+            Scalar::Bool(_) => (0, DType::Bool),
+            Scalar::Int(_) => (1, DType::I64),
+            Scalar::Float(_) => (2, DType::F32),
+        };
+        if category > t.category() {
+            default
+        } else {
+            t
+        }
+    }
+}
+
+impl fmt::Display for Scalar {
+    /// Prints as Python prints the number: `6`, `0.5`, `True`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Bool(b) => f.write_str(if *b { "True" } else { "False" }),
+            Scalar::Int(i) => write!(f, "{i}"),
+            Scalar::Float(x) => write!(f, "{x:?}"),
+        }
+    }
+}
+
+macro_rules! scalar_from {
+    ($variant:ident, $via:ty: $($t:ty),*) => {$(
+        impl From<$t> for Scalar {
+            fn from(v: $t) -> Scalar { Scalar::$variant(v as $via) }
+        }
+    )*};
+}
+scalar_from!(Int, i64: i64, i32, u8, usize, u32);
+scalar_from!(Float, f64: f64, f32);
+impl From<bool> for Scalar {
+    fn from(v: bool) -> Scalar {
+        Scalar::Bool(v)
+    }
+}
+impl From<Scalar> for f64 {
+    fn from(s: Scalar) -> f64 {
+        s.to_f64()
+    }
+}
+impl From<Scalar> for i64 {
+    fn from(s: Scalar) -> i64 {
+        s.to_i64()
+    }
+}
+
+/// A Rust type that can be a tensor element: `bool`, `u8`, `i64`, `f32`, `f64`.
+///
+/// Conversions between element types follow C casts, as PyTorch's `.to(dtype)` does
+/// (integers wrap, floats truncate toward zero).
+pub trait Element:
+    Copy + Send + Sync + PartialOrd + PartialEq + fmt::Debug + Default + 'static
+{
+    /// The matching run-time dtype.
+    const DTYPE: DType;
+    /// The value as `f64`.
+    fn to_f64(self) -> f64;
+    /// Cast from `f64`.
+    fn from_f64(v: f64) -> Self;
+    /// The value as `i64`.
+    fn to_i64(self) -> i64;
+    /// Cast from `i64`.
+    fn from_i64(v: i64) -> Self;
+    /// The value as a Python-style scalar.
+    fn to_scalar(self) -> Scalar;
+    /// Cast from a scalar.
+    fn from_scalar(s: Scalar) -> Self {
+        match s {
+            Scalar::Bool(b) => Self::from_i64(b as i64),
+            Scalar::Int(i) => Self::from_i64(i),
+            Scalar::Float(f) => Self::from_f64(f),
+        }
+    }
+    #[doc(hidden)]
+    fn slice(buf: &Buffer) -> &[Self];
+    #[doc(hidden)]
+    fn slice_mut(buf: &mut Buffer) -> &mut [Self];
+    #[doc(hidden)]
+    fn into_buffer(v: Vec<Self>) -> Buffer;
+}
+
+macro_rules! element {
+    ($t:ty, $variant:ident, $scalar:ident, $to_scalar:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
+            fn to_scalar(self) -> Scalar {
+                Scalar::$scalar($to_scalar(self))
+            }
+            fn slice(buf: &Buffer) -> &[Self] {
+                match buf {
+                    Buffer::$variant(v) => v,
+                    other => {
+                        unreachable!("buffer holds {:?}, not {}", other.dtype(), stringify!($t))
+                    }
+                }
+            }
+            fn slice_mut(buf: &mut Buffer) -> &mut [Self] {
+                match buf {
+                    Buffer::$variant(v) => v,
+                    other => {
+                        unreachable!("buffer holds {:?}, not {}", other.dtype(), stringify!($t))
+                    }
+                }
+            }
+            fn into_buffer(v: Vec<Self>) -> Buffer {
+                Buffer::$variant(v)
+            }
+        }
+    };
+}
+element!(u8, U8, Int, |v: u8| v as i64);
+element!(i64, I64, Int, |v: i64| v);
+element!(f32, F32, Float, |v: f32| v as f64);
+element!(f64, F64, Float, |v: f64| v);
+
+impl Element for bool {
+    const DTYPE: DType = DType::Bool;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as u8 as f64
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v != 0.0
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        v != 0
+    }
+    fn to_scalar(self) -> Scalar {
+        Scalar::Bool(self)
+    }
+    fn slice(buf: &Buffer) -> &[Self] {
+        match buf {
+            Buffer::Bool(v) => v,
+            other => unreachable!("buffer holds {:?}, not bool", other.dtype()),
+        }
+    }
+    fn slice_mut(buf: &mut Buffer) -> &mut [Self] {
+        match buf {
+            Buffer::Bool(v) => v,
+            other => unreachable!("buffer holds {:?}, not bool", other.dtype()),
+        }
+    }
+    fn into_buffer(v: Vec<Self>) -> Buffer {
+        Buffer::Bool(v)
+    }
+}
+
+/// Floating-point element types, for the kernels of float-only ops.
+pub trait Float:
+    Element
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+    + std::iter::Sum
+{
+    #[doc(hidden)]
+    fn exp(self) -> Self;
+    #[doc(hidden)]
+    fn ln(self) -> Self;
+    #[doc(hidden)]
+    fn sqrt(self) -> Self;
+    #[doc(hidden)]
+    fn tanh(self) -> Self;
+    #[doc(hidden)]
+    fn powf(self, e: Self) -> Self;
+    #[doc(hidden)]
+    fn abs(self) -> Self;
+    #[doc(hidden)]
+    fn is_nan(self) -> bool;
+    #[doc(hidden)]
+    const ZERO: Self;
+    #[doc(hidden)]
+    const ONE: Self;
+    #[doc(hidden)]
+    const NEG_INFINITY: Self;
+}
+
+macro_rules! float {
+    ($t:ty) => {
+        impl Float for $t {
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn powf(self, e: Self) -> Self {
+                <$t>::powf(self, e)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+        }
+    };
+}
+float!(f32);
+float!(f64);
+
+/// Runs `$body` with `$T` bound to the Rust type of `$dtype`.
+macro_rules! with_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::tensor::DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            $crate::tensor::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::tensor::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_dtype;
+
+/// Runs `$body` with `$T` bound to `f32` or `f64`; callers check the dtype first.
+macro_rules! with_float {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            other => unreachable!("float kernel called with {other:?}"),
+        }
+    };
+}
+pub(crate) use with_float;
