@@ -211,16 +211,6 @@ impl Op {
             Op::PowScalar(..) => "PowBackward0",
             Op::Maximum(..) => "MaximumBackward0",
             Op::Minimum(..) => "MinimumBackward0",
-            Op::Clamp {
-                min: Some(_),
-                max: None,
-                ..
-            } => "ClampMinBackward0",
-            Op::Clamp {
-                min: None,
-                max: Some(_),
-                ..
-            } => "ClampMaxBackward0",
             Op::Clamp { .. } => "ClampBackward1",
             Op::Neg(_) => "NegBackward0",
             Op::Abs(_) => "AbsBackward0",

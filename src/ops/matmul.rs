@@ -300,14 +300,26 @@ impl Tensor {
                     Op::Mv(self.clone(), other.clone())
                 }))
             }
-            (1, _) => Ok(self.unsqueeze(0).try_matmul(other)?.squeeze_dim(-2)),
+            (1, _) => Ok(self
+                .unsqueeze(0)
+                .try_matmul(other)?
+                .squeeze_dim_named(-2, "SqueezeBackward4")),
             (2, 2) => self.try_mm(other),
-            (_, 1) => Ok(self.try_matmul(&other.unsqueeze(1))?.squeeze_dim(-1)),
+            (_, 1) => Ok(self
+                .try_matmul(&other.unsqueeze(1))?
+                .squeeze_dim_named(-1, "SqueezeBackward4")),
             _ => {
                 let (m, k) = (self.shape()[da - 2], self.shape()[da - 1]);
                 let (k2, n) = (other.shape()[db - 2], other.shape()[db - 1]);
                 if k != k2 {
                     return Err(Error::MatMul { m, k1: k, k2, n });
+                }
+                if db == 2 {
+                    // Fold the batch into the rows: one large product, as PyTorch does.
+                    let mut shape = self.shape()[..da - 1].to_vec();
+                    shape.push(n);
+                    let out = self.try_reshape([-1, k as isize])?.try_mm(other)?;
+                    return Ok(out.view_named(&shape, "UnsafeViewBackward0"));
                 }
                 let batch = broadcast_shapes(&self.shape()[..da - 2], &other.shape()[..db - 2])?;
                 let mut sa: Vec<usize> = batch.to_vec();
@@ -316,9 +328,9 @@ impl Tensor {
                 sb.extend([k, n]);
                 let (a, b) = (self.try_expand(sa)?, other.try_expand(sb)?);
                 let out = bmm_kernel(&a, &b);
-                Ok(Tensor::record(out, &[&a, &b], || {
-                    Op::Bmm(a.clone(), b.clone())
-                }))
+                let out = Tensor::record(out, &[&a, &b], || Op::Bmm(a.clone(), b.clone()));
+                let shape = out.shape().to_vec();
+                Ok(out.view_named(&shape, "UnsafeViewBackward0"))
             }
         }
     }

@@ -162,6 +162,14 @@ impl Tensor {
         Ok(self.view_as_shape(shape, strides, "ViewBackward0"))
     }
 
+    /// A view of a contiguous tensor with `shape`, recorded under `name` (PyTorch
+    /// records some internal reshapes as `UnsafeViewBackward0`).
+    pub(crate) fn view_named(&self, shape: &[usize], name: &'static str) -> Tensor {
+        let strides =
+            view_strides(self.layout(), shape).expect("view_named needs a viewable shape");
+        self.view_as_shape(shape.into(), strides, name)
+    }
+
     fn view_as_shape(&self, shape: Dims, strides: Dims, name: &'static str) -> Tensor {
         let layout = Layout {
             shape,
@@ -228,21 +236,21 @@ impl Tensor {
     /// Removes dimension `dim` if its size is 1 (otherwise returns the same shape).
     #[track_caller]
     pub fn squeeze_dim(&self, dim: isize) -> Tensor {
+        self.squeeze_dim_named(dim, "SqueezeBackward1")
+    }
+
+    /// `squeeze_dim` recorded under `name` (PyTorch's internal squeezes differ).
+    #[track_caller]
+    pub(crate) fn squeeze_dim_named(&self, dim: isize, name: &'static str) -> Tensor {
         let d = or_panic!(wrap_dim(dim, self.dim()));
-        if self.dim() == 0 || self.shape()[d] != 1 {
-            return self.view_with(
-                self.layout().clone(),
-                crate::autograd::needs_grad(&[self])
-                    .then(|| Op::Reshape(self.clone(), "SqueezeBackward1")),
-            );
-        }
         let mut l = self.layout().clone();
-        l.shape.remove(d);
-        l.strides.remove(d);
+        if self.dim() > 0 && self.shape()[d] == 1 {
+            l.shape.remove(d);
+            l.strides.remove(d);
+        }
         self.view_with(
             l,
-            crate::autograd::needs_grad(&[self])
-                .then(|| Op::Reshape(self.clone(), "SqueezeBackward1")),
+            crate::autograd::needs_grad(&[self]).then(|| Op::Reshape(self.clone(), name)),
         )
     }
 

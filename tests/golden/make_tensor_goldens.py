@@ -1,0 +1,244 @@
+"""Writes the tensor engine's goldens from PyTorch.
+
+    python tests/golden/make_tensor_goldens.py MNIST_RAW_DIR
+
+Needs torch (CPU is enough). Writes, next to this script:
+  print_cases.json  - tensors and the exact text PyTorch prints for them
+  op_cases.json     - inputs, forward values, grad_fn names and gradients of ops
+The Rust tests read these files; they never need Python.
+"""
+import gzip
+import json
+import math
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64",
+          torch.uint8: "uint8", torch.bool: "bool"}
+
+
+def encode(v):
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+    return v
+
+
+def tensor_json(t):
+    t = t.detach()
+    return {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
+            "values": [encode(v) for v in t.reshape(-1).tolist()]}
+
+
+def text(t):
+    return str(t).replace("torch.", "")
+
+
+def mnist_images(raw_dir):
+    with gzip.open(os.path.join(raw_dir, "train-images-idx3-ubyte.gz")) as f:
+        data = f.read()
+    n = int.from_bytes(data[4:8], "big")
+    return torch.frombuffer(bytearray(data[16:]), dtype=torch.uint8).reshape(n, 28, 28)
+
+
+def print_cases(images):
+    g = torch.Generator().manual_seed(0)
+    cases = []
+
+    def add(name, t, op="none"):
+        cases.append({"name": name, "op": op, "tensor": tensor_json(t), "text": None, "_t": t})
+
+    # The lecture's tensors.
+    add("lecture_image_13", images[13])
+    add("lecture_flatten_13", images[:13].reshape(13, -1))
+    add("lecture_max", images[:100].max())
+    add("lecture_target", torch.tensor(6))
+    # Every dtype, 0-D to 4-D.
+    for dtype in [torch.float32, torch.float64]:
+        add(f"scalar_{DTYPES[dtype]}", torch.tensor(3.14159, dtype=dtype))
+        add(f"vector_{DTYPES[dtype]}", torch.randn(5, generator=g).to(dtype))
+        add(f"matrix_{DTYPES[dtype]}", torch.randn(3, 4, generator=g).to(dtype))
+        add(f"3d_{DTYPES[dtype]}", torch.randn(2, 3, 4, generator=g).to(dtype))
+        add(f"4d_{DTYPES[dtype]}", torch.randn(2, 2, 2, 3, generator=g).to(dtype))
+    add("int64_vector", torch.tensor([1, -20, 300, 4000]))
+    add("int64_matrix", torch.randint(-1000, 1000, (4, 5), generator=g))
+    add("uint8_3d", torch.randint(0, 256, (2, 3, 4), generator=g, dtype=torch.uint8))
+    add("uint8_scalar", torch.tensor(7, dtype=torch.uint8))
+    add("bool_vector", torch.tensor([True, False, True]))
+    add("bool_matrix", torch.randn(3, 3, generator=g) > 0)
+    add("bool_scalar", torch.tensor(False))
+    # Value ranges that switch formats.
+    add("integral_floats", torch.tensor([1.0, 2.0, -3.0, 100.0]))
+    add("integral_floats_sci", torch.tensor([1.0, 1e9]))
+    add("tiny", torch.tensor([1e-5, 2e-6, 3e-7]))
+    add("huge", torch.tensor([1e10, -2e12, 3.5e9]))
+    add("wide_range", torch.tensor([0.001, 10.0, 1000.0, 0.5]))
+    add("negative", torch.tensor([-0.5, -1.25, -100.125]))
+    add("nan_inf", torch.tensor([float("nan"), float("inf"), -float("inf"), 1.5]))
+    add("only_nan_inf", torch.tensor([float("nan"), float("inf")]))
+    add("zeros_float", torch.zeros(2, 3))
+    add("neg_zero", torch.tensor([-0.0, 0.0, 1.0]))
+    add("round_half", torch.tensor([0.00005, 0.00015, 0.12345, 2.5]))
+    add("mixed_sci", torch.tensor([1.5e-5, 2.0, -3.25e3]))
+    add("float64_precise", torch.tensor([1 / 3, 2 / 3], dtype=torch.float64))
+    add("empty_1d", torch.zeros(0))
+    add("empty_2d", torch.zeros(0, 3))
+    add("empty_int", torch.zeros(2, 0, dtype=torch.int64))
+    # Summarization.
+    add("summarized_vector", torch.arange(2000, dtype=torch.float32) / 7)
+    add("summarized_int_vector", torch.arange(1001))
+    add("summarized_matrix", torch.randn(40, 50, generator=g))
+    add("summarized_3d", torch.randn(10, 10, 11, generator=g))
+    add("summarized_rows_only", torch.randn(1001, 1, generator=g))
+    add("long_row_wraps", torch.randn(30, generator=g))
+    add("long_int_row_wraps", torch.arange(0, 300000, 10000))
+    # Suffixes.
+    add("leaf_requires_grad", torch.randn(2, 3, generator=g), op="leaf")
+    add("mul_grad_fn", torch.randn(3, 10, generator=g), op="mul1")
+    add("addmm_grad_fn", torch.randn(6, 10, generator=g), op="addmm_eye")
+    add("addmm_grad_fn_summarized", torch.randn(200, 10, generator=g), op="addmm_eye")
+    add("sum_grad_fn", torch.tensor([0.25, 0.75]), op="sum")
+    add("float64_leaf", torch.randn(2, generator=g).double(), op="leaf")
+    add("suffix_wraps", torch.randn(1, 9, generator=g).double(), op="mul1")
+
+    for c in cases:
+        t = c.pop("_t")
+        if c["op"] == "leaf":
+            t = t.clone().requires_grad_(True)
+        elif c["op"] == "mul1":
+            t = t.clone().requires_grad_(True) * 1.0
+        elif c["op"] == "addmm_eye":
+            x = t.clone().requires_grad_(True)
+            t = torch.addmm(torch.zeros(x.shape[1]), x, torch.eye(x.shape[1]))
+        elif c["op"] == "sum":
+            t = t.clone().requires_grad_(True).sum()
+            c["tensor"] = tensor_json(t)
+        c["text"] = text(t)
+    return cases
+
+
+def op_cases():
+    g = torch.Generator().manual_seed(1)
+    r = lambda *s: torch.randn(*s, generator=g)
+    pos = lambda *s: torch.rand(*s, generator=g) + 0.5
+    cases = []
+
+    def add(name, inputs, fn, grad=True, attrs=None):
+        ins = [t.clone().requires_grad_(grad and t.dtype.is_floating_point) for t in inputs]
+        out = fn(*ins)
+        case = {"name": name, "attrs": attrs or {}, "inputs": [tensor_json(t) for t in inputs],
+                "output": tensor_json(out), "grad_fn": type(out.grad_fn).__name__ if out.grad_fn else None}
+        if out.requires_grad:
+            w = torch.randn(out.shape, generator=g, dtype=out.dtype)
+            (out * w).sum().backward()
+            case["weight"] = tensor_json(w)
+            case["grads"] = [tensor_json(t.grad) if t.grad is not None else None for t in ins]
+        cases.append(case)
+
+    add("add", [r(3, 1), r(4)], lambda a, b: a + b)
+    add("sub", [r(2, 3), r(3)], lambda a, b: a - b)
+    add("mul", [r(2, 1, 3), r(4, 1)], lambda a, b: a * b)
+    add("div", [r(3, 4), pos(4)], lambda a, b: a / b)
+    add("add_scalar", [r(5)], lambda a: a + 2.5)
+    add("sub_scalar", [r(5)], lambda a: a - 2.5)
+    add("rsub_scalar", [r(5)], lambda a: 2.5 - a)
+    add("mul_scalar", [r(5)], lambda a: a * -1.5)
+    add("div_scalar", [r(5)], lambda a: a / 255)
+    add("pow_scalar", [r(6)], lambda a: a ** 2)
+    add("pow_scalar_frac", [pos(6)], lambda a: a ** 1.5)
+    add("pow", [pos(2, 3), r(3)], lambda a, b: a ** b)
+    add("maximum", [r(4, 3), r(3)], torch.maximum)
+    add("minimum", [r(4, 3), r(3)], torch.minimum)
+    add("neg", [r(4)], lambda a: -a)
+    add("abs", [r(6)], torch.abs)
+    add("exp", [r(3, 3)], torch.exp)
+    add("log", [pos(3, 3)], torch.log)
+    add("sqrt", [pos(7)], torch.sqrt)
+    add("tanh", [r(7)], torch.tanh)
+    add("sigmoid", [r(4, 5)], torch.sigmoid)
+    add("relu", [r(4, 5)], torch.relu)
+    add("clamp", [r(10)], lambda a: a.clamp(-0.5, 0.5), attrs={"min": -0.5, "max": 0.5})
+    add("clamp_min", [r(10)], lambda a: a.clamp(min=0.1), attrs={"min": 0.1})
+    add("sum", [r(3, 4)], lambda a: a.sum())
+    add("sum_dim", [r(3, 4, 2)], lambda a: a.sum(1), attrs={"dim": 1, "keepdim": False})
+    add("sum_dim_keep", [r(3, 4)], lambda a: a.sum(-1, keepdim=True), attrs={"dim": -1, "keepdim": True})
+    add("mean", [r(3, 4)], lambda a: a.mean())
+    add("mean_dim", [r(3, 4)], lambda a: a.mean(0), attrs={"dim": 0, "keepdim": False})
+    add("max", [r(3, 4)], lambda a: a.max())
+    add("min", [r(3, 4)], lambda a: a.min())
+    add("max_dim", [r(3, 5)], lambda a: a.max(dim=1).values, attrs={"dim": 1, "keepdim": False})
+    add("max_dim_indices", [r(3, 5)], lambda a: a.max(dim=1).indices, grad=False, attrs={"dim": 1})
+    add("min_dim", [r(4, 3)], lambda a: a.min(dim=0, keepdim=True).values, attrs={"dim": 0, "keepdim": True})
+    add("argmax", [r(3, 5)], lambda a: a.argmax(), grad=False)
+    add("argmax_dim", [r(3, 5)], lambda a: a.argmax(dim=1), grad=False, attrs={"dim": 1})
+    add("argmin_dim", [r(3, 5)], lambda a: a.argmin(dim=0), grad=False, attrs={"dim": 0})
+    add("prod", [pos(2, 3)], lambda a: a.prod())
+    add("prod_with_zero", [torch.tensor([2.0, 0.0, 3.0, 4.0])], lambda a: a.prod())
+    add("prod_dim", [r(3, 4)], lambda a: a.prod(1), attrs={"dim": 1, "keepdim": False})
+    add("var", [r(3, 4)], lambda a: a.var())
+    add("var_dim", [r(3, 4)], lambda a: a.var(1), attrs={"dim": 1, "keepdim": False})
+    add("std", [r(3, 4)], lambda a: a.std())
+    add("std_dim", [r(3, 4)], lambda a: a.std(0, keepdim=True), attrs={"dim": 0, "keepdim": True})
+    add("softmax", [r(3, 5)], lambda a: a.softmax(1), attrs={"dim": 1})
+    add("softmax_dim0", [r(3, 5)], lambda a: a.softmax(0), attrs={"dim": 0})
+    add("softmax_3d", [r(2, 3, 4)], lambda a: a.softmax(1), attrs={"dim": 1})
+    add("log_softmax", [r(3, 5) * 10], lambda a: a.log_softmax(1), attrs={"dim": 1})
+    add("mm", [r(4, 3), r(3, 5)], torch.mm)
+    add("addmm", [r(5), r(4, 3), r(3, 5)], torch.addmm)
+    add("linear_784", [r(10), r(13, 784), r(10, 784)], lambda b, x, w: torch.addmm(b, x, w.t()))
+    add("matmul_1d_1d", [r(4), r(4)], torch.matmul)
+    add("matmul_2d_1d", [r(3, 4), r(4)], torch.matmul)
+    add("matmul_1d_2d", [r(4), r(4, 2)], torch.matmul)
+    add("matmul_3d_2d", [r(2, 3, 4), r(4, 5)], torch.matmul)
+    add("matmul_3d_3d", [r(2, 3, 4), r(2, 4, 5)], torch.matmul)
+    add("matmul_broadcast", [r(2, 1, 3, 4), r(3, 4, 2)], torch.matmul)
+    add("reshape", [r(3, 4)], lambda a: a.reshape(2, 6))
+    add("reshape_copy", [r(3, 4)], lambda a: a.t().reshape(12))
+    add("flatten", [r(2, 3, 4)], lambda a: a.flatten(1))
+    add("squeeze", [r(3, 1, 4)], lambda a: a.squeeze())
+    add("squeeze_dim", [r(3, 1, 4)], lambda a: a.squeeze(1), attrs={"dim": 1})
+    add("unsqueeze", [r(3, 4)], lambda a: a.unsqueeze(1), attrs={"dim": 1})
+    add("permute", [r(2, 3, 4)], lambda a: a.permute(2, 0, 1))
+    add("transpose", [r(2, 3, 4)], lambda a: a.transpose(0, 2))
+    add("t", [r(3, 4)], lambda a: a.t())
+    add("narrow", [r(5, 4)], lambda a: a.narrow(0, 1, 3))
+    add("slice_step", [r(10, 3)], lambda a: a[1:9:3])
+    add("select", [r(4, 3)], lambda a: a[2])
+    add("select_dim1", [r(4, 3)], lambda a: a.select(1, -1))
+    add("index_select", [r(5, 3), torch.tensor([4, 0, 4])], lambda a, i: a.index_select(0, i))
+    add("gather", [r(3, 4), torch.tensor([[0, 3], [1, 1], [2, 0]])], lambda a, i: a.gather(1, i))
+    add("scatter_add", [r(3, 4), torch.tensor([[0, 3], [1, 1], [2, 0]]), r(3, 2)], lambda a, i, s: a.scatter_add(1, i, s))
+    add("where", [torch.tensor([True, False, True]), r(2, 3), r(3)], torch.where)
+    add("cat", [r(2, 3), r(1, 3)], lambda a, b: torch.cat([a, b], 0))
+    add("cat_dim1", [r(2, 3), r(2, 1)], lambda a, b: torch.cat([a, b], 1))
+    add("stack", [r(2, 3), r(2, 3)], lambda a, b: torch.stack([a, b], 1))
+    add("expand", [r(3, 1)], lambda a: a.expand(2, 3, 4))
+    add("to_float64", [r(4)], lambda a: a.double())
+    add("contiguous", [r(3, 4)], lambda a: a.t().contiguous())
+    add("chain_linear_sigmoid_softmax", [r(2, 6), r(4, 6), r(4)],
+        lambda x, w, b: torch.softmax(torch.sigmoid(torch.addmm(b, x, w.t())), 1))
+    # Integer and bool semantics (forward only).
+    add("uint8_div_255", [torch.tensor([0, 1, 128, 255], dtype=torch.uint8)], lambda a: a / 255)
+    add("uint8_add_wraps", [torch.tensor([250, 5], dtype=torch.uint8)], lambda a: a + 10)
+    add("uint8_sum", [torch.tensor([200, 100, 255], dtype=torch.uint8)], lambda a: a.sum())
+    add("int_true_div", [torch.tensor([1, 2, 3]), torch.tensor([2, 2, 2])], lambda a, b: a / b)
+    add("int_mul_float", [torch.tensor([1, 2, 3])], lambda a: a * 0.5)
+    add("compare_gt", [r(5), r(5)], lambda a, b: a > b, grad=False)
+    add("compare_eq_int", [torch.tensor([1, 2, 3]), torch.tensor([3, 2, 1])], lambda a, b: a == b)
+    add("bool_sum", [torch.tensor([True, False, True])], lambda a: a.sum())
+    add("int_exp", [torch.tensor([0, 1, 2])], torch.exp)
+    return cases
+
+
+if __name__ == "__main__":
+    images = mnist_images(sys.argv[1])
+    with open(os.path.join(HERE, "print_cases.json"), "w") as f:
+        json.dump(print_cases(images), f)
+    with open(os.path.join(HERE, "op_cases.json"), "w") as f:
+        json.dump(op_cases(), f)
+    print("wrote print_cases.json and op_cases.json with torch", torch.__version__)
