@@ -444,13 +444,13 @@ impl Op {
                 g - &(out.exp() * g.sum_dim(*dim as isize, true))
             }),
             Op::Mm(a, b) => {
-                acc.add(a, || g.mm(&b.t())); // d(AB) = dA·B + A·dB
-                acc.add(b, || a.t().mm(g));
+                acc.add(a, || mm_grad_lhs(g, a, b)); // d(AB) = dA·B + A·dB
+                acc.add(b, || mm_grad_rhs(g, a, b));
             }
             Op::Addmm(bias, m1, m2) => {
                 acc.add(bias, || g.sum_to(bias.shape()));
-                acc.add(m1, || g.mm(&m2.t()));
-                acc.add(m2, || m1.t().mm(g));
+                acc.add(m1, || mm_grad_lhs(g, m1, m2));
+                acc.add(m2, || mm_grad_rhs(g, m1, m2));
             }
             Op::Dot(a, b) => {
                 acc.add(a, || b * g);
@@ -536,6 +536,34 @@ impl Op {
                 }
             }
         }
+    }
+}
+
+/// True for a transposed view of a contiguous matrix (a weight seen as `W.t()`).
+fn is_transposed(t: &Tensor) -> bool {
+    t.dim() == 2 && !t.is_contiguous() && t.t().is_contiguous()
+}
+
+// NOTE(grad-layout): the gradient of a matrix product is computed in the layout of
+// the operand it flows to. A linear layer multiplies by `W.t()`; computing `(gᵀ·A)ᵀ`
+// instead of `Aᵀ·g` yields a view whose transpose is contiguous, so `W.grad` is
+// stored without a copy.
+
+/// `g·Bᵀ`, the gradient of `A` in `A·B`.
+fn mm_grad_lhs(g: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
+    if is_transposed(a) {
+        b.mm(&g.t()).t() // see NOTE(grad-layout)
+    } else {
+        g.mm(&b.t())
+    }
+}
+
+/// `Aᵀ·g`, the gradient of `B` in `A·B`.
+fn mm_grad_rhs(g: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
+    if is_transposed(b) {
+        g.t().mm(a).t() // see NOTE(grad-layout)
+    } else {
+        a.t().mm(g)
     }
 }
 

@@ -152,18 +152,41 @@ pub enum BinaryOp {
     Minimum,
 }
 
-impl BinaryOp {
-    fn apply<T: Arith>(self) -> fn(T, T) -> T {
-        match self {
-            BinaryOp::Add => T::add,
-            BinaryOp::Sub => T::sub,
-            BinaryOp::Mul => T::mul,
-            BinaryOp::Div => T::div,
-            BinaryOp::Pow => T::pow,
-            BinaryOp::Maximum => T::maximum,
-            BinaryOp::Minimum => T::minimum,
+/// Runs `$body` with `$f` bound to the kernel closure of `$op` for element type `$T`,
+/// so each op gets its own monomorphised (and vectorisable) loop.
+macro_rules! with_binary_kernel {
+    ($op:expr, $T:ty, $f:ident => $body:expr) => {
+        match $op {
+            BinaryOp::Add => {
+                let $f = |x: $T, y: $T| <$T as Arith>::add(x, y);
+                $body
+            }
+            BinaryOp::Sub => {
+                let $f = |x: $T, y: $T| <$T as Arith>::sub(x, y);
+                $body
+            }
+            BinaryOp::Mul => {
+                let $f = |x: $T, y: $T| <$T as Arith>::mul(x, y);
+                $body
+            }
+            BinaryOp::Div => {
+                let $f = |x: $T, y: $T| <$T as Arith>::div(x, y);
+                $body
+            }
+            BinaryOp::Pow => {
+                let $f = |x: $T, y: $T| <$T as Arith>::pow(x, y);
+                $body
+            }
+            BinaryOp::Maximum => {
+                let $f = |x: $T, y: $T| <$T as Arith>::maximum(x, y);
+                $body
+            }
+            BinaryOp::Minimum => {
+                let $f = |x: $T, y: $T| <$T as Arith>::minimum(x, y);
+                $body
+            }
         }
-    }
+    };
 }
 
 /// Comparison ops; results are bool.
@@ -183,17 +206,35 @@ pub enum CmpOp {
     Ge,
 }
 
-impl CmpOp {
-    fn apply<T: Element>(self) -> fn(T, T) -> bool {
-        match self {
-            CmpOp::Eq => |a, b| a == b,
-            CmpOp::Ne => |a, b| a != b,
-            CmpOp::Lt => |a, b| a < b,
-            CmpOp::Le => |a, b| a <= b,
-            CmpOp::Gt => |a, b| a > b,
-            CmpOp::Ge => |a, b| a >= b,
+macro_rules! with_cmp_kernel {
+    ($op:expr, $T:ty, $f:ident => $body:expr) => {
+        match $op {
+            CmpOp::Eq => {
+                let $f = |x: $T, y: $T| x == y;
+                $body
+            }
+            CmpOp::Ne => {
+                let $f = |x: $T, y: $T| x != y;
+                $body
+            }
+            CmpOp::Lt => {
+                let $f = |x: $T, y: $T| x < y;
+                $body
+            }
+            CmpOp::Le => {
+                let $f = |x: $T, y: $T| x <= y;
+                $body
+            }
+            CmpOp::Gt => {
+                let $f = |x: $T, y: $T| x > y;
+                $body
+            }
+            CmpOp::Ge => {
+                let $f = |x: $T, y: $T| x >= y;
+                $body
+            }
         }
-    }
+    };
 }
 
 /// `f(a[i], b[i])` over the broadcast `shape`; `a` and `b` hold `A` and `B`.
@@ -290,7 +331,7 @@ impl Tensor {
             ));
         }
         let (a, b) = (cast(self, dtype), cast(other, dtype));
-        let out = with_dtype!(dtype, T => zip_map::<T, T, T>(&a, &b, &shape, op.apply::<T>()));
+        let out = with_dtype!(dtype, T => with_binary_kernel!(op, T, f => zip_map::<T, T, T>(&a, &b, &shape, f)));
         if !dtype.is_floating_point() {
             return Ok(out);
         }
@@ -317,8 +358,7 @@ impl Tensor {
         let a = cast(self, dtype);
         let out = with_dtype!(dtype, T => {
             let y = T::from_scalar(s);
-            let f = op.apply::<T>();
-            map::<T, T>(&a, move |x| f(x, y))
+            with_binary_kernel!(op, T, f => map::<T, T>(&a, move |x| f(x, y)))
         });
         if !dtype.is_floating_point() {
             return Ok(out);
@@ -431,7 +471,9 @@ impl Tensor {
         let shape = broadcast_shapes(self.shape(), other.shape())?;
         let dtype = result_type(self.dtype(), self.dim(), other.dtype(), other.dim());
         let (a, b) = (cast(self, dtype), cast(other, dtype));
-        Ok(with_dtype!(dtype, T => zip_map::<T, T, bool>(&a, &b, &shape, op.apply::<T>())))
+        Ok(
+            with_dtype!(dtype, T => with_cmp_kernel!(op, T, f => zip_map::<T, T, bool>(&a, &b, &shape, f))),
+        )
     }
 
     /// Elementwise comparison with a scalar; the result is bool.
@@ -441,8 +483,7 @@ impl Tensor {
         let a = cast(self, dtype);
         with_dtype!(dtype, T => {
             let y = T::from_scalar(s);
-            let f = op.apply::<T>();
-            map::<T, bool>(&a, move |x| f(x, y))
+            with_cmp_kernel!(op, T, f => map::<T, bool>(&a, move |x| f(x, y)))
         })
     }
 

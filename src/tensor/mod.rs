@@ -138,17 +138,31 @@ impl Tensor {
 
     /// Attaches `op` as the grad_fn of a freshly computed result when autograd is
     /// recording and any of `inputs` requires grad.
-    pub(crate) fn record(result: Tensor, inputs: &[&Tensor], op: impl FnOnce() -> Op) -> Tensor {
+    pub(crate) fn record(
+        mut result: Tensor,
+        inputs: &[&Tensor],
+        op: impl FnOnce() -> Op,
+    ) -> Tensor {
         if !autograd::needs_grad(inputs) {
             return result;
         }
-        let Inner {
-            storage,
-            layout,
-            dtype,
-            ..
-        } = &*result.inner;
-        Tensor::from_parts(storage.clone(), layout.clone(), *dtype, Some(op()))
+        match Arc::get_mut(&mut result.inner) {
+            // A freshly computed result is unshared: attach the op in place.
+            Some(inner) => {
+                inner.grad_fn = Some(op());
+                *inner.requires_grad.get_mut() = true;
+                result
+            }
+            None => {
+                let Inner {
+                    storage,
+                    layout,
+                    dtype,
+                    ..
+                } = &*result.inner;
+                Tensor::from_parts(storage.clone(), layout.clone(), *dtype, Some(op()))
+            }
+        }
     }
 
     /// A tensor holding `values` with the given shape.
