@@ -58,6 +58,14 @@ pub enum Error {
     #[error("{0}")]
     Autograd(String),
 
+    /// A file that cannot be read or written, or whose content is invalid.
+    #[error("cannot read or write {}: {message}", .path.display())]
+    Io { path: std::path::PathBuf, message: String },
+
+    /// A state dict that does not fit the model (PyTorch's report, every key named).
+    #[error("{0}")]
+    StateDict(String),
+
     /// A value argument out of its domain (a negative standard deviation, ...).
     #[error("{0}")]
     Value(String),

@@ -23,7 +23,10 @@
 
 pub mod autograd;
 pub mod error;
+pub mod io;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod tensor;
 
 pub use autograd::{is_grad_enabled, no_grad, NoGradGuard};

@@ -196,6 +196,13 @@ pub(crate) enum Op {
         xs: Vec<Tensor>,
         dim: usize,
     },
+    Gelu(Tensor),
+    LeakyRelu(Tensor, f64),
+    NllLoss {
+        logp: Tensor,
+        target: Tensor,
+        reduction: crate::nn::Reduction,
+    },
 }
 
 impl Op {
@@ -252,6 +259,9 @@ impl Op {
             Op::Where(..) => "WhereBackward0",
             Op::Cat { .. } => "CatBackward0",
             Op::Stack { .. } => "StackBackward0",
+            Op::Gelu(_) => "GeluBackward0",
+            Op::LeakyRelu(..) => "LeakyReluBackward0",
+            Op::NllLoss { .. } => "NllLossBackward0",
         }
     }
 
@@ -308,7 +318,10 @@ impl Op {
             | Op::Slice { x, .. }
             | Op::Select { x, .. }
             | Op::IndexSelect { x, .. }
-            | Op::Gather { x, .. } => vec![x],
+            | Op::Gather { x, .. }
+            | Op::Gelu(x)
+            | Op::LeakyRelu(x, _)
+            | Op::NllLoss { logp: x, .. } => vec![x],
         }
     }
 
@@ -535,6 +548,27 @@ impl Op {
                     acc.add(x, || g.select(*dim as isize, i as isize));
                 }
             }
+            Op::Gelu(x) => acc.add(x, || {
+                // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+                let cdf = (x / std::f64::consts::SQRT_2).erf() * 0.5 + 0.5;
+                let pdf = (x * x * -0.5).exp() * (1.0 / (2.0 * std::f64::consts::PI).sqrt());
+                g * (cdf + x * pdf)
+            }),
+            Op::LeakyRelu(x, slope) => acc.add(x, || {
+                let one = Tensor::scalar(1.0).to_dtype(g.dtype());
+                let s = Tensor::scalar(*slope).to_dtype(g.dtype());
+                g * Tensor::where_cond(&x.gt_scalar(0), &one, &s)
+            }),
+            Op::NllLoss { logp, target, reduction } => acc.add(logp, || {
+                // Only the picked log-probabilities get gradient: -g (÷ N for the mean).
+                let n = target.numel().max(1) as f64;
+                let per_sample = match reduction {
+                    crate::nn::Reduction::None => g.neg(),
+                    crate::nn::Reduction::Sum => g.neg().expand([target.numel()]),
+                    crate::nn::Reduction::Mean => (g.neg() / n).expand([target.numel()]),
+                };
+                zeros(logp).scatter_add(1, &target.unsqueeze(1), &per_sample.contiguous().unsqueeze(1))
+            }),
         }
     }
 }

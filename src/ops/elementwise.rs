@@ -587,6 +587,16 @@ impl Tensor {
         self.float_unary(sigmoid::<f32>, sigmoid::<f64>, Op::Sigmoid)
     }
 
+    /// The error function elementwise (no gradient: used inside GELU).
+    pub fn erf(&self) -> Tensor {
+        let dtype = self.dtype().to_float();
+        let a = cast(self, dtype);
+        match dtype {
+            DType::F32 => map::<f32, f32>(&a, libm::erff),
+            _ => map::<f64, f64>(&a, libm::erf),
+        }
+    }
+
     /// `max(x, 0)` elementwise; keeps the dtype.
     pub fn relu(&self) -> Tensor {
         let out = with_dtype!(self.dtype(), T => {

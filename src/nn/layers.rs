@@ -1,0 +1,434 @@
+//! Layers: `Flatten`, `Linear`, `Sequential`, `Identity`, activations, `Dropout`.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{init, Module, ModuleInfo};
+use crate::autograd::Op;
+use crate::error::{Error, Result};
+use crate::tensor::random::with_global;
+use crate::tensor::Tensor;
+
+macro_rules! display_as_pytorch {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&super::format_module(self))
+            }
+        }
+    )*};
+}
+display_as_pytorch!(Flatten, Linear, Sequential, Identity, ReLU, LeakyReLU, GELU, Sigmoid, Tanh, Softmax, LogSoftmax, Dropout);
+
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// Flattens dimensions `start_dim..=end_dim` (by default all but the batch
+/// dimension): `[N, 28, 28]` becomes `[N, 784]`.
+#[derive(Clone, Debug)]
+pub struct Flatten {
+    /// First dimension flattened (default 1).
+    pub start_dim: isize,
+    /// Last dimension flattened (default -1).
+    pub end_dim: isize,
+}
+
+impl Flatten {
+    /// `nn.Flatten()`: `start_dim = 1`, `end_dim = -1`.
+    pub fn new() -> Flatten {
+        Flatten { start_dim: 1, end_dim: -1 }
+    }
+}
+
+impl Default for Flatten {
+    fn default() -> Self {
+        Flatten::new()
+    }
+}
+
+impl ModuleInfo for Flatten {
+    fn type_name(&self) -> &str {
+        "Flatten"
+    }
+    fn extra_repr(&self) -> String {
+        format!("start_dim={}, end_dim={}", self.start_dim, self.end_dim)
+    }
+}
+
+impl Module for Flatten {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.try_flatten(self.start_dim, self.end_dim)
+    }
+}
+
+/// `y = x · Wᵀ + b`, with `W: [out_features, in_features]` and PyTorch's default
+/// initialisation: `W` and `b` uniform in `±1/√in_features`.
+pub struct Linear {
+    /// `[out_features, in_features]`
+    pub weight: Tensor,
+    /// `[out_features]`, when the layer has a bias.
+    pub bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// `nn.Linear(in_features, out_features)` with a bias, initialised from the
+    /// global generator (see [`manual_seed`](crate::manual_seed)).
+    pub fn new(in_features: usize, out_features: usize) -> Linear {
+        Linear::with_bias(in_features, out_features, true)
+    }
+
+    /// `nn.Linear(in_features, out_features, bias=bias)`.
+    pub fn with_bias(in_features: usize, out_features: usize, bias: bool) -> Linear {
+        let weight = Tensor::zeros([out_features, in_features]);
+        // kaiming_uniform_(a=√5) reduces to U(±1/√fan_in), as PyTorch documents.
+        init::kaiming_uniform_(&weight, 5f64.sqrt());
+        let bound = if in_features > 0 { 1.0 / (in_features as f64).sqrt() } else { 0.0 };
+        let bias = bias.then(|| {
+            let b = Tensor::zeros([out_features]);
+            init::uniform_(&b, -bound, bound);
+            b.requires_grad_(true)
+        });
+        Linear { weight: weight.requires_grad_(true), bias }
+    }
+
+    /// Input width.
+    pub fn in_features(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
+    /// Output width.
+    pub fn out_features(&self) -> usize {
+        self.weight.shape()[0]
+    }
+}
+
+impl ModuleInfo for Linear {
+    fn type_name(&self) -> &str {
+        "Linear"
+    }
+    fn extra_repr(&self) -> String {
+        format!(
+            "in_features={}, out_features={}, bias={}",
+            self.in_features(),
+            self.out_features(),
+            py_bool(self.bias.is_some())
+        )
+    }
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut out = vec![("weight".to_string(), self.weight.clone())];
+        if let Some(b) = &self.bias {
+            out.push(("bias".to_string(), b.clone()));
+        }
+        out
+    }
+}
+
+impl Module for Linear {
+    /// `x · Wᵀ + b` as one `addmm` for a batch of rows (grad_fn `AddmmBackward0`).
+    ///
+    /// Errors, in PyTorch's words: uint8 input gives `expected scalar type Float
+    /// but found Byte` (with a hint), a wrong width gives `mat1 and mat2 shapes
+    /// cannot be multiplied (13x784 and 10x10)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let wt = self.weight.t();
+        match (&self.bias, x.dim()) {
+            (Some(b), 2) => Tensor::try_addmm(b, x, &wt),
+            (bias, _) => {
+                let y = x.try_matmul(&wt)?;
+                match bias {
+                    Some(b) => y.try_binary(b, crate::ops::elementwise::BinaryOp::Add),
+                    None => Ok(y),
+                }
+            }
+        }
+    }
+}
+
+/// Modules applied in order; children are named `0`, `1`, ...
+#[derive(Default)]
+pub struct Sequential {
+    modules: Vec<Box<dyn Module>>,
+}
+
+impl Sequential {
+    /// An empty sequence.
+    pub fn new() -> Sequential {
+        Sequential { modules: Vec::new() }
+    }
+
+    /// Appends a module (builder style).
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(mut self, module: impl Module + 'static) -> Sequential {
+        self.modules.push(Box::new(module));
+        self
+    }
+
+    /// Appends a boxed module.
+    pub fn push(&mut self, module: Box<dyn Module>) {
+        self.modules.push(module);
+    }
+
+    /// The `i`-th module.
+    pub fn get(&self, i: usize) -> Option<&dyn Module> {
+        self.modules.get(i).map(|m| m.as_ref())
+    }
+
+    /// Number of modules.
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+}
+
+impl ModuleInfo for Sequential {
+    fn type_name(&self) -> &str {
+        "Sequential"
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.modules.iter().enumerate().map(|(i, m)| (i.to_string(), m.as_ref())).collect()
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut y = x.clone();
+        for m in &self.modules {
+            y = m.forward(&y)?;
+        }
+        Ok(y)
+    }
+}
+
+macro_rules! activation {
+    ($(#[$doc:meta])* $name:ident, $x:ident => $body:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default)]
+        pub struct $name;
+
+        impl $name {
+            /// The activation module.
+            pub fn new() -> $name {
+                $name
+            }
+        }
+
+        impl ModuleInfo for $name {
+            fn type_name(&self) -> &str {
+                stringify!($name)
+            }
+        }
+
+        impl Module for $name {
+            fn forward(&self, $x: &Tensor) -> Result<Tensor> {
+                $body
+            }
+        }
+    };
+}
+
+activation!(
+    /// Returns its input unchanged.
+    Identity, x => Ok(x.clone())
+);
+activation!(
+    /// `max(x, 0)`.
+    ReLU, x => Ok(x.relu())
+);
+activation!(
+    /// `1 / (1 + e^-x)`: squashes to (0, 1).
+    Sigmoid, x => Ok(x.sigmoid())
+);
+activation!(
+    /// `tanh(x)`: squashes to (-1, 1).
+    Tanh, x => Ok(x.tanh())
+);
+
+/// `x` for positive inputs, `negative_slope · x` otherwise.
+#[derive(Clone, Debug)]
+pub struct LeakyReLU {
+    /// Slope for negative inputs (default 0.01).
+    pub negative_slope: f64,
+}
+
+impl LeakyReLU {
+    /// `nn.LeakyReLU()` with slope 0.01.
+    pub fn new() -> LeakyReLU {
+        LeakyReLU { negative_slope: 0.01 }
+    }
+}
+
+impl Default for LeakyReLU {
+    fn default() -> Self {
+        LeakyReLU::new()
+    }
+}
+
+impl ModuleInfo for LeakyReLU {
+    fn type_name(&self) -> &str {
+        "LeakyReLU"
+    }
+    fn extra_repr(&self) -> String {
+        format!("negative_slope={}", crate::tensor::Scalar::Float(self.negative_slope))
+    }
+}
+
+impl Module for LeakyReLU {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        float_input(x, "LeakyReLU")?;
+        let slope = Tensor::scalar(self.negative_slope).to_dtype(x.dtype());
+        let out = crate::no_grad(|| Tensor::where_cond(&x.gt_scalar(0), x, &(x * &slope)));
+        let s = self.negative_slope;
+        Ok(Tensor::record(out, &[x], || Op::LeakyRelu(x.clone(), s)))
+    }
+}
+
+/// `x · Φ(x)` with the exact Gaussian CDF (`approximate='none'`).
+#[derive(Clone, Debug, Default)]
+pub struct GELU;
+
+impl GELU {
+    /// `nn.GELU()`.
+    pub fn new() -> GELU {
+        GELU
+    }
+}
+
+impl ModuleInfo for GELU {
+    fn type_name(&self) -> &str {
+        "GELU"
+    }
+    fn extra_repr(&self) -> String {
+        "approximate='none'".to_string()
+    }
+}
+
+impl Module for GELU {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        float_input(x, "GeluKernelImpl")?;
+        let out = crate::no_grad(|| x * ((x / std::f64::consts::SQRT_2).erf() * 0.5 + 0.5));
+        Ok(Tensor::record(out, &[x], || Op::Gelu(x.clone())))
+    }
+}
+
+fn float_input(x: &Tensor, op: &'static str) -> Result<()> {
+    if x.dtype().is_floating_point() {
+        Ok(())
+    } else {
+        Err(Error::NotImplemented { op, dtype: x.dtype() })
+    }
+}
+
+/// `softmax` along `dim`: outputs in (0, 1) that sum to 1.
+#[derive(Clone, Debug)]
+pub struct Softmax {
+    /// The dimension normalised.
+    pub dim: isize,
+}
+
+impl Softmax {
+    /// `nn.Softmax(dim=dim)`.
+    pub fn new(dim: isize) -> Softmax {
+        Softmax { dim }
+    }
+}
+
+impl ModuleInfo for Softmax {
+    fn type_name(&self) -> &str {
+        "Softmax"
+    }
+    fn extra_repr(&self) -> String {
+        format!("dim={}", self.dim)
+    }
+}
+
+impl Module for Softmax {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.try_softmax(self.dim)
+    }
+}
+
+/// `log_softmax` along `dim`.
+#[derive(Clone, Debug)]
+pub struct LogSoftmax {
+    /// The dimension normalised.
+    pub dim: isize,
+}
+
+impl LogSoftmax {
+    /// `nn.LogSoftmax(dim=dim)`.
+    pub fn new(dim: isize) -> LogSoftmax {
+        LogSoftmax { dim }
+    }
+}
+
+impl ModuleInfo for LogSoftmax {
+    fn type_name(&self) -> &str {
+        "LogSoftmax"
+    }
+    fn extra_repr(&self) -> String {
+        format!("dim={}", self.dim)
+    }
+}
+
+impl Module for LogSoftmax {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.try_log_softmax(self.dim)
+    }
+}
+
+/// Zeroes each element with probability `p` in training mode and scales the rest
+/// by `1/(1-p)`; the identity in evaluation mode. Masks come from the global
+/// generator.
+pub struct Dropout {
+    /// Probability of zeroing an element.
+    pub p: f64,
+    training: AtomicBool,
+}
+
+impl Dropout {
+    /// `nn.Dropout(p)`, in training mode as new PyTorch modules are.
+    ///
+    /// # Panics
+    /// When `p` is outside `[0, 1]`.
+    pub fn new(p: f64) -> Dropout {
+        assert!((0.0..=1.0).contains(&p), "dropout probability has to be between 0 and 1, but got {p}");
+        Dropout { p, training: AtomicBool::new(true) }
+    }
+}
+
+impl ModuleInfo for Dropout {
+    fn type_name(&self) -> &str {
+        "Dropout"
+    }
+    fn extra_repr(&self) -> String {
+        format!("p={}, inplace=False", crate::tensor::Scalar::Float(self.p))
+    }
+    fn set_own_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+    }
+}
+
+impl Module for Dropout {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !self.training.load(Ordering::Relaxed) || self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        float_input(x, "dropout")?;
+        let keep = 1.0 - self.p;
+        let mask: Vec<f64> = with_global(|g| {
+            (0..x.numel()).map(|_| if g.uniform_f64() < keep { 1.0 / keep } else { 0.0 }).collect()
+        });
+        let mask = Tensor::from_vec(mask, x.shape()).to_dtype(x.dtype());
+        Ok(x * &mask)
+    }
+}
+

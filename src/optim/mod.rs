@@ -1,0 +1,403 @@
+//! Optimizers with PyTorch's exact update rules and defaults (`SGD`, `Adam`,
+//! `AdamW`) and learning-rate schedulers (`StepLR`, `CosineAnnealingLR`,
+//! `OneCycleLR`).
+//!
+//! Updates run elementwise in the parameters' own precision and in PyTorch's
+//! order of operations (its single-tensor CPU path), so parameters after a few
+//! steps agree with PyTorch's to float precision. State (momentum buffers, Adam
+//! moments, the step count) can be saved to a safetensors file and restored.
+
+mod schedulers;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use schedulers::{CosineAnnealingLR, LrScheduler, OneCycleLR, StepLR};
+
+use crate::error::{Error, Result};
+use crate::tensor::{with_float, Element, Float, Tensor};
+
+/// An optimizer over a fixed list of parameters.
+pub trait Optimizer {
+    /// Updates every parameter that has a gradient.
+    fn step(&mut self) -> Result<()>;
+    /// Clears the parameters' gradients (`set_to_none`, PyTorch's default).
+    fn zero_grad(&self);
+    /// The current learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate (schedulers call this).
+    fn set_lr(&mut self, lr: f64);
+    /// The state needed to resume: step count and per-parameter buffers.
+    fn state(&self) -> OptimizerState;
+    /// Restores a state from [`Optimizer::state`] for the same parameters.
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()>;
+}
+
+/// An optimizer's resumable state. Buffers are keyed `"{param index}.{name}"`
+/// (`0.momentum_buffer`, `3.exp_avg_sq`), as in PyTorch's `state_dict()["state"]`.
+#[derive(Clone, Debug, Default)]
+pub struct OptimizerState {
+    /// Steps taken.
+    pub step: u64,
+    /// The learning rate at the time of saving.
+    pub lr: f64,
+    /// Per-parameter buffers by key.
+    pub buffers: Vec<(String, Tensor)>,
+}
+
+impl OptimizerState {
+    /// Writes the state to a safetensors file (atomically).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let meta = HashMap::from([("step".to_string(), self.step.to_string()), ("lr".to_string(), format!("{:e}", self.lr))]);
+        crate::io::save_safetensors(path, &self.buffers, &meta)
+    }
+
+    /// Reads a state written by [`OptimizerState::save`].
+    pub fn load(path: &Path) -> Result<OptimizerState> {
+        let (buffers, meta) = crate::io::load_safetensors(path)?;
+        let field = |k: &str| {
+            meta.get(k).ok_or_else(|| Error::Io { path: path.to_path_buf(), message: format!("optimizer state lacks '{k}'") })
+        };
+        let bad = |k: &str| Error::Io { path: path.to_path_buf(), message: format!("optimizer state has an invalid '{k}'") };
+        Ok(OptimizerState {
+            step: field("step")?.parse().map_err(|_| bad("step"))?,
+            lr: field("lr")?.parse().map_err(|_| bad("lr"))?,
+            buffers,
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<&Tensor> {
+        self.buffers.iter().find(|(k, _)| k == key).map(|(_, t)| t)
+    }
+}
+
+/// Applies `update(p, g, bufs)` element by element in the parameter's precision.
+fn update<T: Float, const N: usize>(param: &Tensor, grad: &Tensor, buffers: [&Tensor; N], update: impl Fn(&mut T, T, &mut [T; N])) -> Result<()> {
+    let g = grad.to_dtype(T::DTYPE).contiguous().to_vec::<T>();
+    let mut state: Vec<Vec<T>> = buffers.iter().map(|b| b.to_vec::<T>()).collect();
+    let done = param.with_contiguous_mut(|p: &mut [T]| {
+        let mut local = [T::ZERO; N];
+        for i in 0..p.len() {
+            for k in 0..N {
+                local[k] = state[k][i];
+            }
+            update(&mut p[i], g[i], &mut local);
+            for k in 0..N {
+                state[k][i] = local[k];
+            }
+        }
+    });
+    done.ok_or_else(|| Error::Value("optimizers update contiguous float parameters only".into()))?;
+    for (b, values) in buffers.iter().zip(state) {
+        b.with_contiguous_mut(|d: &mut [T]| d.copy_from_slice(&values)).expect("optimizer buffers are contiguous");
+    }
+    Ok(())
+}
+
+fn params_checked(params: Vec<Tensor>) -> Vec<Tensor> {
+    for p in &params {
+        assert!(p.dtype().is_floating_point(), "optimizers update float parameters, got {}", p.dtype());
+    }
+    params
+}
+
+/// Stochastic gradient descent with PyTorch's momentum, dampening, weight decay
+/// and Nesterov rules:
+///
+/// ```text
+/// d = g + weight_decay·p
+/// b = d (first step), else momentum·b + (1 - dampening)·d
+/// d = d + momentum·b (nesterov), else b
+/// p = p - lr·d
+/// ```
+///
+/// ```
+/// use kindling::optim::{Optimizer, SGD};
+/// use kindling::Tensor;
+/// let w = Tensor::from_vec(vec![1.0f32], [1]).requires_grad_(true);
+/// let mut opt = SGD::new(vec![w.clone()], 0.1).momentum(0.9);
+/// (&w * &w).sum().backward();  // grad 2
+/// opt.step()?;
+/// assert_eq!(w.to_vec::<f32>(), vec![0.8]);
+/// # Ok::<(), kindling::Error>(())
+/// ```
+pub struct SGD {
+    params: Vec<Tensor>,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum factor (0 = none).
+    pub momentum: f64,
+    /// Dampening of the momentum's gradient term.
+    pub dampening: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    buffers: Vec<Option<Tensor>>,
+    steps: u64,
+}
+
+impl SGD {
+    /// `torch.optim.SGD(params, lr)`: no momentum, no weight decay.
+    pub fn new(params: Vec<Tensor>, lr: f64) -> SGD {
+        let n = params.len();
+        SGD { params: params_checked(params), lr, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, buffers: vec![None; n], steps: 0 }
+    }
+
+    /// Sets the momentum factor.
+    pub fn momentum(mut self, momentum: f64) -> SGD {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets the dampening.
+    pub fn dampening(mut self, dampening: f64) -> SGD {
+        self.dampening = dampening;
+        self
+    }
+
+    /// Sets the weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> SGD {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Turns Nesterov momentum on or off.
+    pub fn nesterov(mut self, nesterov: bool) -> SGD {
+        self.nesterov = nesterov;
+        self
+    }
+}
+
+impl Optimizer for SGD {
+    fn step(&mut self) -> Result<()> {
+        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            return Err(Error::Value("Nesterov momentum requires a momentum and zero dampening".into()));
+        }
+        for (p, slot) in self.params.iter().zip(self.buffers.iter_mut()) {
+            let Some(g) = p.grad() else { continue };
+            let first = slot.is_none();
+            if self.momentum != 0.0 && first {
+                *slot = Some(Tensor::full_dtype(p.shape(), 0, p.dtype()));
+            }
+            let (lr, mom, damp, wd, nesterov) = (self.lr, self.momentum, self.dampening, self.weight_decay, self.nesterov);
+            with_float!(p.dtype(), T => {
+                let (lr, mom, damp_c, wd) = (T::from_f64(-lr), T::from_f64(mom), T::from_f64(1.0 - damp), T::from_f64(wd));
+                let rule = move |p: &mut T, g: T, b: &mut [T]| {
+                    let mut d = g;
+                    if wd != T::ZERO {
+                        d = d + wd * *p;
+                    }
+                    if mom != T::ZERO {
+                        b[0] = if first { d } else { b[0] * mom + damp_c * d };
+                        d = if nesterov { d + mom * b[0] } else { b[0] };
+                    }
+                    *p = *p + lr * d;
+                };
+                match slot {
+                    Some(buf) => update::<T, 1>(p, &g, [&*buf], |p, g, b| rule(p, g, b))?,
+                    None => update::<T, 0>(p, &g, [], |p, g, b| rule(p, g, b))?,
+                }
+            });
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn zero_grad(&self) {
+        self.params.iter().for_each(Tensor::zero_grad);
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState {
+        let buffers = self
+            .buffers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.as_ref().map(|b| (format!("{i}.momentum_buffer"), b.clone_tensor())))
+            .collect();
+        OptimizerState { step: self.steps, lr: self.lr, buffers }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        for (i, (p, slot)) in self.params.iter().zip(self.buffers.iter_mut()).enumerate() {
+            *slot = match state.get(&format!("{i}.momentum_buffer")) {
+                Some(b) if b.shape() == p.shape() => Some(b.to_dtype(p.dtype()).clone_tensor()),
+                Some(b) => return Err(shape_mismatch(i, b, p)),
+                None => None,
+            };
+        }
+        self.steps = state.step;
+        self.lr = state.lr;
+        Ok(())
+    }
+}
+
+fn shape_mismatch(i: usize, b: &Tensor, p: &Tensor) -> Error {
+    Error::StateDict(format!("optimizer state for parameter {i} has shape {:?}, but the parameter has {:?}", b.shape(), p.shape()))
+}
+
+/// Adam, and AdamW (decoupled weight decay), with PyTorch's rules:
+///
+/// ```text
+/// p = p·(1 - lr·wd)                 (AdamW)    g = g + wd·p   (Adam)
+/// m = lerp(m, g, 1 - β1)            v = β2·v + (1 - β2)·g²
+/// v̂ = max(v̂, v) with amsgrad
+/// p = p - lr/(1 - β1ᵗ) · m / (√v / √(1 - β2ᵗ) + eps)
+/// ```
+pub struct Adam {
+    params: Vec<Tensor>,
+    /// Learning rate.
+    pub lr: f64,
+    /// `(β1, β2)`.
+    pub betas: (f64, f64),
+    /// Added to the denominator.
+    pub eps: f64,
+    /// Weight decay: L2 in the gradient (Adam) or decoupled (AdamW).
+    pub weight_decay: f64,
+    /// Keep the running maximum of `v` (AMSGrad).
+    pub amsgrad: bool,
+    decoupled: bool,
+    moments: Vec<Option<[Tensor; 3]>>,
+    steps: u64,
+}
+
+impl Adam {
+    /// `torch.optim.Adam(params, lr)`: betas (0.9, 0.999), eps 1e-8, no weight decay.
+    pub fn new(params: Vec<Tensor>, lr: f64) -> Adam {
+        let n = params.len();
+        Adam { params: params_checked(params), lr, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, amsgrad: false, decoupled: false, moments: vec![None; n], steps: 0 }
+    }
+
+    /// Sets `(β1, β2)`.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Adam {
+        self.betas = (beta1, beta2);
+        self
+    }
+
+    /// Sets eps.
+    pub fn eps(mut self, eps: f64) -> Adam {
+        self.eps = eps;
+        self
+    }
+
+    /// Sets the weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Adam {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Turns AMSGrad on or off.
+    pub fn amsgrad(mut self, amsgrad: bool) -> Adam {
+        self.amsgrad = amsgrad;
+        self
+    }
+}
+
+/// `torch.optim.AdamW`: Adam with decoupled weight decay (default 0.01).
+pub struct AdamW;
+
+impl AdamW {
+    /// `torch.optim.AdamW(params, lr)`: betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(params: Vec<Tensor>, lr: f64) -> Adam {
+        Adam { decoupled: true, weight_decay: 0.01, ..Adam::new(params, lr) }
+    }
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self) -> Result<()> {
+        self.steps += 1;
+        let t = self.steps as i32;
+        let (b1, b2) = self.betas;
+        let bias_correction1 = 1.0 - b1.powi(t);
+        let bias_correction2_sqrt = (1.0 - b2.powi(t)).sqrt();
+        let step_size = self.lr / bias_correction1;
+        for (p, slot) in self.params.iter().zip(self.moments.iter_mut()) {
+            let Some(g) = p.grad() else { continue };
+            let bufs = slot.get_or_insert_with(|| std::array::from_fn(|_| Tensor::full_dtype(p.shape(), 0, p.dtype())));
+            let (decoupled, amsgrad) = (self.decoupled, self.amsgrad);
+            let (lr, wd, eps) = (self.lr, self.weight_decay, self.eps);
+            with_float!(p.dtype(), T => {
+                let decay = T::from_f64(1.0 - lr * wd);
+                let (wd, one_minus_b1, b2, one_minus_b2) = (T::from_f64(wd), T::from_f64(1.0 - b1), T::from_f64(b2), T::from_f64(1.0 - b2));
+                let (bc2, eps, neg_step) = (T::from_f64(bias_correction2_sqrt), T::from_f64(eps), T::from_f64(-step_size));
+                update::<T, 3>(p, &g, [&bufs[0], &bufs[1], &bufs[2]], |p, mut g, s| {
+                    if decoupled {
+                        *p = *p * decay;
+                    } else if wd != T::ZERO {
+                        g = g + wd * *p;
+                    }
+                    s[0] = s[0] + one_minus_b1 * (g - s[0]); // lerp with weight 1 - β1 < 0.5
+                    s[1] = s[1] * b2 + one_minus_b2 * g * g;
+                    let v = if amsgrad {
+                        if s[1] > s[2] || s[1].is_nan() {
+                            s[2] = s[1];
+                        }
+                        s[2]
+                    } else {
+                        s[1]
+                    };
+                    let denom = v.sqrt() / bc2 + eps;
+                    *p = *p + neg_step * (s[0] / denom);
+                })?;
+            });
+        }
+        Ok(())
+    }
+
+    fn zero_grad(&self) {
+        self.params.iter().for_each(Tensor::zero_grad);
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState {
+        let mut buffers = Vec::new();
+        for (i, m) in self.moments.iter().enumerate() {
+            if let Some([m, v, vmax]) = m {
+                buffers.push((format!("{i}.exp_avg"), m.clone_tensor()));
+                buffers.push((format!("{i}.exp_avg_sq"), v.clone_tensor()));
+                if self.amsgrad {
+                    buffers.push((format!("{i}.max_exp_avg_sq"), vmax.clone_tensor()));
+                }
+            }
+        }
+        OptimizerState { step: self.steps, lr: self.lr, buffers }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        for (i, (p, slot)) in self.params.iter().zip(self.moments.iter_mut()).enumerate() {
+            let get = |name: &str| -> Result<Option<Tensor>> {
+                match state.get(&format!("{i}.{name}")) {
+                    Some(b) if b.shape() == p.shape() => Ok(Some(b.to_dtype(p.dtype()).clone_tensor())),
+                    Some(b) => Err(shape_mismatch(i, b, p)),
+                    None => Ok(None),
+                }
+            };
+            *slot = match (get("exp_avg")?, get("exp_avg_sq")?) {
+                (Some(m), Some(v)) => {
+                    let vmax = get("max_exp_avg_sq")?.unwrap_or_else(|| Tensor::full_dtype(p.shape(), 0, p.dtype()));
+                    Some([m, v, vmax])
+                }
+                _ => None,
+            };
+        }
+        self.steps = state.step;
+        self.lr = state.lr;
+        Ok(())
+    }
+}
