@@ -60,7 +60,10 @@ pub enum Error {
 
     /// A file that cannot be read or written, or whose content is invalid.
     #[error("cannot read or write {}: {message}", .path.display())]
-    Io { path: std::path::PathBuf, message: String },
+    Io {
+        path: std::path::PathBuf,
+        message: String,
+    },
 
     /// A state dict that does not fit the model (PyTorch's report, every key named).
     #[error("{0}")]

@@ -559,7 +559,11 @@ impl Op {
                 let s = Tensor::scalar(*slope).to_dtype(g.dtype());
                 g * Tensor::where_cond(&x.gt_scalar(0), &one, &s)
             }),
-            Op::NllLoss { logp, target, reduction } => acc.add(logp, || {
+            Op::NllLoss {
+                logp,
+                target,
+                reduction,
+            } => acc.add(logp, || {
                 // Only the picked log-probabilities get gradient: -g (÷ N for the mean).
                 let n = target.numel().max(1) as f64;
                 let per_sample = match reduction {
@@ -567,7 +571,11 @@ impl Op {
                     crate::nn::Reduction::Sum => g.neg().expand([target.numel()]),
                     crate::nn::Reduction::Mean => (g.neg() / n).expand([target.numel()]),
                 };
-                zeros(logp).scatter_add(1, &target.unsqueeze(1), &per_sample.contiguous().unsqueeze(1))
+                zeros(logp).scatter_add(
+                    1,
+                    &target.unsqueeze(1),
+                    &per_sample.contiguous().unsqueeze(1),
+                )
             }),
         }
     }

@@ -12,13 +12,32 @@ use safetensors::tensor::{Dtype, SafeTensors, View};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
+/// Tensors by name, in file order.
+pub type NamedTensors = Vec<(String, Tensor)>;
+
+/// A safetensors file's string metadata.
+pub type Metadata = HashMap<String, String>;
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a
 /// rename, so a crash never leaves a half-written file under the final name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io { path: path.to_path_buf(), message: e.to_string() };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::Io { path: path.to_path_buf(), message: "not a file name".into() })?;
-    let tmp: PathBuf = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let io = |e: std::io::Error| Error::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| Error::Io {
+        path: path.to_path_buf(),
+        message: "not a file name".into(),
+    })?;
+    let tmp: PathBuf = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -54,25 +73,61 @@ impl View for &Raw {
 
 fn to_raw(t: &Tensor) -> Raw {
     let (dtype, data) = match t.dtype() {
-        DType::F32 => (Dtype::F32, t.to_vec::<f32>().iter().flat_map(|v| v.to_le_bytes()).collect()),
-        DType::F64 => (Dtype::F64, t.to_vec::<f64>().iter().flat_map(|v| v.to_le_bytes()).collect()),
-        DType::I64 => (Dtype::I64, t.to_vec::<i64>().iter().flat_map(|v| v.to_le_bytes()).collect()),
+        DType::F32 => (
+            Dtype::F32,
+            t.to_vec::<f32>()
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
+        DType::F64 => (
+            Dtype::F64,
+            t.to_vec::<f64>()
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
+        DType::I64 => (
+            Dtype::I64,
+            t.to_vec::<i64>()
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
         DType::U8 => (Dtype::U8, t.to_vec::<u8>()),
-        DType::Bool => (Dtype::BOOL, t.to_vec::<bool>().iter().map(|&b| b as u8).collect()),
+        DType::Bool => (
+            Dtype::BOOL,
+            t.to_vec::<bool>().iter().map(|&b| b as u8).collect(),
+        ),
     };
-    Raw { dtype, shape: t.shape().to_vec(), data }
+    Raw {
+        dtype,
+        shape: t.shape().to_vec(),
+        data,
+    }
 }
 
 /// Serialises named tensors (and string metadata) in the safetensors format.
-pub fn safetensors_bytes(tensors: &[(String, Tensor)], metadata: &HashMap<String, String>) -> Result<Vec<u8>> {
-    let raws: Vec<(String, Raw)> = tensors.iter().map(|(k, t)| (k.clone(), to_raw(t))).collect();
+pub fn safetensors_bytes(
+    tensors: &[(String, Tensor)],
+    metadata: &HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let raws: Vec<(String, Raw)> = tensors
+        .iter()
+        .map(|(k, t)| (k.clone(), to_raw(t)))
+        .collect();
     let views: Vec<(&str, &Raw)> = raws.iter().map(|(k, r)| (k.as_str(), r)).collect();
     let info = (!metadata.is_empty()).then(|| metadata.clone());
-    safetensors::serialize(views, info).map_err(|e| Error::Value(format!("cannot serialise tensors: {e}")))
+    safetensors::serialize(views, info)
+        .map_err(|e| Error::Value(format!("cannot serialise tensors: {e}")))
 }
 
 /// Writes named tensors to a safetensors file, atomically.
-pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)], metadata: &HashMap<String, String>) -> Result<()> {
+pub fn save_safetensors(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: &HashMap<String, String>,
+) -> Result<()> {
     write_atomic(path, &safetensors_bytes(tensors, metadata)?)
 }
 
@@ -81,30 +136,61 @@ pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)], metadata: &Ha
 /// # Errors
 /// A missing, truncated or corrupt file, or an element type kindling does not
 /// have, is an error naming the file.
-pub fn load_safetensors(path: &Path) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>)> {
-    let bytes = fs::read(path).map_err(|e| Error::Io { path: path.to_path_buf(), message: e.to_string() })?;
-    parse_safetensors(&bytes).map_err(|message| Error::Io { path: path.to_path_buf(), message })
+pub fn load_safetensors(path: &Path) -> Result<(NamedTensors, Metadata)> {
+    let bytes = fs::read(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    parse_safetensors(&bytes).map_err(|message| Error::Io {
+        path: path.to_path_buf(),
+        message,
+    })
 }
 
 /// Parses safetensors bytes; the error is a description without the path.
-pub fn parse_safetensors(bytes: &[u8]) -> std::result::Result<(Vec<(String, Tensor)>, HashMap<String, String>), String> {
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| format!("not a valid safetensors file ({e:?})"))?;
+pub fn parse_safetensors(bytes: &[u8]) -> std::result::Result<(NamedTensors, Metadata), String> {
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| format!("not a valid safetensors file ({e:?})"))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a valid safetensors file ({e:?})"))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a valid safetensors file ({e:?})"))?;
     let mut out = Vec::new();
     let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
     names.sort();
     for name in names {
-        let view = st.tensor(&name).map_err(|e| format!("tensor {name}: {e:?}"))?;
+        let view = st
+            .tensor(&name)
+            .map_err(|e| format!("tensor {name}: {e:?}"))?;
         let shape = view.shape().to_vec();
         let data = view.data();
         let t = match view.dtype() {
-            Dtype::F32 => Tensor::from_vec(data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>(), shape),
-            Dtype::F64 => Tensor::from_vec(data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>(), shape),
-            Dtype::I64 => Tensor::from_vec(data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>(), shape),
+            Dtype::F32 => Tensor::from_vec(
+                data.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
+            Dtype::F64 => Tensor::from_vec(
+                data.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
+            Dtype::I64 => Tensor::from_vec(
+                data.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
             Dtype::U8 => Tensor::from_vec(data.to_vec(), shape),
-            Dtype::BOOL => Tensor::from_vec(data.iter().map(|&b| b != 0).collect::<Vec<_>>(), shape),
-            other => return Err(format!("tensor {name} has element type {other:?}, which kindling does not support")),
+            Dtype::BOOL => {
+                Tensor::from_vec(data.iter().map(|&b| b != 0).collect::<Vec<_>>(), shape)
+            }
+            other => {
+                return Err(format!(
+                    "tensor {name} has element type {other:?}, which kindling does not support"
+                ))
+            }
         };
         out.push((name, t));
     }
@@ -134,8 +220,15 @@ mod tests {
         let bytes = fs::read(&path).unwrap();
         fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
         let e = load_safetensors(&path).unwrap_err().to_string();
-        assert!(e.contains("t.safetensors") && e.contains("not a valid safetensors file"), "{e}");
-        assert!(fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
+        assert!(
+            e.contains("t.safetensors") && e.contains("not a valid safetensors file"),
+            "{e}"
+        );
+        assert!(fs::read_dir(&dir).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp-")));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

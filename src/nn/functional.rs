@@ -21,7 +21,10 @@ fn check_targets(input: &Tensor, target: &Tensor) -> Result<Vec<i64>> {
         )));
     }
     if target.dtype() != DType::I64 {
-        return Err(Error::DType { expected: DType::I64, found: target.dtype() });
+        return Err(Error::DType {
+            expected: DType::I64,
+            found: target.dtype(),
+        });
     }
     if target.dim() != 1 || target.shape()[0] != input.shape()[0] {
         return Err(Error::Shape(format!(
@@ -63,9 +66,16 @@ pub fn cross_entropy(logits: &Tensor, target: &Tensor) -> Result<Tensor> {
 
 /// Cross-entropy with a reduction and label smoothing `ε`: the target
 /// distribution puts `1 - ε + ε/C` on the true class and `ε/C` elsewhere.
-pub fn cross_entropy_with(logits: &Tensor, target: &Tensor, reduction: Reduction, label_smoothing: f64) -> Result<Tensor> {
+pub fn cross_entropy_with(
+    logits: &Tensor,
+    target: &Tensor,
+    reduction: Reduction,
+    label_smoothing: f64,
+) -> Result<Tensor> {
     if !(0.0..=1.0).contains(&label_smoothing) {
-        return Err(Error::Value(format!("label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")));
+        return Err(Error::Value(format!(
+            "label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"
+        )));
     }
     check_targets(logits, target)?;
     let logp = logits.try_log_softmax(1)?;
@@ -86,7 +96,11 @@ pub fn mse_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result
 
 /// Binary cross-entropy on logits: `max(x, 0) - x·y + log(1 + e^-|x|)`, which
 /// never overflows.
-pub fn binary_cross_entropy_with_logits(logits: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+pub fn binary_cross_entropy_with_logits(
+    logits: &Tensor,
+    target: &Tensor,
+    reduction: Reduction,
+) -> Result<Tensor> {
     if logits.shape() != target.shape() {
         return Err(Error::Shape(format!(
             "Target size ({:?}) must be the same as input size ({:?})",
@@ -106,9 +120,18 @@ mod tests {
     fn target_errors() {
         let x = Tensor::zeros([2, 3]);
         let e = |t: Tensor| cross_entropy(&x, &t).unwrap_err().to_string();
-        assert_eq!(e(Tensor::from_slice(&[0i64, 3])), "Target 3 is out of bounds.");
-        assert_eq!(e(Tensor::from_slice(&[0i64])), "Expected input batch_size (2) to match target batch_size (1).");
-        assert_eq!(e(Tensor::from_slice(&[0.0f32, 1.0])), "expected scalar type Long but found Float");
+        assert_eq!(
+            e(Tensor::from_slice(&[0i64, 3])),
+            "Target 3 is out of bounds."
+        );
+        assert_eq!(
+            e(Tensor::from_slice(&[0i64])),
+            "Expected input batch_size (2) to match target batch_size (1)."
+        );
+        assert_eq!(
+            e(Tensor::from_slice(&[0.0f32, 1.0])),
+            "expected scalar type Long but found Float"
+        );
     }
 
     #[test]
@@ -116,7 +139,12 @@ mod tests {
         let x = Tensor::from_vec(vec![1000.0f32, -1000.0], [1, 2]);
         let l = cross_entropy(&x, &Tensor::from_slice(&[1i64])).unwrap();
         assert_eq!(l.item().to_f64(), 2000.0);
-        let b = binary_cross_entropy_with_logits(&Tensor::from_slice(&[1000.0f32]), &Tensor::from_slice(&[0.0f32]), Reduction::Mean).unwrap();
+        let b = binary_cross_entropy_with_logits(
+            &Tensor::from_slice(&[1000.0f32]),
+            &Tensor::from_slice(&[0.0f32]),
+            Reduction::Mean,
+        )
+        .unwrap();
         assert_eq!(b.item().to_f64(), 1000.0);
     }
 }

@@ -55,14 +55,22 @@ fn leaky_relu_gain(a: f64) -> f64 {
 /// slope `a` (`a = 0` for ReLU; `Linear` uses `a = √5`, giving `U(±1/√fan_in)`).
 pub fn kaiming_uniform_(t: &Tensor, a: f64) {
     let (fan_in, _) = fans(t);
-    let bound = if fan_in == 0 { 0.0 } else { leaky_relu_gain(a) * (3.0 / fan_in as f64).sqrt() };
+    let bound = if fan_in == 0 {
+        0.0
+    } else {
+        leaky_relu_gain(a) * (3.0 / fan_in as f64).sqrt()
+    };
     uniform_(t, -bound, bound);
 }
 
 /// He initialisation, normal: `N(0, gain/√fan_in)`.
 pub fn kaiming_normal_(t: &Tensor, a: f64) {
     let (fan_in, _) = fans(t);
-    let std = if fan_in == 0 { 0.0 } else { leaky_relu_gain(a) / (fan_in as f64).sqrt() };
+    let std = if fan_in == 0 {
+        0.0
+    } else {
+        leaky_relu_gain(a) / (fan_in as f64).sqrt()
+    };
     normal_(t, 0.0, std);
 }
 
@@ -76,7 +84,11 @@ pub fn xavier_uniform_(t: &Tensor, gain: f64) {
 /// Glorot initialisation, normal: `N(0, gain·√(2/(fan_in + fan_out)))`.
 pub fn xavier_normal_(t: &Tensor, gain: f64) {
     let (fan_in, fan_out) = fans(t);
-    normal_(t, 0.0, gain * (2.0 / (fan_in + fan_out).max(1) as f64).sqrt());
+    normal_(
+        t,
+        0.0,
+        gain * (2.0 / (fan_in + fan_out).max(1) as f64).sqrt(),
+    );
 }
 
 #[cfg(test)]

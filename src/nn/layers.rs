@@ -18,7 +18,10 @@ macro_rules! display_as_pytorch {
         }
     )*};
 }
-display_as_pytorch!(Flatten, Linear, Sequential, Identity, ReLU, LeakyReLU, GELU, Sigmoid, Tanh, Softmax, LogSoftmax, Dropout);
+display_as_pytorch!(
+    Flatten, Linear, Sequential, Identity, ReLU, LeakyReLU, GELU, Sigmoid, Tanh, Softmax,
+    LogSoftmax, Dropout
+);
 
 fn py_bool(b: bool) -> &'static str {
     if b {
@@ -41,7 +44,10 @@ pub struct Flatten {
 impl Flatten {
     /// `nn.Flatten()`: `start_dim = 1`, `end_dim = -1`.
     pub fn new() -> Flatten {
-        Flatten { start_dim: 1, end_dim: -1 }
+        Flatten {
+            start_dim: 1,
+            end_dim: -1,
+        }
     }
 }
 
@@ -87,13 +93,20 @@ impl Linear {
         let weight = Tensor::zeros([out_features, in_features]);
         // kaiming_uniform_(a=√5) reduces to U(±1/√fan_in), as PyTorch documents.
         init::kaiming_uniform_(&weight, 5f64.sqrt());
-        let bound = if in_features > 0 { 1.0 / (in_features as f64).sqrt() } else { 0.0 };
+        let bound = if in_features > 0 {
+            1.0 / (in_features as f64).sqrt()
+        } else {
+            0.0
+        };
         let bias = bias.then(|| {
             let b = Tensor::zeros([out_features]);
             init::uniform_(&b, -bound, bound);
             b.requires_grad_(true)
         });
-        Linear { weight: weight.requires_grad_(true), bias }
+        Linear {
+            weight: weight.requires_grad_(true),
+            bias,
+        }
     }
 
     /// Input width.
@@ -158,7 +171,9 @@ pub struct Sequential {
 impl Sequential {
     /// An empty sequence.
     pub fn new() -> Sequential {
-        Sequential { modules: Vec::new() }
+        Sequential {
+            modules: Vec::new(),
+        }
     }
 
     /// Appends a module (builder style).
@@ -194,7 +209,11 @@ impl ModuleInfo for Sequential {
         "Sequential"
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        self.modules.iter().enumerate().map(|(i, m)| (i.to_string(), m.as_ref())).collect()
+        self.modules
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i.to_string(), m.as_ref()))
+            .collect()
     }
 }
 
@@ -262,7 +281,9 @@ pub struct LeakyReLU {
 impl LeakyReLU {
     /// `nn.LeakyReLU()` with slope 0.01.
     pub fn new() -> LeakyReLU {
-        LeakyReLU { negative_slope: 0.01 }
+        LeakyReLU {
+            negative_slope: 0.01,
+        }
     }
 }
 
@@ -277,7 +298,10 @@ impl ModuleInfo for LeakyReLU {
         "LeakyReLU"
     }
     fn extra_repr(&self) -> String {
-        format!("negative_slope={}", crate::tensor::Scalar::Float(self.negative_slope))
+        format!(
+            "negative_slope={}",
+            crate::tensor::Scalar::Float(self.negative_slope)
+        )
     }
 }
 
@@ -323,7 +347,10 @@ fn float_input(x: &Tensor, op: &'static str) -> Result<()> {
     if x.dtype().is_floating_point() {
         Ok(())
     } else {
-        Err(Error::NotImplemented { op, dtype: x.dtype() })
+        Err(Error::NotImplemented {
+            op,
+            dtype: x.dtype(),
+        })
     }
 }
 
@@ -400,8 +427,14 @@ impl Dropout {
     /// # Panics
     /// When `p` is outside `[0, 1]`.
     pub fn new(p: f64) -> Dropout {
-        assert!((0.0..=1.0).contains(&p), "dropout probability has to be between 0 and 1, but got {p}");
-        Dropout { p, training: AtomicBool::new(true) }
+        assert!(
+            (0.0..=1.0).contains(&p),
+            "dropout probability has to be between 0 and 1, but got {p}"
+        );
+        Dropout {
+            p,
+            training: AtomicBool::new(true),
+        }
     }
 }
 
@@ -425,10 +458,17 @@ impl Module for Dropout {
         float_input(x, "dropout")?;
         let keep = 1.0 - self.p;
         let mask: Vec<f64> = with_global(|g| {
-            (0..x.numel()).map(|_| if g.uniform_f64() < keep { 1.0 / keep } else { 0.0 }).collect()
+            (0..x.numel())
+                .map(|_| {
+                    if g.uniform_f64() < keep {
+                        1.0 / keep
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
         });
         let mask = Tensor::from_vec(mask, x.shape()).to_dtype(x.dtype());
         Ok(x * &mask)
     }
 }
-

@@ -46,7 +46,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-pub use layers::{Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh, GELU};
+pub use layers::{
+    Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax,
+    Tanh, GELU,
+};
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss, Reduction};
 
 use crate::error::{Error, Result};
@@ -88,14 +91,22 @@ pub trait Module: ModuleInfo + Send + Sync {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let mut out = self.own_parameters();
         for (name, child) in self.children() {
-            out.extend(child.named_parameters().into_iter().map(|(p, t)| (format!("{name}.{p}"), t)));
+            out.extend(
+                child
+                    .named_parameters()
+                    .into_iter()
+                    .map(|(p, t)| (format!("{name}.{p}"), t)),
+            );
         }
         out
     }
 
     /// Every parameter, in `named_parameters` order (the handles the optimizer updates).
     fn parameters(&self) -> Vec<Tensor> {
-        self.named_parameters().into_iter().map(|(_, t)| t).collect()
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
     }
 
     /// Clears every parameter's gradient.
@@ -124,7 +135,10 @@ pub trait Module: ModuleInfo + Send + Sync {
     /// The parameters by name, detached (they share storage with the model), as
     /// PyTorch's `state_dict()`; the keys are exactly PyTorch's.
     fn state_dict(&self) -> Vec<(String, Tensor)> {
-        self.named_parameters().into_iter().map(|(n, t)| (n, t.detach())).collect()
+        self.named_parameters()
+            .into_iter()
+            .map(|(n, t)| (n, t.detach()))
+            .collect()
     }
 
     /// Copies values into the parameters by name. Strict: every missing,
@@ -150,11 +164,23 @@ pub trait Module: ModuleInfo + Send + Sync {
     }
 }
 
-fn load_state_dict(type_name: &str, params: &[(String, Tensor)], state: &[(String, Tensor)]) -> Result<()> {
+fn load_state_dict(
+    type_name: &str,
+    params: &[(String, Tensor)],
+    state: &[(String, Tensor)],
+) -> Result<()> {
     let given: HashMap<&str, &Tensor> = state.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let wanted: HashMap<&str, &Tensor> = params.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let missing: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).filter(|k| !given.contains_key(k)).collect();
-    let unexpected: Vec<&str> = state.iter().map(|(k, _)| k.as_str()).filter(|k| !wanted.contains_key(k)).collect();
+    let missing: Vec<&str> = params
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !given.contains_key(k))
+        .collect();
+    let unexpected: Vec<&str> = state
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !wanted.contains_key(k))
+        .collect();
     let mismatched: Vec<String> = params
         .iter()
         .filter_map(|(k, p)| {
@@ -169,13 +195,21 @@ fn load_state_dict(type_name: &str, params: &[(String, Tensor)], state: &[(Strin
         })
         .collect();
     if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
-        let quote = |keys: &[&str]| keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+        let quote = |keys: &[&str]| {
+            keys.iter()
+                .map(|k| format!("\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let mut msg = format!("Error(s) in loading state_dict for {type_name}:");
         if !missing.is_empty() {
             msg += &format!("\n\tMissing key(s) in state_dict: {}.", quote(&missing));
         }
         if !unexpected.is_empty() {
-            msg += &format!("\n\tUnexpected key(s) in state_dict: {}.", quote(&unexpected));
+            msg += &format!(
+                "\n\tUnexpected key(s) in state_dict: {}.",
+                quote(&unexpected)
+            );
         }
         for m in mismatched {
             msg += &format!("\n\t{m}");

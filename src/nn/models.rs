@@ -68,7 +68,11 @@ impl Arch {
                 .add(ReLU::new())
                 .add(Linear::new(64, 10)),
         };
-        Net { arch: self, flatten: Flatten::new(), layers }
+        Net {
+            arch: self,
+            flatten: Flatten::new(),
+            layers,
+        }
     }
 }
 
@@ -85,7 +89,11 @@ impl FromStr for Arch {
         Arch::ALL
             .into_iter()
             .find(|a| a.name() == s)
-            .ok_or_else(|| Error::Value(format!("unknown model '{s}' (expected one of: linear, threeblue, mlp)")))
+            .ok_or_else(|| {
+                Error::Value(format!(
+                    "unknown model '{s}' (expected one of: linear, threeblue, mlp)"
+                ))
+            })
     }
 }
 
@@ -104,7 +112,10 @@ impl ModuleInfo for Net {
         self.arch.class_name()
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![("flatten".to_string(), &self.flatten), ("layers".to_string(), &self.layers)]
+        vec![
+            ("flatten".to_string(), &self.flatten),
+            ("layers".to_string(), &self.layers),
+        ]
     }
 }
 

@@ -48,7 +48,10 @@ pub struct OptimizerState {
 impl OptimizerState {
     /// Writes the state to a safetensors file (atomically).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let meta = HashMap::from([("step".to_string(), self.step.to_string()), ("lr".to_string(), format!("{:e}", self.lr))]);
+        let meta = HashMap::from([
+            ("step".to_string(), self.step.to_string()),
+            ("lr".to_string(), format!("{:e}", self.lr)),
+        ]);
         crate::io::save_safetensors(path, &self.buffers, &meta)
     }
 
@@ -56,9 +59,15 @@ impl OptimizerState {
     pub fn load(path: &Path) -> Result<OptimizerState> {
         let (buffers, meta) = crate::io::load_safetensors(path)?;
         let field = |k: &str| {
-            meta.get(k).ok_or_else(|| Error::Io { path: path.to_path_buf(), message: format!("optimizer state lacks '{k}'") })
+            meta.get(k).ok_or_else(|| Error::Io {
+                path: path.to_path_buf(),
+                message: format!("optimizer state lacks '{k}'"),
+            })
         };
-        let bad = |k: &str| Error::Io { path: path.to_path_buf(), message: format!("optimizer state has an invalid '{k}'") };
+        let bad = |k: &str| Error::Io {
+            path: path.to_path_buf(),
+            message: format!("optimizer state has an invalid '{k}'"),
+        };
         Ok(OptimizerState {
             step: field("step")?.parse().map_err(|_| bad("step"))?,
             lr: field("lr")?.parse().map_err(|_| bad("lr"))?,
@@ -72,7 +81,12 @@ impl OptimizerState {
 }
 
 /// Applies `update(p, g, bufs)` element by element in the parameter's precision.
-fn update<T: Float, const N: usize>(param: &Tensor, grad: &Tensor, buffers: [&Tensor; N], update: impl Fn(&mut T, T, &mut [T; N])) -> Result<()> {
+fn update<T: Float, const N: usize>(
+    param: &Tensor,
+    grad: &Tensor,
+    buffers: [&Tensor; N],
+    update: impl Fn(&mut T, T, &mut [T; N]),
+) -> Result<()> {
     let g = grad.to_dtype(T::DTYPE).contiguous().to_vec::<T>();
     let mut state: Vec<Vec<T>> = buffers.iter().map(|b| b.to_vec::<T>()).collect();
     let done = param.with_contiguous_mut(|p: &mut [T]| {
@@ -89,14 +103,19 @@ fn update<T: Float, const N: usize>(param: &Tensor, grad: &Tensor, buffers: [&Te
     });
     done.ok_or_else(|| Error::Value("optimizers update contiguous float parameters only".into()))?;
     for (b, values) in buffers.iter().zip(state) {
-        b.with_contiguous_mut(|d: &mut [T]| d.copy_from_slice(&values)).expect("optimizer buffers are contiguous");
+        b.with_contiguous_mut(|d: &mut [T]| d.copy_from_slice(&values))
+            .expect("optimizer buffers are contiguous");
     }
     Ok(())
 }
 
 fn params_checked(params: Vec<Tensor>) -> Vec<Tensor> {
     for p in &params {
-        assert!(p.dtype().is_floating_point(), "optimizers update float parameters, got {}", p.dtype());
+        assert!(
+            p.dtype().is_floating_point(),
+            "optimizers update float parameters, got {}",
+            p.dtype()
+        );
     }
     params
 }
@@ -141,7 +160,16 @@ impl SGD {
     /// `torch.optim.SGD(params, lr)`: no momentum, no weight decay.
     pub fn new(params: Vec<Tensor>, lr: f64) -> SGD {
         let n = params.len();
-        SGD { params: params_checked(params), lr, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, buffers: vec![None; n], steps: 0 }
+        SGD {
+            params: params_checked(params),
+            lr,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            buffers: vec![None; n],
+            steps: 0,
+        }
     }
 
     /// Sets the momentum factor.
@@ -172,7 +200,9 @@ impl SGD {
 impl Optimizer for SGD {
     fn step(&mut self) -> Result<()> {
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
-            return Err(Error::Value("Nesterov momentum requires a momentum and zero dampening".into()));
+            return Err(Error::Value(
+                "Nesterov momentum requires a momentum and zero dampening".into(),
+            ));
         }
         for (p, slot) in self.params.iter().zip(self.buffers.iter_mut()) {
             let Some(g) = p.grad() else { continue };
@@ -180,19 +210,25 @@ impl Optimizer for SGD {
             if self.momentum != 0.0 && first {
                 *slot = Some(Tensor::full_dtype(p.shape(), 0, p.dtype()));
             }
-            let (lr, mom, damp, wd, nesterov) = (self.lr, self.momentum, self.dampening, self.weight_decay, self.nesterov);
+            let (lr, mom, damp, wd, nesterov) = (
+                self.lr,
+                self.momentum,
+                self.dampening,
+                self.weight_decay,
+                self.nesterov,
+            );
             with_float!(p.dtype(), T => {
                 let (lr, mom, damp_c, wd) = (T::from_f64(-lr), T::from_f64(mom), T::from_f64(1.0 - damp), T::from_f64(wd));
                 let rule = move |p: &mut T, g: T, b: &mut [T]| {
                     let mut d = g;
                     if wd != T::ZERO {
-                        d = d + wd * *p;
+                        d += wd * *p;
                     }
                     if mom != T::ZERO {
                         b[0] = if first { d } else { b[0] * mom + damp_c * d };
                         d = if nesterov { d + mom * b[0] } else { b[0] };
                     }
-                    *p = *p + lr * d;
+                    *p += lr * d;
                 };
                 match slot {
                     Some(buf) => update::<T, 1>(p, &g, [&*buf], |p, g, b| rule(p, g, b))?,
@@ -221,9 +257,16 @@ impl Optimizer for SGD {
             .buffers
             .iter()
             .enumerate()
-            .filter_map(|(i, b)| b.as_ref().map(|b| (format!("{i}.momentum_buffer"), b.clone_tensor())))
+            .filter_map(|(i, b)| {
+                b.as_ref()
+                    .map(|b| (format!("{i}.momentum_buffer"), b.clone_tensor()))
+            })
             .collect();
-        OptimizerState { step: self.steps, lr: self.lr, buffers }
+        OptimizerState {
+            step: self.steps,
+            lr: self.lr,
+            buffers,
+        }
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
@@ -241,7 +284,11 @@ impl Optimizer for SGD {
 }
 
 fn shape_mismatch(i: usize, b: &Tensor, p: &Tensor) -> Error {
-    Error::StateDict(format!("optimizer state for parameter {i} has shape {:?}, but the parameter has {:?}", b.shape(), p.shape()))
+    Error::StateDict(format!(
+        "optimizer state for parameter {i} has shape {:?}, but the parameter has {:?}",
+        b.shape(),
+        p.shape()
+    ))
 }
 
 /// Adam, and AdamW (decoupled weight decay), with PyTorch's rules:
@@ -273,7 +320,17 @@ impl Adam {
     /// `torch.optim.Adam(params, lr)`: betas (0.9, 0.999), eps 1e-8, no weight decay.
     pub fn new(params: Vec<Tensor>, lr: f64) -> Adam {
         let n = params.len();
-        Adam { params: params_checked(params), lr, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, amsgrad: false, decoupled: false, moments: vec![None; n], steps: 0 }
+        Adam {
+            params: params_checked(params),
+            lr,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            decoupled: false,
+            moments: vec![None; n],
+            steps: 0,
+        }
     }
 
     /// Sets `(β1, β2)`.
@@ -308,7 +365,11 @@ impl AdamW {
     /// `torch.optim.AdamW(params, lr)`: betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
     #[allow(clippy::new_ret_no_self)]
     pub fn new(params: Vec<Tensor>, lr: f64) -> Adam {
-        Adam { decoupled: true, weight_decay: 0.01, ..Adam::new(params, lr) }
+        Adam {
+            decoupled: true,
+            weight_decay: 0.01,
+            ..Adam::new(params, lr)
+        }
     }
 }
 
@@ -322,7 +383,9 @@ impl Optimizer for Adam {
         let step_size = self.lr / bias_correction1;
         for (p, slot) in self.params.iter().zip(self.moments.iter_mut()) {
             let Some(g) = p.grad() else { continue };
-            let bufs = slot.get_or_insert_with(|| std::array::from_fn(|_| Tensor::full_dtype(p.shape(), 0, p.dtype())));
+            let bufs = slot.get_or_insert_with(|| {
+                std::array::from_fn(|_| Tensor::full_dtype(p.shape(), 0, p.dtype()))
+            });
             let (decoupled, amsgrad) = (self.decoupled, self.amsgrad);
             let (lr, wd, eps) = (self.lr, self.weight_decay, self.eps);
             with_float!(p.dtype(), T => {
@@ -331,9 +394,9 @@ impl Optimizer for Adam {
                 let (bc2, eps, neg_step) = (T::from_f64(bias_correction2_sqrt), T::from_f64(eps), T::from_f64(-step_size));
                 update::<T, 3>(p, &g, [&bufs[0], &bufs[1], &bufs[2]], |p, mut g, s| {
                     if decoupled {
-                        *p = *p * decay;
+                        *p *= decay;
                     } else if wd != T::ZERO {
-                        g = g + wd * *p;
+                        g += wd * *p;
                     }
                     s[0] = s[0] + one_minus_b1 * (g - s[0]); // lerp with weight 1 - β1 < 0.5
                     s[1] = s[1] * b2 + one_minus_b2 * g * g;
@@ -346,7 +409,7 @@ impl Optimizer for Adam {
                         s[1]
                     };
                     let denom = v.sqrt() / bc2 + eps;
-                    *p = *p + neg_step * (s[0] / denom);
+                    *p += neg_step * (s[0] / denom);
                 })?;
             });
         }
@@ -376,21 +439,28 @@ impl Optimizer for Adam {
                 }
             }
         }
-        OptimizerState { step: self.steps, lr: self.lr, buffers }
+        OptimizerState {
+            step: self.steps,
+            lr: self.lr,
+            buffers,
+        }
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
         for (i, (p, slot)) in self.params.iter().zip(self.moments.iter_mut()).enumerate() {
             let get = |name: &str| -> Result<Option<Tensor>> {
                 match state.get(&format!("{i}.{name}")) {
-                    Some(b) if b.shape() == p.shape() => Ok(Some(b.to_dtype(p.dtype()).clone_tensor())),
+                    Some(b) if b.shape() == p.shape() => {
+                        Ok(Some(b.to_dtype(p.dtype()).clone_tensor()))
+                    }
                     Some(b) => Err(shape_mismatch(i, b, p)),
                     None => Ok(None),
                 }
             };
             *slot = match (get("exp_avg")?, get("exp_avg_sq")?) {
                 (Some(m), Some(v)) => {
-                    let vmax = get("max_exp_avg_sq")?.unwrap_or_else(|| Tensor::full_dtype(p.shape(), 0, p.dtype()));
+                    let vmax = get("max_exp_avg_sq")?
+                        .unwrap_or_else(|| Tensor::full_dtype(p.shape(), 0, p.dtype()));
                     Some([m, v, vmax])
                 }
                 _ => None,

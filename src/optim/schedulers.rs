@@ -24,7 +24,12 @@ pub struct StepLR {
 impl StepLR {
     /// Decays by `gamma` every `step_size` epochs, starting from the optimizer's lr.
     pub fn new(opt: &dyn Optimizer, step_size: usize, gamma: f64) -> StepLR {
-        StepLR { base_lr: opt.lr(), step_size: step_size.max(1), gamma, epoch: 0 }
+        StepLR {
+            base_lr: opt.lr(),
+            step_size: step_size.max(1),
+            gamma,
+            epoch: 0,
+        }
     }
 }
 
@@ -50,7 +55,12 @@ pub struct CosineAnnealingLR {
 impl CosineAnnealingLR {
     /// Anneals from the optimizer's lr to `eta_min` over `t_max` epochs.
     pub fn new(opt: &dyn Optimizer, t_max: usize, eta_min: f64) -> CosineAnnealingLR {
-        CosineAnnealingLR { base_lr: opt.lr(), t_max: t_max.max(1), eta_min, epoch: 0 }
+        CosineAnnealingLR {
+            base_lr: opt.lr(),
+            t_max: t_max.max(1),
+            eta_min,
+            epoch: 0,
+        }
     }
 }
 
@@ -86,7 +96,14 @@ impl OneCycleLR {
     }
 
     /// Every parameter of the policy.
-    pub fn with(opt: &mut dyn Optimizer, max_lr: f64, total_steps: usize, pct_start: f64, div_factor: f64, final_div_factor: f64) -> OneCycleLR {
+    pub fn with(
+        opt: &mut dyn Optimizer,
+        max_lr: f64,
+        total_steps: usize,
+        pct_start: f64,
+        div_factor: f64,
+        final_div_factor: f64,
+    ) -> OneCycleLR {
         let initial_lr = max_lr / div_factor;
         opt.set_lr(initial_lr);
         OneCycleLR {
@@ -100,13 +117,19 @@ impl OneCycleLR {
     }
 
     fn lr_at(&self, step: usize) -> f64 {
-        let anneal = |start: f64, end: f64, pct: f64| end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0);
+        let anneal = |start: f64, end: f64, pct: f64| {
+            end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
+        };
         let s = step as f64;
         if s <= self.warmup_end {
             anneal(self.initial_lr, self.max_lr, s / self.warmup_end)
         } else {
             let end = self.total_steps as f64 - 1.0;
-            anneal(self.max_lr, self.min_lr, (s - self.warmup_end) / (end - self.warmup_end))
+            anneal(
+                self.max_lr,
+                self.min_lr,
+                (s - self.warmup_end) / (end - self.warmup_end),
+            )
         }
     }
 }

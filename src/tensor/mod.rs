@@ -281,7 +281,7 @@ impl Tensor {
             0.0
         };
         // PyTorch fills the second half from the end, so `end` is hit exactly.
-        let half = steps / 2;
+        let half = if steps == 1 { 1 } else { steps / 2 };
         let values = (0..steps)
             .map(|i| if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 } as f32)
             .collect::<Vec<_>>();
@@ -433,7 +433,10 @@ impl Tensor {
 
     /// Runs `f` on the elements of a contiguous tensor, writable; `None` when the
     /// tensor is not contiguous or not of type `T`.
-    pub(crate) fn with_contiguous_mut<T: Element, R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Option<R> {
+    pub(crate) fn with_contiguous_mut<T: Element, R>(
+        &self,
+        f: impl FnOnce(&mut [T]) -> R,
+    ) -> Option<R> {
         let range = self.inner.layout.contiguous_range()?;
         if T::DTYPE != self.dtype() {
             return None;

@@ -1,0 +1,296 @@
+//! The reference architectures reproduce PyTorch: logits, loss, gradients, and
+//! parameters after 3 steps of SGD, AdamW and Adam(AMSGrad), within 1e-5 relative,
+//! starting from weights PyTorch wrote; files kindling writes load strictly into
+//! PyTorch and give PyTorch's logits; printouts match PyTorch's text.
+//! Goldens: `tests/golden/make_nn_goldens.py`.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use kindling::nn::models::Arch;
+use kindling::nn::{CrossEntropyLoss, Flatten, Module, Sequential};
+use kindling::optim::{Adam, AdamW, Optimizer, SGD};
+use kindling::{module, Result, Tensor};
+
+/// The global generator is shared by the tests of this binary, which run in
+/// parallel; tests that build models take this lock.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+struct Goldens {
+    text: serde_json::Value,
+    arrays: HashMap<String, Tensor>,
+}
+
+fn goldens() -> Goldens {
+    let (arrays, _) =
+        kindling::io::load_safetensors(&golden_dir().join("nn_cases.safetensors")).unwrap();
+    Goldens {
+        text: common::golden("nn_cases.json"),
+        arrays: arrays.into_iter().collect(),
+    }
+}
+
+fn batch(g: &Goldens) -> (Tensor, Tensor) {
+    let px: Vec<u8> = g.text["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u8)
+        .collect();
+    let labels: Vec<i64> = g.text["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    (
+        Tensor::from_vec(px, [16, 28, 28]) / 255,
+        Tensor::from_vec(labels, [16]),
+    )
+}
+
+fn assert_close(what: &str, got: &Tensor, want: &Tensor, rtol: f64) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let (g, w) = (got.to_vec::<f64>(), want.to_vec::<f64>());
+    let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        assert!(
+            (a - b).abs() <= rtol * (b.abs() + scale),
+            "{what}[{i}]: kindling {a} vs PyTorch {b}"
+        );
+    }
+}
+
+fn pytorch_model(arch: Arch) -> kindling::nn::models::Net {
+    let model = arch.build();
+    model
+        .load(&golden_dir().join(format!("nn/{arch}_pytorch.safetensors")))
+        .unwrap();
+    model
+}
+
+fn train_3_steps(model: &dyn Module, opt: &mut dyn Optimizer, x: &Tensor, y: &Tensor) {
+    let loss_fn = CrossEntropyLoss::new();
+    for _ in 0..3 {
+        opt.zero_grad();
+        loss_fn
+            .forward(&model.forward(x).unwrap(), y)
+            .unwrap()
+            .backward();
+        opt.step().unwrap();
+    }
+}
+
+/// Parameters after training agree with PyTorch's within 1e-5 relative, plus
+/// PyTorch's own float32 error (its distance from the same run in float64): Adam
+/// normalises near-zero gradients to steps of about `lr`, so their rounding noise
+/// moves a few weights by more than 1e-5 in PyTorch too.
+fn assert_params(what: &str, model: &dyn Module, g: &Goldens, prefix: &str) {
+    for (name, p) in model.named_parameters() {
+        let want = &g.arrays[&format!("{prefix}.{name}")];
+        let exact = g.arrays[&format!("{prefix}_f64.{name}")].to_vec::<f64>();
+        let (got, w) = (p.to_vec::<f64>(), want.to_vec::<f64>());
+        let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        for i in 0..w.len() {
+            let own_error = (w[i] - exact[i]).abs();
+            let tol = 1e-5 * (w[i].abs() + scale) + 2.0 * own_error;
+            assert!(
+                (got[i] - w[i]).abs() <= tol,
+                "{what} {name}[{i}]: kindling {} vs PyTorch {} (float64 {})",
+                got[i],
+                w[i],
+                exact[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn forward_loss_and_gradients_match_pytorch() {
+    let _rng = rng_lock();
+    let g = goldens();
+    let (x, y) = batch(&g);
+    for arch in Arch::ALL {
+        let case = &g.text["archs"][arch.name()];
+        let model = pytorch_model(arch);
+        assert_eq!(model.to_string(), case["printed"].as_str().unwrap());
+        let logits = model.forward(&x).unwrap();
+        assert_close(
+            &format!("{arch} logits"),
+            &logits,
+            &g.arrays[&format!("{arch}.logits")],
+            1e-5,
+        );
+        let loss = CrossEntropyLoss::new().forward(&logits, &y).unwrap();
+        assert!(
+            (loss.item().to_f64() - case["loss"].as_f64().unwrap()).abs()
+                < 1e-5 * case["loss"].as_f64().unwrap()
+        );
+        assert_eq!(loss.to_string(), case["loss_printed"].as_str().unwrap());
+        loss.backward();
+        for (name, p) in model.named_parameters() {
+            assert_close(
+                &format!("{arch} grad {name}"),
+                &p.grad().unwrap(),
+                &g.arrays[&format!("{arch}.grads.{name}")],
+                1e-5,
+            );
+        }
+    }
+}
+
+#[test]
+fn optimizer_steps_match_pytorch() {
+    let _rng = rng_lock();
+    let g = goldens();
+    let (x, y) = batch(&g);
+    for arch in Arch::ALL {
+        let model = pytorch_model(arch);
+        let mut sgd = SGD::new(model.parameters(), 0.1)
+            .momentum(0.9)
+            .weight_decay(1e-4)
+            .nesterov(true);
+        train_3_steps(&model, &mut sgd, &x, &y);
+        assert_params(&format!("{arch} SGD"), &model, &g, &format!("{arch}.sgd"));
+
+        let model = pytorch_model(arch);
+        train_3_steps(&model, &mut AdamW::new(model.parameters(), 0.01), &x, &y);
+        assert_params(
+            &format!("{arch} AdamW"),
+            &model,
+            &g,
+            &format!("{arch}.adamw"),
+        );
+
+        let model = pytorch_model(arch);
+        train_3_steps(
+            &model,
+            &mut Adam::new(model.parameters(), 0.01)
+                .weight_decay(1e-3)
+                .amsgrad(true),
+            &x,
+            &y,
+        );
+        assert_params(
+            &format!("{arch} Adam"),
+            &model,
+            &g,
+            &format!("{arch}.adam_amsgrad"),
+        );
+    }
+}
+
+#[test]
+fn files_kindling_writes_load_into_pytorch() {
+    let _rng = rng_lock();
+    let g = goldens();
+    let (x, _) = batch(&g);
+    for (i, arch) in Arch::ALL.into_iter().enumerate() {
+        let path = golden_dir().join(format!("nn/{arch}_kindling.safetensors"));
+        // The committed file is exactly what kindling writes for this seed today.
+        kindling::manual_seed(42 + i as u64);
+        let fresh = arch.build();
+        let (committed, _) = kindling::io::load_safetensors(&path).unwrap();
+        let mut keys: Vec<String> = committed.iter().map(|(k, _)| k.clone()).collect();
+        let mut want: Vec<String> = fresh.state_dict().into_iter().map(|(k, _)| k).collect();
+        keys.sort();
+        want.sort();
+        assert_eq!(keys, want, "{arch}: keys");
+        for (k, t) in &committed {
+            let p = fresh
+                .named_parameters()
+                .into_iter()
+                .find(|(n, _)| n == k)
+                .unwrap()
+                .1;
+            assert_eq!(t.to_vec::<f32>(), p.to_vec::<f32>(), "{arch} {k}");
+        }
+        // PyTorch loaded it strictly and recorded its logits.
+        let model = arch.build();
+        model.load(&path).unwrap();
+        assert_close(
+            &format!("{arch} round trip"),
+            &model.forward(&x).unwrap(),
+            &g.arrays[&format!("{arch}.kindling_file_logits")],
+            1e-5,
+        );
+    }
+}
+
+struct ThreeBlueV1 {
+    flatten: Flatten,
+}
+module!(ThreeBlueV1 { flatten });
+
+struct ThreeBlue {
+    flatten: Flatten,
+    layers: Sequential,
+}
+module!(ThreeBlue { flatten, layers });
+
+impl Module for ThreeBlue {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.layers.forward(&self.flatten.forward(x)?)
+    }
+}
+
+#[test]
+fn module_printouts_match_pytorch() {
+    let _rng = rng_lock();
+    let g = goldens();
+    let v1 = ThreeBlueV1 {
+        flatten: Flatten::new(),
+    }
+    .to_string()
+    .replace("ThreeBlueV1", "ThreeBlue");
+    assert_eq!(v1, g.text["lecture_threeblue_v1"].as_str().unwrap());
+    assert_eq!(
+        Flatten::new().to_string(),
+        g.text["lecture_flatten"].as_str().unwrap()
+    );
+    assert_eq!(
+        Flatten::new().to_string(),
+        "Flatten(start_dim=1, end_dim=-1)"
+    ); // the lecture's text
+    let v2 = ThreeBlue {
+        flatten: Flatten::new(),
+        layers: Sequential::new().add(Linear::new(784, 10)),
+    };
+    let want = g.text["archs"]["linear"]["printed"]
+        .as_str()
+        .unwrap()
+        .replace("LinearNet", "ThreeBlue");
+    assert_eq!(v2.to_string(), want);
+    use kindling::nn::*;
+    let got = [
+        Identity::new().to_string(),
+        ReLU::new().to_string(),
+        LeakyReLU::new().to_string(),
+        GELU::new().to_string(),
+        Sigmoid::new().to_string(),
+        Tanh::new().to_string(),
+        Softmax::new(1).to_string(),
+        LogSoftmax::new(1).to_string(),
+        Dropout::new(0.25).to_string(),
+        Linear::with_bias(3, 2, false).to_string(),
+        CrossEntropyLoss::new().to_string(),
+        MSELoss::new().to_string(),
+    ];
+    let want: Vec<&str> = g.text["layer_reprs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(got.to_vec(), want);
+}
