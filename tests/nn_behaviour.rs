@@ -52,7 +52,8 @@ fn losses_and_their_gradients_match_pytorch() {
         &a["loss.target"],
         &a["loss.probs_target"],
     );
-    let cases: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>)> = vec![
+    type Loss<'a> = Box<dyn Fn(&Tensor) -> Tensor + 'a>;
+    let cases: Vec<(&str, Loss)> = vec![
         ("ce_mean", Box::new(|z| cross_entropy(z, target).unwrap())),
         (
             "ce_sum",
