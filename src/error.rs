@@ -59,7 +59,7 @@ pub enum Error {
     Autograd(String),
 
     /// A file that cannot be read or written, or whose content is invalid.
-    #[error("cannot read or write {}: {message}", .path.display())]
+    #[error("{}: {message}", .path.display())]
     Io {
         path: std::path::PathBuf,
         message: String,

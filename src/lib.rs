@@ -22,12 +22,14 @@
 #![allow(clippy::bool_comparison)]
 
 pub mod autograd;
+pub mod data;
 pub mod error;
 pub mod io;
 pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod tensor;
+pub mod vision;
 
 pub use autograd::{is_grad_enabled, no_grad, NoGradGuard};
 pub use error::{Error, Result};

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 pub(crate) use dtype::{with_dtype, with_float};
 pub use dtype::{DType, Element, Float, Scalar};
 pub(crate) use layout::{Dims, Layout};
+pub use random::Generator;
 pub use storage::Buffer;
 use storage::Storage;
 

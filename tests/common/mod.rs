@@ -84,3 +84,37 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Value, rtol: f64) {
         assert!(ok, "{what}: element {i}: kindling {a} vs PyTorch {b}");
     }
 }
+
+pub mod server;
+
+/// A fresh empty directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("kindling-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// IDX bytes of unsigned bytes with the given dims.
+pub fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    v
+}
+
+/// Gzip-compresses bytes.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// The real data root when the tests run with `KINDLING_DATA` set (as in CI).
+pub fn real_data_root() -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(std::env::var_os("KINDLING_DATA")?);
+    root.join("MNIST/raw").is_dir().then_some(root)
+}

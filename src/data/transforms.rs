@@ -1,0 +1,342 @@
+//! Image transforms, as in `torchvision.transforms`: `ToTensor`, `Normalize`,
+//! `Compose`, closures, and the augmentations `RandomCrop` and `RandomAffine`.
+//!
+//! Images are uint8 `[H, W]` (as MNIST stores them) before `ToTensor` and float32
+//! `[C, H, W]` in `[0, 1]` after it. Spatial transforms work on the last two
+//! dimensions of either.
+
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Generator, Tensor};
+
+/// Something applied to each sample's image.
+pub trait Transform: Send + Sync {
+    /// Transforms one image.
+    fn apply(&self, image: &Tensor) -> Result<Tensor>;
+
+    /// For transforms made only of per-pixel maps from uint8 to float (ToTensor,
+    /// then Normalize): the output for each of the 256 byte values. Loaders use it
+    /// to convert whole batches with a table lookup, with bit-identical results.
+    fn pixel_table(&self) -> Option<Vec<f32>> {
+        None
+    }
+
+    /// For per-pixel float-to-float maps (Normalize on one channel): the map.
+    fn map_value(&self, _v: f32) -> Option<f32> {
+        None
+    }
+}
+
+/// uint8 `[H, W]` (or `[H, W, C]`) → float32 `[C, H, W]` divided by 255.
+#[derive(Clone, Debug, Default)]
+pub struct ToTensor;
+
+impl ToTensor {
+    /// `transforms.ToTensor()`.
+    pub fn new() -> ToTensor {
+        ToTensor
+    }
+}
+
+impl Transform for ToTensor {
+    fn apply(&self, image: &Tensor) -> Result<Tensor> {
+        let x =
+            match image.dim() {
+                2 => image.unsqueeze(0),
+                3 => image.try_permute(&[2, 0, 1])?,
+                d => return Err(Error::Shape(format!(
+                    "ToTensor expects an image of shape [H, W] or [H, W, C], got {d} dimensions"
+                ))),
+            };
+        if image.dtype() == DType::U8 {
+            Ok(crate::no_grad(|| &x.contiguous() / 255))
+        } else {
+            Ok(x.to_dtype(DType::F32).contiguous())
+        }
+    }
+
+    fn pixel_table(&self) -> Option<Vec<f32>> {
+        Some((0..256).map(|v| v as f32 / 255.0).collect())
+    }
+}
+
+/// `(x - mean[c]) / std[c]` for each channel `c` of a float `[C, H, W]` image.
+#[derive(Clone, Debug)]
+pub struct Normalize {
+    mean: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl Normalize {
+    /// `transforms.Normalize(mean, std)`; MNIST's usual values are `[0.1307]`, `[0.3081]`.
+    ///
+    /// # Panics
+    /// When a standard deviation is zero or the lists differ in length.
+    pub fn new(mean: &[f64], std: &[f64]) -> Normalize {
+        assert_eq!(
+            mean.len(),
+            std.len(),
+            "Normalize: mean and std need one value per channel"
+        );
+        assert!(
+            std.iter().all(|&s| s != 0.0),
+            "std evaluated to zero after conversion to float32, leading to division by zero."
+        );
+        Normalize {
+            mean: mean.to_vec(),
+            std: std.to_vec(),
+        }
+    }
+}
+
+impl Transform for Normalize {
+    fn apply(&self, image: &Tensor) -> Result<Tensor> {
+        if !image.dtype().is_floating_point() {
+            return Err(Error::Value(format!(
+                "Input tensor should be a float tensor. Got {}.",
+                image.dtype()
+            )));
+        }
+        if image.dim() != 3 || (image.shape()[0] != self.mean.len() && self.mean.len() != 1) {
+            return Err(Error::Shape(format!(
+                "Normalize expects [C, H, W] with C = {}, got {:?}",
+                self.mean.len(),
+                image.shape()
+            )));
+        }
+        let c = image.shape()[0];
+        let mean: Vec<f64> = (0..c)
+            .map(|i| self.mean[i.min(self.mean.len() - 1)])
+            .collect();
+        let std: Vec<f64> = (0..c)
+            .map(|i| self.std[i.min(self.std.len() - 1)])
+            .collect();
+        let m = Tensor::from_vec(mean, [c, 1, 1]).to_dtype(image.dtype());
+        let s = Tensor::from_vec(std, [c, 1, 1]).to_dtype(image.dtype());
+        Ok(crate::no_grad(|| &(image - &m) / &s))
+    }
+
+    fn map_value(&self, v: f32) -> Option<f32> {
+        (self.mean.len() == 1).then(|| (v - self.mean[0] as f32) / self.std[0] as f32)
+    }
+}
+
+/// Several transforms in order.
+pub struct Compose(pub Vec<Box<dyn Transform>>);
+
+impl Compose {
+    /// `transforms.Compose([...])`.
+    pub fn new(transforms: Vec<Box<dyn Transform>>) -> Compose {
+        Compose(transforms)
+    }
+}
+
+impl Transform for Compose {
+    fn apply(&self, image: &Tensor) -> Result<Tensor> {
+        self.0.iter().try_fold(image.clone(), |x, t| t.apply(&x))
+    }
+
+    fn pixel_table(&self) -> Option<Vec<f32>> {
+        let (first, rest) = self.0.split_first()?;
+        let mut table = first.pixel_table()?;
+        for t in rest {
+            for v in table.iter_mut() {
+                *v = t.map_value(*v)?;
+            }
+        }
+        Some(table)
+    }
+
+    fn map_value(&self, v: f32) -> Option<f32> {
+        self.0.iter().try_fold(v, |v, t| t.map_value(v))
+    }
+}
+
+/// A closure as a transform (`transforms.Lambda`).
+pub struct Lambda<F>(pub F);
+
+impl<F: Fn(&Tensor) -> Result<Tensor> + Send + Sync> Transform for Lambda<F> {
+    fn apply(&self, image: &Tensor) -> Result<Tensor> {
+        (self.0)(image)
+    }
+}
+
+/// The last two dims as `(height, width)`, and the image as `f64` planes.
+fn planes(image: &Tensor) -> Result<(usize, usize, usize, Vec<f64>)> {
+    if image.dim() < 2 {
+        return Err(Error::Shape(format!(
+            "expected an image with at least 2 dimensions, got {:?}",
+            image.shape()
+        )));
+    }
+    let s = image.shape();
+    let (h, w) = (s[s.len() - 2], s[s.len() - 1]);
+    Ok((image.numel() / (h * w).max(1), h, w, image.to_vec::<f64>()))
+}
+
+fn rebuild(image: &Tensor, h: usize, w: usize, values: Vec<f64>) -> Tensor {
+    let mut shape = image.shape().to_vec();
+    let n = shape.len();
+    shape[n - 2] = h;
+    shape[n - 1] = w;
+    Tensor::from_vec(values, shape).to_dtype(image.dtype())
+}
+
+/// Pads by `padding` zeros on every side, then crops a random `size × size`
+/// window. Draws come from its own seeded generator.
+pub struct RandomCrop {
+    size: usize,
+    padding: usize,
+    gen: Mutex<Generator>,
+}
+
+impl RandomCrop {
+    /// `transforms.RandomCrop(size, padding=padding)`, with its own seed.
+    pub fn new(size: usize, padding: usize, seed: u64) -> RandomCrop {
+        RandomCrop {
+            size,
+            padding,
+            gen: Mutex::new(Generator::new(seed)),
+        }
+    }
+}
+
+impl Transform for RandomCrop {
+    fn apply(&self, image: &Tensor) -> Result<Tensor> {
+        let (planes_n, h, w, v) = planes(image)?;
+        let p = self.padding;
+        let (ph, pw) = (h + 2 * p, w + 2 * p);
+        if self.size > ph || self.size > pw {
+            return Err(Error::Value(format!(
+                "Required crop size ({0}, {0}) is larger than input image size ({ph}, {pw})",
+                self.size
+            )));
+        }
+        let (top, left) = {
+            let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                g.below((ph - self.size + 1) as u64) as usize,
+                g.below((pw - self.size + 1) as u64) as usize,
+            )
+        };
+        let s = self.size;
+        let mut out = vec![0.0; planes_n * s * s];
+        for c in 0..planes_n {
+            for y in 0..s {
+                for x in 0..s {
+                    let (sy, sx) = (
+                        (y + top) as isize - p as isize,
+                        (x + left) as isize - p as isize,
+                    );
+                    if sy >= 0 && sx >= 0 && (sy as usize) < h && (sx as usize) < w {
+                        out[(c * s + y) * s + x] = v[(c * h + sy as usize) * w + sx as usize];
+                    }
+                }
+            }
+        }
+        Ok(rebuild(image, s, s, out))
+    }
+}
+
+/// A random rotation (degrees), translation (fractions of the size) and scale
+/// about the centre, resampled with nearest neighbour and zero fill, as
+/// torchvision's `RandomAffine` does by default.
+pub struct RandomAffine {
+    degrees: f64,
+    translate: (f64, f64),
+    scale: (f64, f64),
+    gen: Mutex<Generator>,
+}
+
+impl RandomAffine {
+    /// `transforms.RandomAffine(degrees, translate=(tx, ty), scale=(lo, hi))`.
+    pub fn new(degrees: f64, translate: (f64, f64), scale: (f64, f64), seed: u64) -> RandomAffine {
+        RandomAffine {
+            degrees,
+            translate,
+            scale,
+            gen: Mutex::new(Generator::new(seed)),
+        }
+    }
+}
+
+impl Transform for RandomAffine {
+    fn apply(&self, image: &Tensor) -> Result<Tensor> {
+        let (planes_n, h, w, v) = planes(image)?;
+        let (angle, tx, ty, scale) = {
+            let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
+            let mut u = |lo: f64, hi: f64| lo + (hi - lo) * g.uniform_f64();
+            let angle = u(-self.degrees, self.degrees).to_radians();
+            let tx = u(-self.translate.0 * w as f64, self.translate.0 * w as f64).round();
+            let ty = u(-self.translate.1 * h as f64, self.translate.1 * h as f64).round();
+            (angle, tx, ty, u(self.scale.0, self.scale.1))
+        };
+        let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+        let (cos, sin) = (angle.cos(), angle.sin());
+        let mut out = vec![0.0; v.len()];
+        for y in 0..h {
+            for x in 0..w {
+                // Invert out = R·S·(in - c) + c + t to find the source pixel.
+                let (dx, dy) = (x as f64 - cx - tx, y as f64 - cy - ty);
+                let sx = (cos * dx + sin * dy) / scale + cx;
+                let sy = (-sin * dx + cos * dy) / scale + cy;
+                let (ix, iy) = (sx.round(), sy.round());
+                if ix >= 0.0 && iy >= 0.0 && (ix as usize) < w && (iy as usize) < h {
+                    for c in 0..planes_n {
+                        out[(c * h + y) * w + x] = v[(c * h + iy as usize) * w + ix as usize];
+                    }
+                }
+            }
+        }
+        Ok(rebuild(image, h, w, out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_tensor_and_normalize() {
+        let img = Tensor::from_vec(vec![0u8, 51, 255, 102], [2, 2]);
+        let t = ToTensor.apply(&img).unwrap();
+        assert_eq!((t.shape(), t.dtype()), (&[1usize, 2, 2][..], DType::F32));
+        assert_eq!(t.to_vec::<f32>(), vec![0.0, 0.2, 1.0, 0.4]);
+        let both = Compose::new(vec![
+            Box::new(ToTensor),
+            Box::new(Normalize::new(&[0.5], &[0.5])),
+        ]);
+        let n = both.apply(&img).unwrap().to_vec::<f32>();
+        let table = both.pixel_table().unwrap();
+        // The batch fast path's table gives exactly what the per-sample path gives.
+        assert_eq!(
+            n,
+            [0u8, 51, 255, 102]
+                .iter()
+                .map(|&b| table[b as usize])
+                .collect::<Vec<_>>()
+        );
+        assert!(Normalize::new(&[0.1], &[0.3]).apply(&img).is_err());
+    }
+
+    #[test]
+    fn augmentations_are_seeded_and_keep_shape() {
+        let img = Tensor::arange(28 * 28)
+            .reshape([28, 28])
+            .to_dtype(DType::U8);
+        let a = RandomCrop::new(28, 4, 1).apply(&img).unwrap();
+        let b = RandomCrop::new(28, 4, 1).apply(&img).unwrap();
+        assert_eq!(a.to_vec::<u8>(), b.to_vec::<u8>());
+        assert_eq!((a.shape(), a.dtype()), (&[28usize, 28][..], DType::U8));
+        let f = ToTensor.apply(&img).unwrap();
+        let r = RandomAffine::new(15.0, (0.1, 0.1), (0.9, 1.1), 2)
+            .apply(&f)
+            .unwrap();
+        assert_eq!(r.shape(), &[1, 28, 28]);
+        let id = RandomAffine::new(0.0, (0.0, 0.0), (1.0, 1.0), 3)
+            .apply(&f)
+            .unwrap();
+        assert_eq!(id.to_vec::<f32>(), f.to_vec::<f32>());
+    }
+}

@@ -1,0 +1,11 @@
+//! Vision datasets, as in `torchvision.datasets`: MNIST, Fashion-MNIST and
+//! Kuzushiji-MNIST, read from torchvision's on-disk layout, downloaded with
+//! verification, or found where Debian installs Fashion-MNIST.
+
+pub mod datasets;
+pub mod download;
+pub mod idx;
+
+pub use datasets::{
+    default_root, DatasetBuilder, Family, FashionMNIST, FileStatus, VisionDataset, KMNIST, MNIST,
+};
