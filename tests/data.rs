@@ -396,7 +396,7 @@ fn fast_batches_equal_stacked_samples() {
         Box::new(ToTensor),
         Box::new(Normalize::new(&[0.1307], &[0.3081])),
     ]);
-    assert!(transform.pixel_table().is_some());
+    assert!(transform.pixel_steps().is_some());
     let ds = Arc::new(
         MNIST::builder()
             .root(&root)

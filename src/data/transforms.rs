@@ -15,17 +15,23 @@ pub trait Transform: Send + Sync {
     /// Transforms one image.
     fn apply(&self, image: &Tensor) -> Result<Tensor>;
 
-    /// For transforms made only of per-pixel maps from uint8 to float (ToTensor,
-    /// then Normalize): the output for each of the 256 byte values. Loaders use it
-    /// to convert whole batches with a table lookup, with bit-identical results.
-    fn pixel_table(&self) -> Option<Vec<f32>> {
+    /// For transforms made only of per-pixel steps `v = (v - sub) / div` on a
+    /// uint8 image turned float32 (ToTensor, then single-channel Normalize): the
+    /// steps, in order. Loaders apply them to whole batches straight from the
+    /// uint8 buffer, with the same float operations as [`Transform::apply`], so
+    /// results are bit-identical.
+    fn pixel_steps(&self) -> Option<Vec<PixelStep>> {
         None
     }
+}
 
-    /// For per-pixel float-to-float maps (Normalize on one channel): the map.
-    fn map_value(&self, _v: f32) -> Option<f32> {
-        None
-    }
+/// One per-pixel step `v = (v - sub) / div`, in float32.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelStep {
+    /// Subtracted first.
+    pub sub: f32,
+    /// Then divided by.
+    pub div: f32,
 }
 
 /// uint8 `[H, W]` (or `[H, W, C]`) → float32 `[C, H, W]` divided by 255.
@@ -41,14 +47,15 @@ impl ToTensor {
 
 impl Transform for ToTensor {
     fn apply(&self, image: &Tensor) -> Result<Tensor> {
-        let x =
-            match image.dim() {
-                2 => image.unsqueeze(0),
-                3 => image.try_permute(&[2, 0, 1])?,
-                d => return Err(Error::Shape(format!(
+        let x = match image.dim() {
+            2 => image.unsqueeze(0),
+            3 => image.try_permute(&[2, 0, 1])?,
+            d => {
+                return Err(Error::Shape(format!(
                     "ToTensor expects an image of shape [H, W] or [H, W, C], got {d} dimensions"
-                ))),
-            };
+                )))
+            }
+        };
         if image.dtype() == DType::U8 {
             Ok(crate::no_grad(|| &x.contiguous() / 255))
         } else {
@@ -56,8 +63,11 @@ impl Transform for ToTensor {
         }
     }
 
-    fn pixel_table(&self) -> Option<Vec<f32>> {
-        Some((0..256).map(|v| v as f32 / 255.0).collect())
+    fn pixel_steps(&self) -> Option<Vec<PixelStep>> {
+        Some(vec![PixelStep {
+            sub: 0.0,
+            div: 255.0,
+        }])
     }
 }
 
@@ -117,8 +127,13 @@ impl Transform for Normalize {
         Ok(crate::no_grad(|| &(image - &m) / &s))
     }
 
-    fn map_value(&self, v: f32) -> Option<f32> {
-        (self.mean.len() == 1).then(|| (v - self.mean[0] as f32) / self.std[0] as f32)
+    fn pixel_steps(&self) -> Option<Vec<PixelStep>> {
+        (self.mean.len() == 1).then(|| {
+            vec![PixelStep {
+                sub: self.mean[0] as f32,
+                div: self.std[0] as f32,
+            }]
+        })
     }
 }
 
@@ -137,19 +152,11 @@ impl Transform for Compose {
         self.0.iter().try_fold(image.clone(), |x, t| t.apply(&x))
     }
 
-    fn pixel_table(&self) -> Option<Vec<f32>> {
-        let (first, rest) = self.0.split_first()?;
-        let mut table = first.pixel_table()?;
-        for t in rest {
-            for v in table.iter_mut() {
-                *v = t.map_value(*v)?;
-            }
-        }
-        Some(table)
-    }
-
-    fn map_value(&self, v: f32) -> Option<f32> {
-        self.0.iter().try_fold(v, |v, t| t.map_value(v))
+    fn pixel_steps(&self) -> Option<Vec<PixelStep>> {
+        self.0.iter().try_fold(Vec::new(), |mut steps, t| {
+            steps.extend(t.pixel_steps()?);
+            Some(steps)
+        })
     }
 }
 
