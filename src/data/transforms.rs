@@ -315,15 +315,13 @@ mod tests {
             Box::new(Normalize::new(&[0.5], &[0.5])),
         ]);
         let n = both.apply(&img).unwrap().to_vec::<f32>();
-        let table = both.pixel_table().unwrap();
-        // The batch fast path's table gives exactly what the per-sample path gives.
-        assert_eq!(
-            n,
-            [0u8, 51, 255, 102]
-                .iter()
-                .map(|&b| table[b as usize])
-                .collect::<Vec<_>>()
-        );
+        let steps = both.pixel_steps().unwrap();
+        // The batch fast path's steps give exactly what the per-sample path gives.
+        let fast: Vec<f32> = [0u8, 51, 255, 102]
+            .iter()
+            .map(|&b| steps.iter().fold(b as f32, |v, s| (v - s.sub) / s.div))
+            .collect();
+        assert_eq!(n, fast);
         assert!(Normalize::new(&[0.1], &[0.3]).apply(&img).is_err());
     }
 
