@@ -28,7 +28,9 @@ pub mod io;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod plot;
 pub mod tensor;
+pub mod train;
 pub mod vision;
 
 pub use autograd::{is_grad_enabled, no_grad, NoGradGuard};

@@ -1,65 +1,191 @@
-//! Command-line entry point.
+//! The `kindling` command: parses arguments, calls the library, prints. Every
+//! failure is one line on stderr and a non-zero exit.
 
-use kindling::{no_grad, DType, Tensor};
+mod data;
+mod lecture;
+mod models;
+mod show;
+mod train;
 
-const USAGE: &str = "\
-kindling: PyTorch's MNIST lecture in Rust
+use std::path::PathBuf;
 
-Usage: kindling <command>
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kindling::vision::Family;
 
-Commands:
-  tour    A tour of the tensor engine: PyTorch-style printing, autograd, and the
-          lecture's uint8 error, computed live
-  help    Show this message
+/// PyTorch's MNIST lecture in Rust: tensors, autograd, training and pictures.
+#[derive(Parser)]
+#[command(name = "kindling", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-The dataset, training and picture commands are being built; see the README.";
+#[derive(Subcommand)]
+enum Command {
+    /// Replay the lecture "PyTorch and Neural Networks" cell by cell
+    Lecture(lecture::LectureArgs),
+    /// Show dataset images: a PNG like matplotlib's imshow, a labelled grid, or a terminal preview
+    Show(show::ShowArgs),
+    /// Train a model, with progress, metrics and pictures
+    Train(train::TrainArgs),
+    /// Score saved weights on a dataset split
+    Eval(models::EvalArgs),
+    /// Classify image files (PNG/JPEG) with saved weights
+    Predict(models::PredictArgs),
+    /// Download or verify datasets
+    Data(data::DataArgs),
+}
+
+/// Where the data comes from; shared by the commands that read datasets.
+#[derive(Args, Clone)]
+pub struct DataSource {
+    /// Dataset root holding MNIST/raw/... (default: $KINDLING_DATA, else data)
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Never download; fail if the files are not there
+    #[arg(long)]
+    pub no_download: bool,
+}
+
+impl DataSource {
+    pub fn root(&self) -> PathBuf {
+        self.root
+            .clone()
+            .unwrap_or_else(kindling::vision::default_root)
+    }
+}
+
+/// The datasets the command line knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DatasetName {
+    /// Handwritten digits
+    Mnist,
+    /// Zalando's clothing images (Debian: dataset-fashion-mnist)
+    FashionMnist,
+    /// Kuzushiji characters
+    Kmnist,
+}
+
+impl DatasetName {
+    pub fn family(self) -> Family {
+        match self {
+            DatasetName::Mnist => Family::Mnist,
+            DatasetName::FashionMnist => Family::FashionMnist,
+            DatasetName::Kmnist => Family::Kmnist,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::FashionMnist => "fashion-mnist",
+            DatasetName::Kmnist => "kmnist",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DatasetName> {
+        <DatasetName as ValueEnum>::from_str(s, true).ok()
+    }
+}
+
+/// Which split of a dataset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Split {
+    /// The 60,000 training images
+    Train,
+    /// The 10,000 test images
+    Test,
+}
+
+/// Opens a split, downloading unless told not to; progress goes to stderr.
+pub fn open_dataset(
+    name: DatasetName,
+    split: Split,
+    source: &DataSource,
+    transform: bool,
+) -> kindling::Result<kindling::vision::VisionDataset> {
+    let mut b = match name {
+        DatasetName::Mnist => kindling::vision::MNIST::builder(),
+        DatasetName::FashionMnist => kindling::vision::FashionMNIST::builder(),
+        DatasetName::Kmnist => kindling::vision::KMNIST::builder(),
+    }
+    .root(source.root())
+    .train(split == Split::Train)
+    .download(!source.no_download);
+    if transform {
+        b = b.transform(kindling::data::transforms::ToTensor);
+    }
+    b.build()
+}
+
+/// A command's failure: printed as one line, with its exit code.
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+impl From<kindling::Error> for Failure {
+    fn from(e: kindling::Error) -> Failure {
+        Failure {
+            message: e.to_string().replace('\n', " "),
+            code: 1,
+        }
+    }
+}
+
+pub fn fail(message: impl Into<String>) -> Failure {
+    Failure {
+        message: message.into(),
+        code: 1,
+    }
+}
 
 /// Runs the command line; returns the process exit code.
 pub fn run(args: Vec<String>) -> i32 {
-    match args.first().map(String::as_str) {
-        Some("tour") => {
-            tour();
-            0
+    // A bug must still end as one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (a bug in kindling, please report it): {info}");
+    }));
+    let cli = match Cli::try_parse_from(std::iter::once("kindling".to_string()).chain(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    2
+                } else {
+                    0
+                };
+            }
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("error: {first} (see 'kindling --help')");
+            return 2;
         }
-        None | Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
-            0
-        }
-        Some(other) => {
-            eprintln!("error: unknown command '{other}' (try 'kindling help')");
-            2
+    };
+    let result = match cli.command {
+        Command::Lecture(a) => lecture::run(a),
+        Command::Show(a) => show::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => models::eval(a),
+        Command::Predict(a) => models::predict(a),
+        Command::Data(a) => data::run(a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            f.code
         }
     }
-}
-
-fn cell(code: &str) {
-    println!("\n>>> {code}");
-}
-
-fn tour() {
-    println!("kindling tour: each block shows the PyTorch line and what kindling prints for it.");
-    let pixels = Tensor::arange(16)
-        .reshape([4, 4])
-        .mul_scalar(17)
-        .to_dtype(DType::U8);
-    cell("pixels = (torch.arange(16).reshape(4, 4) * 17).to(torch.uint8)");
-    println!("{pixels}");
-    cell("pixels.max()");
-    println!("{}", pixels.max());
-    cell("weight = torch.ones(4, 2, requires_grad=True); pixels @ weight");
-    let weight = Tensor::ones([4, 2]).requires_grad_(true);
-    match pixels.try_matmul(&weight) {
-        Ok(t) => println!("{t}"),
-        Err(e) => println!("RuntimeError: {e}"),
-    }
-    cell("x = pixels / 255; y = (x @ weight).sigmoid(); y");
-    let x = &pixels / 255;
-    let y = x.matmul(&weight).sigmoid();
-    println!("{y}");
-    cell("loss = y.softmax(dim=1).max(dim=1).values.sum(); loss.backward(); weight.grad");
-    let loss = y.softmax(1).max_dim(1, false).0.sum();
-    loss.backward();
-    println!("{}", weight.grad().expect("weight receives a gradient"));
-    cell("with torch.no_grad(): (x @ weight).argmax(dim=1)");
-    println!("{}", no_grad(|| x.matmul(&weight).argmax_dim(1, false)));
 }

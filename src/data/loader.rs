@@ -115,6 +115,12 @@ impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
 
     /// The batches of a given epoch; later `iter()` calls continue after it.
     pub fn iter_epoch(&self, epoch: u64) -> Batches {
+        self.iter_epoch_from(epoch, 0)
+    }
+
+    /// The batches of epoch `epoch` from batch `start` on: how a resumed run picks
+    /// up exactly where it stopped.
+    pub fn iter_epoch_from(&self, epoch: u64, start: usize) -> Batches {
         self.epoch.store(epoch + 1, Ordering::Relaxed);
         let mut order = self.order(epoch);
         if self.drop_last {
@@ -122,6 +128,7 @@ impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
         }
         let chunks: Vec<Vec<usize>> = order
             .chunks(self.batch_size)
+            .skip(start)
             .map(<[usize]>::to_vec)
             .collect();
         if self.prefetch {

@@ -272,7 +272,17 @@ impl DatasetBuilder {
             Some(d) => d,
             None if self.download => {
                 let dir = self.root.join(family.folder()).join("raw");
-                download::download(&dir, &family.mirrors(), &family.resources(), self.progress)?;
+                download::download(&dir, &family.mirrors(), &family.resources(), self.progress).map_err(|e| match e {
+                    Error::Io { path, message } => Error::Io {
+                        path,
+                        message: format!(
+                            "{message}. Offline? Point the data root at a folder holding {}/raw/ (--root DIR or KINDLING_DATA=DIR), or copy the four files into {}",
+                            family.folder(),
+                            dir.display()
+                        ),
+                    },
+                    other => other,
+                })?;
                 dir
             }
             None => return Err(missing_error(family, &self.root)),

@@ -72,9 +72,6 @@ pub fn download(
                 }
                 Err(reason) => {
                     let _ = fs::remove_file(&tmp);
-                    if show_progress {
-                        eprintln!("  {url}: {reason}");
-                    }
                     failures.push(format!("{url}: {reason}"));
                 }
             }

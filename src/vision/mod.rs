@@ -3,6 +3,7 @@
 //! verification, or found where Debian installs Fashion-MNIST.
 
 pub mod datasets;
+pub mod digit;
 pub mod download;
 pub mod idx;
 

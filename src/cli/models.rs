@@ -1,0 +1,191 @@
+//! `kindling eval` and `kindling predict`: saved weights put to work.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+use kindling::nn::models::{Arch, Net};
+use kindling::nn::Module;
+use kindling::vision::digit::prepare_digit;
+use serde_json::{json, Value};
+
+use super::{fail, open_dataset, DataSource, DatasetName, Failure, Split};
+
+/// The JSON written beside `model.safetensors` by `kindling train`.
+pub fn sidecar(weights: &Path) -> Option<Value> {
+    let path = weights.with_file_name("model.json");
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Builds the architecture (from `--model`, else from the JSON beside the
+/// weights) and loads the weights strictly.
+pub fn load_model(weights: &Path, model: Option<&str>) -> Result<(Net, Option<Value>), Failure> {
+    if !weights.is_file() {
+        return Err(fail(format!("{}: no such file", weights.display())));
+    }
+    let meta = sidecar(weights);
+    let name = match (model, meta.as_ref().and_then(|m| m["arch"].as_str())) {
+        (Some(m), _) => m.to_string(),
+        (None, Some(m)) => m.to_string(),
+        (None, None) => {
+            return Err(fail(format!(
+                "cannot tell which architecture {} holds (no model.json beside it): pass --model linear|threeblue|mlp",
+                weights.display()
+            )))
+        }
+    };
+    let arch: Arch = name.parse()?;
+    let net = arch.build();
+    net.load(weights)?;
+    Ok((net, meta))
+}
+
+fn dataset_of(meta: &Option<Value>, given: Option<DatasetName>) -> DatasetName {
+    given
+        .or_else(|| {
+            meta.as_ref()
+                .and_then(|m| DatasetName::parse(m["dataset"].as_str()?))
+        })
+        .unwrap_or(DatasetName::Mnist)
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A safetensors file (from `kindling train`, or PyTorch in the reference key layout)
+    #[arg(long)]
+    weights: PathBuf,
+    /// Architecture: linear, threeblue or mlp (default: from model.json beside the weights)
+    #[arg(long)]
+    model: Option<String>,
+    /// Dataset (default: the one the model was trained on, else mnist)
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetName>,
+    /// Which split to score
+    #[arg(long, value_enum, default_value = "test")]
+    split: Split,
+    #[command(flatten)]
+    source: DataSource,
+    /// Print one JSON object instead of the summary
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn eval(args: EvalArgs) -> Result<(), Failure> {
+    let (net, meta) = load_model(&args.weights, args.model.as_deref())?;
+    let dataset = dataset_of(&meta, args.dataset);
+    let ds = Arc::new(open_dataset(dataset, args.split, &args.source, true)?);
+    let classes = ds.classes.clone();
+    let report = kindling::train::evaluate(&net, ds, classes.len(), 1000)?;
+    let split = if args.split == Split::Train {
+        "train"
+    } else {
+        "test"
+    };
+    if args.json {
+        let per_class: Vec<Value> = classes
+            .iter()
+            .zip(&report.per_class)
+            .map(|(c, a)| json!({"class": c, "accuracy": a}))
+            .collect();
+        let out = json!({
+            "weights": args.weights.display().to_string(),
+            "model": net.arch.name(),
+            "dataset": dataset.name(),
+            "split": split,
+            "count": report.count,
+            "accuracy": report.accuracy,
+            "loss": report.loss,
+            "per_class": per_class,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "{} ({}) on {} {split}: {} images",
+        net.arch.name(),
+        args.weights.display(),
+        dataset.name(),
+        report.count
+    );
+    println!(
+        "accuracy {:.2}%  loss {:.4}",
+        report.accuracy * 100.0,
+        report.loss
+    );
+    println!("per class:");
+    for (c, a) in classes.iter().zip(&report.per_class) {
+        println!("  {c:<14} {:6.2}%", a * 100.0);
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// A safetensors file (from `kindling train`, or PyTorch in the reference key layout)
+    #[arg(long)]
+    weights: PathBuf,
+    /// Architecture: linear, threeblue or mlp (default: from model.json beside the weights)
+    #[arg(long)]
+    model: Option<String>,
+    /// Print one JSON object instead of a line per image
+    #[arg(long)]
+    json: bool,
+    /// Image files (PNG or JPEG, any size, dark or light background)
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+pub fn predict(args: PredictArgs) -> Result<(), Failure> {
+    let (net, meta) = load_model(&args.weights, args.model.as_deref())?;
+    let classes = dataset_of(&meta, None).family().classes();
+    let mut results = Vec::new();
+    for path in &args.images {
+        let x = prepare_digit(path)?;
+        let probs = kindling::no_grad(|| net.forward(&x.unsqueeze(0)).map(|l| l.softmax(1)))?
+            .to_vec::<f64>();
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        results.push((
+            path,
+            order[..3.min(order.len())]
+                .iter()
+                .map(|&c| (c, probs[c]))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    if args.json {
+        let preds: Vec<Value> = results
+            .iter()
+            .map(|(p, top)| {
+                json!({
+                    "file": p.display().to_string(),
+                    "class": top[0].0,
+                    "label": classes[top[0].0],
+                    "top3": top.iter().map(|&(c, pr)| json!({"class": c, "label": classes[c], "probability": pr})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({ "model": net.arch.name(), "predictions": preds })
+        );
+        return Ok(());
+    }
+    for (path, top) in results {
+        let rest: Vec<String> = top
+            .iter()
+            .map(|&(c, p)| format!("{} {:.2}%", short(&classes[c]), p * 100.0))
+            .collect();
+        println!(
+            "{}: {}  ({})",
+            path.display(),
+            short(&classes[top[0].0]),
+            rest.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn short(name: &str) -> &str {
+    name.split(" - ").next().unwrap_or(name)
+}
