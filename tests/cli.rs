@@ -1,0 +1,601 @@
+//! End-to-end runs of the `kindling` binary on real MNIST (`KINDLING_DATA`, as in
+//! CI): the lecture replay against the seed's text, training each architecture,
+//! eval and predict on its files, determinism, Ctrl-C and resume, bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn kindling(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kindling")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = kindling(args);
+    assert!(
+        o.status.success(),
+        "kindling {args:?} failed: {}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Fails in one clear line, with a non-zero exit and no panic.
+fn fails(args: &[&str], needle: &str) -> String {
+    let o = kindling(args);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "kindling {args:?} should fail");
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "one line expected, got: {err}"
+    );
+    assert!(
+        err.starts_with("error: ") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(err.contains(needle), "'{needle}' not in: {err}");
+    err
+}
+
+fn data_root() -> Option<String> {
+    common::real_data_root().map(|p| p.display().to_string())
+}
+
+fn normalize(line: &str) -> String {
+    line.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("torch.uint8", "uint8")
+}
+
+/// The output lines of each cell of `kindling lecture`, by the cell's last code line.
+fn lecture_cells(out: &str) -> Vec<(String, Vec<String>)> {
+    let mut cells: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_code = false;
+    for line in out.lines() {
+        if line.starts_with("In [") {
+            let code = line.split_once("]: ").unwrap().1.to_string();
+            cells.push((code, Vec::new()));
+            in_code = true;
+        } else if in_code && line.starts_with(' ') {
+            // A continuation line of the code (outputs never start with a space).
+            cells.last_mut().unwrap().0 = line.trim().to_string();
+        } else if !line.is_empty() {
+            in_code = false;
+            if let Some(c) = cells.last_mut() {
+                c.1.push(line.to_string());
+            }
+        } else {
+            in_code = false;
+        }
+    }
+    cells
+}
+
+#[test]
+fn lecture_replays_the_deterministic_cells_exactly() {
+    let Some(root) = data_root() else {
+        return eprintln!("skipped: no KINDLING_DATA");
+    };
+    let seed_text = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/lecture.txt");
+    let Ok(lecture) = std::fs::read_to_string(&seed_text) else {
+        return eprintln!("skipped: no lecture text beside the repository");
+    };
+    let lecture_lines: Vec<&str> = lecture.lines().collect();
+    let dir = common::temp_dir("lecture");
+    let out = ok(&[
+        "lecture",
+        "--root",
+        &root,
+        "--no-download",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let cells = lecture_cells(&out);
+    let deterministic = [
+        "training_data.data.shape",
+        "training_data.data[13]",
+        "training_data.targets[13]",
+        "training_data.targets[13].item()",
+        "flatten(training_data.data[:13])",
+        "training_data.data[:13].shape",
+        "flatten(training_data.data[:13]).shape",
+        "type(mon)",
+        "mon.flatten",
+        "mon.flatten(training_data.data[:13])",
+        "training_data.data.numpy().max()",
+        "training_data.data.max()",
+        "mon(training_data.data/255).shape",
+    ];
+    let mut compared = 0;
+    for code in deterministic {
+        let (_, got) = cells
+            .iter()
+            .find(|(c, _)| c == code)
+            .unwrap_or_else(|| panic!("no cell for {code} in:\n{out}"));
+        let at = lecture_lines
+            .iter()
+            .position(|l| l.trim() == code)
+            .unwrap_or_else(|| panic!("{code} not in the lecture"));
+        for (i, line) in got.iter().enumerate() {
+            assert_eq!(
+                normalize(line),
+                normalize(lecture_lines[at + 1 + i]),
+                "cell {code}, line {i}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 81, "lines compared");
+    // The error cell ends as the lecture's traceback does, plus a hint.
+    let (_, err) = cells
+        .iter()
+        .find(|(c, _)| c == "mon(training_data.data)")
+        .unwrap();
+    assert_eq!(
+        err[0],
+        "RuntimeError: expected scalar type Float but found Byte"
+    );
+    assert!(lecture_lines.contains(&"RuntimeError: expected scalar type Float but found Byte"));
+    assert!(err[1].starts_with("hint: ") && err[1].contains("/ 255"));
+    // Cells that depend on the random initial weights have the lecture's form.
+    let form = |code: &str| cells.iter().find(|(c, _)| c == code).unwrap().1.join("\n");
+    assert!(form("mon(training_data.data/255)").ends_with("grad_fn=<AddmmBackward0>)"));
+    assert!(form("mon(training_data.data[13:14]/255).argmax(dim=1)").starts_with("tensor(["));
+    assert!(form("sigmoid(mon(training_data.data[13:14]/255))")
+        .ends_with("grad_fn=<SigmoidBackward0>)"));
+    assert!(form("softmax(mon(training_data.data[13:14]/255))")
+        .ends_with("grad_fn=<SoftmaxBackward0>)"));
+    assert!(form("softmax(mon(training_data.data[13:14]/255)).sum()").starts_with("tensor(1"));
+    let printouts: Vec<String> = cells
+        .iter()
+        .filter(|(c, _)| c.starts_with("print(mon)"))
+        .map(|(_, o)| o.join("\n"))
+        .collect();
+    assert_eq!(
+        printouts[0],
+        "ThreeBlue(\n  (flatten): Flatten(start_dim=1, end_dim=-1)\n)"
+    );
+    assert!(printouts[1].contains("  (layers): Sequential(\n    (0): Linear(in_features=784, out_features=10, bias=True)\n  )"));
+    for f in [
+        "imshow_default.png",
+        "imshow_binary.png",
+        "imshow_binary_r.png",
+    ] {
+        let bytes = std::fs::read(dir.join(f)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{f}");
+    }
+}
+
+fn read_metrics(dir: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// A test digit written as a dark-on-light PNG, 4× larger than MNIST's.
+fn digit_png(root: &str, index: usize, path: &Path) -> i64 {
+    let test = kindling::vision::MNIST::builder()
+        .root(root)
+        .train(false)
+        .build()
+        .unwrap();
+    let px = test.data.i(index).to_vec::<u8>();
+    let mut c = kindling::plot::Canvas::new(112 + 40, 112 + 40, kindling::plot::WHITE);
+    for y in 0..28 {
+        for x in 0..28 {
+            let v = 255 - px[y * 28 + x];
+            c.fill_rect(20 + 4 * x as isize, 20 + 4 * y as isize, 4, 4, [v, v, v]);
+        }
+    }
+    c.save_png(path).unwrap();
+    test.targets.i(index).item().to_i64()
+}
+
+#[test]
+fn train_eval_predict_each_architecture() {
+    let Some(root) = data_root() else {
+        return eprintln!("skipped: no KINDLING_DATA");
+    };
+    let base = common::temp_dir("train");
+    let digit = base.join("digit.png");
+    let label = digit_png(&root, 0, &digit);
+    for (arch, opt) in [("linear", "sgd"), ("threeblue", "sgd"), ("mlp", "adam")] {
+        let out = base.join(arch);
+        let o = out.to_str().unwrap();
+        let json: serde_json::Value = serde_json::from_str(&ok(&[
+            "train",
+            "--model",
+            arch,
+            "--optimizer",
+            opt,
+            "--epochs",
+            "1",
+            "--root",
+            &root,
+            "--no-download",
+            "--out",
+            o,
+            "--json",
+        ]))
+        .unwrap();
+        for f in [
+            "model.safetensors",
+            "model.json",
+            "metrics.csv",
+            "curves.png",
+            "confusion.png",
+            "mistakes.png",
+        ] {
+            assert!(out.join(f).is_file(), "{arch}: {f} missing");
+        }
+        let trained = json["test_accuracy"].as_f64().unwrap();
+        assert!(trained > 0.85, "{arch}: {trained}");
+        assert_eq!(read_metrics(&out).len(), 1);
+        let weights = out.join("model.safetensors");
+        let eval: serde_json::Value = serde_json::from_str(&ok(&[
+            "eval",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--root",
+            &root,
+            "--no-download",
+            "--json",
+        ]))
+        .unwrap();
+        assert_eq!(
+            eval["accuracy"].as_f64().unwrap(),
+            trained,
+            "{arch}: eval scores what train reported"
+        );
+        assert_eq!(eval["per_class"].as_array().unwrap().len(), 10);
+        let pred: serde_json::Value = serde_json::from_str(&ok(&[
+            "predict",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--json",
+            digit.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(
+            pred["predictions"][0]["class"].as_i64().unwrap(),
+            label,
+            "{arch} predicts the digit's label"
+        );
+        let human = ok(&[
+            "predict",
+            "--weights",
+            weights.to_str().unwrap(),
+            digit.to_str().unwrap(),
+        ]);
+        assert!(human.contains(&format!("digit.png: {label}  (")), "{human}");
+        assert!(out.read_dir().unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp-")));
+    }
+}
+
+#[test]
+fn same_seed_same_numbers_and_resume_after_ctrl_c() {
+    let Some(root) = data_root() else {
+        return eprintln!("skipped: no KINDLING_DATA");
+    };
+    let base = common::temp_dir("resume");
+    let run = |name: &str| -> PathBuf { base.join(name) };
+    let train = |out: &Path| {
+        ok(&[
+            "train",
+            "--model",
+            "mlp",
+            "--optimizer",
+            "adam",
+            "--epochs",
+            "3",
+            "--seed",
+            "7",
+            "--root",
+            &root,
+            "--no-download",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    };
+    train(&run("a"));
+    train(&run("b"));
+    let strip = |m: Vec<Vec<String>>| {
+        m.into_iter()
+            .map(|mut r| {
+                r.pop();
+                r
+            })
+            .collect::<Vec<_>>()
+    }; // drop seconds
+    assert_eq!(
+        strip(read_metrics(&run("a"))),
+        strip(read_metrics(&run("b")))
+    );
+    let weights = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(weights(&run("a")), weights(&run("b")));
+
+    // Ctrl-C in the second epoch: a checkpoint, exit 130, then --resume ends where run "a" ended.
+    let out = run("c");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args([
+            "train",
+            "--model",
+            "mlp",
+            "--optimizer",
+            "adam",
+            "--epochs",
+            "3",
+            "--seed",
+            "7",
+            "--root",
+            &root,
+            "--no-download",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    assert!(line.starts_with("epoch  1/3"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted: checkpoint saved") && err.contains("--resume"),
+        "{err}"
+    );
+    assert!(out.join("checkpoint/state.json").is_file());
+    assert!(
+        !out.join("model.safetensors").exists(),
+        "no final model before the run ends"
+    );
+    ok(&[
+        "train",
+        "--resume",
+        out.to_str().unwrap(),
+        "--root",
+        &root,
+        "--no-download",
+    ]);
+    assert_eq!(strip(read_metrics(&out)), strip(read_metrics(&run("a"))));
+    assert_eq!(weights(&out), weights(&run("a")));
+    assert!(!out.join("checkpoint").exists());
+}
+
+#[test]
+fn bad_input_is_one_clear_line() {
+    let empty = common::temp_dir("cli-empty");
+    let e = empty.to_str().unwrap();
+    fails(
+        &[
+            "train",
+            "--root",
+            e,
+            "--no-download",
+            "--out",
+            &format!("{e}/run"),
+        ],
+        "MNIST is not there",
+    );
+    fails(
+        &["show", "--root", e, "--no-download"],
+        "missing train-images-idx3-ubyte[.gz]",
+    );
+    fails(&["train", "--bogus"], "unexpected argument '--bogus'");
+    fails(&["train", "--model", "resnet"], "unknown model 'resnet'");
+    fails(&["show", "--cmap", "jet"], "unknown colormap 'jet'");
+    fails(
+        &["eval", "--weights", &format!("{e}/none.safetensors")],
+        "no such file",
+    );
+    let Some(root) = data_root() else {
+        return eprintln!("skipped the rest: no KINDLING_DATA");
+    };
+    // A corrupt data file.
+    let broken = common::temp_dir("cli-broken");
+    let raw = broken.join("MNIST/raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    for f in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(Path::new(&root).join("MNIST/raw").join(f), raw.join(f)).unwrap();
+    }
+    let bytes = std::fs::read(raw.join("train-labels-idx1-ubyte.gz")).unwrap();
+    std::fs::write(
+        raw.join("train-labels-idx1-ubyte.gz"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
+    fails(
+        &[
+            "train",
+            "--root",
+            broken.to_str().unwrap(),
+            "--no-download",
+            "--out",
+            &format!("{e}/run2"),
+        ],
+        "train-labels-idx1-ubyte.gz",
+    );
+    // A model file for another architecture, and one without model.json.
+    let run = common::temp_dir("cli-arch");
+    ok(&[
+        "train",
+        "--model",
+        "linear",
+        "--epochs",
+        "1",
+        "--root",
+        &root,
+        "--no-download",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    let w = run.join("model.safetensors");
+    let err = fails(
+        &[
+            "eval",
+            "--weights",
+            w.to_str().unwrap(),
+            "--model",
+            "mlp",
+            "--root",
+            &root,
+        ],
+        "size mismatch for layers.0.weight",
+    );
+    assert!(
+        err.contains("Missing key(s)") && err.contains("layers.4.weight"),
+        "{err}"
+    );
+    let bare = empty.join("bare.safetensors");
+    std::fs::copy(&w, &bare).unwrap();
+    fails(
+        &["predict", "--weights", bare.to_str().unwrap(), "x.png"],
+        "pass --model",
+    );
+    // An unreadable image.
+    let text = empty.join("note.png");
+    std::fs::write(&text, "not an image").unwrap();
+    fails(
+        &[
+            "predict",
+            "--weights",
+            w.to_str().unwrap(),
+            text.to_str().unwrap(),
+        ],
+        "not a PNG or JPEG image",
+    );
+    let blank = empty.join("blank.png");
+    kindling::plot::Canvas::new(50, 50, kindling::plot::WHITE)
+        .save_png(&blank)
+        .unwrap();
+    fails(
+        &[
+            "predict",
+            "--weights",
+            w.to_str().unwrap(),
+            blank.to_str().unwrap(),
+        ],
+        "no digit found",
+    );
+    // An output folder that cannot be written: a file stands where the folder would be.
+    let file = empty.join("occupied");
+    std::fs::write(&file, "x").unwrap();
+    fails(
+        &[
+            "train",
+            "--root",
+            &root,
+            "--no-download",
+            "--out",
+            &format!("{}/run", file.display()),
+        ],
+        "cannot create the output folder",
+    );
+    assert!(empty.read_dir().unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains(".tmp-")));
+}
+
+#[test]
+fn show_writes_pictures_and_previews() {
+    let Some(root) = data_root() else {
+        return eprintln!("skipped: no KINDLING_DATA");
+    };
+    let dir = common::temp_dir("show");
+    let one = dir.join("one.png");
+    let out = ok(&[
+        "show",
+        "--root",
+        &root,
+        "--index",
+        "13",
+        "--cmap",
+        "binary_r",
+        "--out",
+        one.to_str().unwrap(),
+        "--print",
+    ]);
+    assert!(
+        out.contains("dtype=uint8)") && out.contains("label 6 - six"),
+        "{out}"
+    );
+    let grid = dir.join("grid.png");
+    ok(&[
+        "show",
+        "--root",
+        &root,
+        "--grid",
+        "20",
+        "--out",
+        grid.to_str().unwrap(),
+    ]);
+    for p in [&one, &grid] {
+        assert!(std::fs::read(p).unwrap().starts_with(b"\x89PNG"));
+    }
+    let preview = ok(&["show", "--root", &root, "--index", "13"]);
+    assert_eq!(
+        preview.lines().count(),
+        15,
+        "14 rows of two pixels and a caption"
+    );
+    ok(&[
+        "show",
+        "--root",
+        &root,
+        "--dataset",
+        "fashion-mnist",
+        "--split",
+        "test",
+        "--index",
+        "0",
+        "--out",
+        dir.join("f.png").to_str().unwrap(),
+    ]);
+    fails(
+        &["show", "--root", &root, "--index", "60000"],
+        "out of range",
+    );
+    fails(
+        &["show", "--root", &root, "--grid", "5"],
+        "--grid writes a picture",
+    );
+}
