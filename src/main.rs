@@ -4,5 +4,11 @@
 mod cli;
 
 fn main() {
+    // Like other Unix tools, stop quietly when the reader of our output goes away
+    // (`kindling lecture | head`) instead of failing to print.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::process::exit(cli::run(std::env::args().skip(1).collect()));
 }

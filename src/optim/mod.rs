@@ -80,32 +80,31 @@ impl OptimizerState {
     }
 }
 
-/// Applies `update(p, g, bufs)` element by element in the parameter's precision.
+/// Runs `update(param, grad, buffers)` on the elements themselves, in place:
+/// the parameter and its state buffers are written through their storages, with
+/// no copies (loops over slices, which the compiler vectorises).
 fn update<T: Float, const N: usize>(
     param: &Tensor,
     grad: &Tensor,
     buffers: [&Tensor; N],
-    update: impl Fn(&mut T, T, &mut [T; N]),
+    update: impl FnOnce(&mut [T], &[T], [&mut [T]; N]),
 ) -> Result<()> {
-    let g = grad.to_dtype(T::DTYPE).contiguous().to_vec::<T>();
-    let mut state: Vec<Vec<T>> = buffers.iter().map(|b| b.to_vec::<T>()).collect();
-    let done = param.with_contiguous_mut(|p: &mut [T]| {
-        let mut local = [T::ZERO; N];
-        for i in 0..p.len() {
-            for k in 0..N {
-                local[k] = state[k][i];
-            }
-            update(&mut p[i], g[i], &mut local);
-            for k in 0..N {
-                state[k][i] = local[k];
-            }
-        }
-    });
-    done.ok_or_else(|| Error::Value("optimizers update contiguous float parameters only".into()))?;
-    for (b, values) in buffers.iter().zip(state) {
-        b.with_contiguous_mut(|d: &mut [T]| d.copy_from_slice(&values))
-            .expect("optimizer buffers are contiguous");
-    }
+    let not_contiguous = || Error::Value("optimizers update contiguous float parameters only".into());
+    let range = param.layout().contiguous_range().filter(|_| param.dtype() == T::DTYPE).ok_or_else(not_contiguous)?;
+    let converted;
+    let grad = if grad.dtype() == T::DTYPE && grad.is_contiguous() {
+        grad
+    } else {
+        converted = grad.to_dtype(T::DTYPE).contiguous();
+        &converted
+    };
+    let g_range = grad.layout().contiguous_range().ok_or_else(not_contiguous)?;
+    // Distinct tensors with distinct storages: each lock is taken once.
+    let g_buf = grad.inner.storage.read();
+    let mut p_buf = param.inner.storage.write();
+    let mut b_bufs = buffers.map(|b| b.inner.storage.write());
+    let slices = b_bufs.each_mut().map(|b| T::slice_mut(b));
+    update(&mut T::slice_mut(&mut p_buf)[range], &T::slice(&g_buf)[g_range], slices);
     Ok(())
 }
 
@@ -219,20 +218,20 @@ impl Optimizer for SGD {
             );
             with_float!(p.dtype(), T => {
                 let (lr, mom, damp_c, wd) = (T::from_f64(-lr), T::from_f64(mom), T::from_f64(1.0 - damp), T::from_f64(wd));
-                let rule = move |p: &mut T, g: T, b: &mut [T]| {
-                    let mut d = g;
-                    if wd != T::ZERO {
-                        d += wd * *p;
-                    }
-                    if mom != T::ZERO {
-                        b[0] = if first { d } else { b[0] * mom + damp_c * d };
-                        d = if nesterov { d + mom * b[0] } else { b[0] };
-                    }
-                    *p += lr * d;
-                };
+                let decayed = move |p: T, g: T| if wd != T::ZERO { g + wd * p } else { g };
                 match slot {
-                    Some(buf) => update::<T, 1>(p, &g, [&*buf], |p, g, b| rule(p, g, b))?,
-                    None => update::<T, 0>(p, &g, [], |p, g, b| rule(p, g, b))?,
+                    Some(buf) => update::<T, 1>(p, &g, [&*buf], |p, g, [b]| {
+                        for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
+                            let d = decayed(*p, g);
+                            *b = if first { d } else { *b * mom + damp_c * d };
+                            *p += lr * if nesterov { d + mom * *b } else { *b };
+                        }
+                    })?,
+                    None => update::<T, 0>(p, &g, [], |p, g, []| {
+                        for (p, &g) in p.iter_mut().zip(g) {
+                            *p += lr * decayed(*p, g);
+                        }
+                    })?,
                 }
             });
         }
@@ -280,6 +279,40 @@ impl Optimizer for SGD {
         self.steps = state.step;
         self.lr = state.lr;
         Ok(())
+    }
+}
+
+/// Adam's per-step constants, in the parameters' precision.
+struct AdamConsts<T> {
+    decay: T,
+    wd: T,
+    one_minus_b1: T,
+    b2: T,
+    one_minus_b2: T,
+    bc2: T,
+    eps: T,
+    neg_step: T,
+}
+
+/// Adam's element update (after AdamW's decay), with or without the L2 term and
+/// AMSGrad chosen at compile time.
+fn adam_loop<T: Float, const L2: bool, const AMSGRAD: bool>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], vmax: &mut [T], c: &AdamConsts<T>) {
+    let n = p.len();
+    let (g, m, v, vmax) = (&g[..n], &mut m[..n], &mut v[..n], &mut vmax[..n]);
+    for i in 0..n {
+        let g = if L2 { g[i] + c.wd * p[i] } else { g[i] };
+        m[i] = m[i] + c.one_minus_b1 * (g - m[i]); // lerp with weight 1 - β1 < 0.5
+        v[i] = v[i] * c.b2 + c.one_minus_b2 * g * g;
+        let second = if AMSGRAD {
+            if v[i] > vmax[i] || v[i].is_nan() {
+                vmax[i] = v[i];
+            }
+            vmax[i]
+        } else {
+            v[i]
+        };
+        let denom = second.sqrt() / c.bc2 + c.eps;
+        p[i] += c.neg_step * (m[i] / denom);
     }
 }
 
@@ -392,24 +425,18 @@ impl Optimizer for Adam {
                 let decay = T::from_f64(1.0 - lr * wd);
                 let (wd, one_minus_b1, b2, one_minus_b2) = (T::from_f64(wd), T::from_f64(1.0 - b1), T::from_f64(b2), T::from_f64(1.0 - b2));
                 let (bc2, eps, neg_step) = (T::from_f64(bias_correction2_sqrt), T::from_f64(eps), T::from_f64(-step_size));
-                update::<T, 3>(p, &g, [&bufs[0], &bufs[1], &bufs[2]], |p, mut g, s| {
+                let c = AdamConsts { decay, wd, one_minus_b1, b2, one_minus_b2, bc2, eps, neg_step };
+                update::<T, 3>(p, &g, [&bufs[0], &bufs[1], &bufs[2]], |p, g, [m, v, vmax]| {
                     if decoupled {
-                        *p *= decay;
-                    } else if wd != T::ZERO {
-                        g += wd * *p;
+                        p.iter_mut().for_each(|p| *p *= c.decay);
                     }
-                    s[0] = s[0] + one_minus_b1 * (g - s[0]); // lerp with weight 1 - β1 < 0.5
-                    s[1] = s[1] * b2 + one_minus_b2 * g * g;
-                    let v = if amsgrad {
-                        if s[1] > s[2] || s[1].is_nan() {
-                            s[2] = s[1];
-                        }
-                        s[2]
-                    } else {
-                        s[1]
-                    };
-                    let denom = v.sqrt() / bc2 + eps;
-                    *p += neg_step * (s[0] / denom);
+                    // One branch-free loop per variant, so each vectorises.
+                    match (!decoupled && wd != T::ZERO, amsgrad) {
+                        (false, false) => adam_loop::<T, false, false>(p, g, m, v, vmax, &c),
+                        (false, true) => adam_loop::<T, false, true>(p, g, m, v, vmax, &c),
+                        (true, false) => adam_loop::<T, true, false>(p, g, m, v, vmax, &c),
+                        (true, true) => adam_loop::<T, true, true>(p, g, m, v, vmax, &c),
+                    }
                 })?;
             });
         }

@@ -432,20 +432,6 @@ impl Tensor {
         f(T::slice(&buf), &self.inner.layout)
     }
 
-    /// Runs `f` on the elements of a contiguous tensor, writable; `None` when the
-    /// tensor is not contiguous or not of type `T`.
-    pub(crate) fn with_contiguous_mut<T: Element, R>(
-        &self,
-        f: impl FnOnce(&mut [T]) -> R,
-    ) -> Option<R> {
-        let range = self.inner.layout.contiguous_range()?;
-        if T::DTYPE != self.dtype() {
-            return None;
-        }
-        let mut buf = self.inner.storage.write();
-        Some(f(&mut T::slice_mut(&mut buf)[range]))
-    }
-
     /// The elements in row-major order, in their own type (no conversion).
     pub(crate) fn contiguous_vec<T: Element>(&self) -> Vec<T> {
         self.with_slice(|data: &[T], layout| match layout.contiguous_range() {
