@@ -1,6 +1,7 @@
 //! The `kindling` command: parses arguments, calls the library, prints. Every
 //! failure is one line on stderr and a non-zero exit.
 
+mod bench;
 mod data;
 mod lecture;
 mod models;
@@ -34,6 +35,8 @@ enum Command {
     Predict(models::PredictArgs),
     /// Download or verify datasets
     Data(data::DataArgs),
+    /// Time the speed jobs (training epochs, inference, memory) with fixed seeds
+    Bench(bench::BenchArgs),
 }
 
 /// Where the data comes from; shared by the commands that read datasets.
@@ -180,6 +183,7 @@ pub fn run(args: Vec<String>) -> i32 {
         Command::Eval(a) => models::eval(a),
         Command::Predict(a) => models::predict(a),
         Command::Data(a) => data::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -302,7 +302,19 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
         .map_err(|e| io_fail(&out, format!("cannot write in the output folder ({e})")))?;
     let _ = std::fs::remove_file(&probe);
 
-    kindling::ops::matmul::set_num_threads(config.threads);
+    kindling::ops::matmul::with_threads(config.threads, || {
+        train_loop(&args, &config, &out, resumed)
+    })
+}
+
+fn train_loop(
+    args: &TrainArgs,
+    config: &Config,
+    out: &Path,
+    resumed: Option<Value>,
+) -> Result<(), Failure> {
+    let config = config.clone();
+    let out = out.to_path_buf();
     let train = Arc::new(open_dataset(
         config.dataset,
         Split::Train,

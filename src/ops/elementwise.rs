@@ -547,8 +547,8 @@ impl Tensor {
 
     fn float_unary(
         &self,
-        f32_fn: fn(f32) -> f32,
-        f64_fn: fn(f64) -> f64,
+        f32_fn: impl Fn(f32) -> f32,
+        f64_fn: impl Fn(f64) -> f64,
         op: impl FnOnce(Tensor, Tensor) -> Op,
     ) -> Tensor {
         let dtype = self.dtype().to_float();
@@ -842,7 +842,7 @@ impl Tensor {
 
 #[inline(always)]
 fn sigmoid<T: Float>(x: T) -> T {
-    T::ONE / (T::ONE + (-x).exp())
+    T::ONE / (T::ONE + (-x).fast_exp()) // see NOTE(fast-exp)
 }
 
 #[cfg(test)]

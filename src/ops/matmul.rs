@@ -22,10 +22,33 @@ pub fn num_threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
+/// Runs `f` with `n` threads for matrix products: inside a dedicated rayon pool
+/// of `n` threads, so that each parallel product hands work to threads that are
+/// already awake (calling into a pool from outside costs a cold hand-off per
+/// product, which made small-batch training slower; see BENCHMARKS.md).
+///
+/// Results do not depend on `n`: products are split by output blocks, never
+/// along the summed dimension, and every reduction kindling does itself runs on
+/// one thread in a fixed order.
+pub fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
+    let n = n.max(1);
+    set_num_threads(n);
+    if n == 1 {
+        return f();
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+        Ok(pool) => pool.install(f),
+        Err(_) => {
+            set_num_threads(1);
+            f()
+        }
+    }
+}
+
 fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     let threads = num_threads();
     // Small products lose more to the hand-off than they gain.
-    if threads > 1 && m * n * k >= 64 * 64 * 256 {
+    if threads > 1 && m * n * k >= 1 << 24 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
@@ -125,6 +148,15 @@ fn mm_kernel(a: &Tensor, b: &Tensor, init: Option<Tensor>) -> Tensor {
     let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
     with_dtype!(a.dtype(), T => {
         let mut out: Vec<T> = match &init {
+            // A bias row under every output row: the linear layer's case.
+            Some(t) if t.dim() == 1 && t.shape()[0] == n && t.is_contiguous() => {
+                let row = t.contiguous_vec::<T>();
+                let mut out = Vec::with_capacity(m * n);
+                for _ in 0..m {
+                    out.extend_from_slice(&row);
+                }
+                out
+            }
             Some(t) => t.expand([m, n]).contiguous_vec::<T>(),
             None => vec![T::default(); m * n],
         };

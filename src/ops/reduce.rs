@@ -271,7 +271,15 @@ impl Tensor {
         }
         let shape = reduced_shape(self.shape(), d, keepdim);
         let (values, indices) = with_dtype!(self.dtype(), T => {
-            let pairs = lanes(self, d, |l: Lane<'_, T>| arg_extreme(l, max));
+            let pairs = if d + 1 == self.dim() && self.is_contiguous() {
+                // Rows of a contiguous matrix (logits): plain slices, no index arithmetic.
+                let n = self.shape()[d];
+                self.with_slice(|data: &[T], l| {
+                    data[l.offset..l.offset + self.numel()].chunks_exact(n).map(|row| arg_extreme(Lane { data: row, start: 0, stride: 1, len: n }, max)).collect::<Vec<_>>()
+                })
+            } else {
+                lanes(self, d, |l: Lane<'_, T>| arg_extreme(l, max))
+            };
             let idx: Vec<i64> = pairs.iter().map(|p| p.0 as i64).collect();
             let val: Vec<T> = pairs.into_iter().map(|p| p.1).collect();
             (Tensor::from_buffer(T::into_buffer(val), &shape), Tensor::from_buffer(i64::into_buffer(idx), &shape))

@@ -6,12 +6,8 @@ use crate::error::{or_panic, Error, Result};
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{with_float, Element, Float, Tensor};
 
-/// Applies `f(lane_in, lane_out)` to each lane along `dim` of a contiguous tensor.
-fn per_lane<T: Float>(
-    x: &Tensor,
-    dim: usize,
-    f: impl Fn(&mut dyn Iterator<Item = T>, &mut Vec<T>),
-) -> Vec<T> {
+/// Softmax (or log-softmax) of each lane along `dim` of a contiguous tensor.
+fn per_lane<T: Float>(x: &Tensor, dim: usize, log: bool) -> Vec<T> {
     let shape = x.shape();
     let (outer, size, inner): (usize, usize, usize) = if shape.is_empty() {
         (1, 1, 1)
@@ -24,15 +20,27 @@ fn per_lane<T: Float>(
     };
     let mut out = vec![T::ZERO; outer * size * inner];
     x.with_slice(|data: &[T], l| {
-        let data = &data[l.offset..];
-        let mut lane = Vec::with_capacity(size);
+        let data = &data[l.offset..l.offset + out.len()];
+        if inner == 1 {
+            // The usual case (classes along the last dim): rows are slices.
+            for (src, dst) in data
+                .chunks_exact(size.max(1))
+                .zip(out.chunks_exact_mut(size.max(1)))
+            {
+                softmax_lane(src, dst, log);
+            }
+            return;
+        }
+        let (mut src, mut dst) = (vec![T::ZERO; size], vec![T::ZERO; size]);
         for o in 0..outer {
             for i in 0..inner {
                 let base = o * size * inner + i;
-                lane.clear();
-                f(&mut (0..size).map(|k| data[base + k * inner]), &mut lane);
-                for (k, &v) in lane.iter().enumerate() {
-                    out[base + k * inner] = v;
+                for k in 0..size {
+                    src[k] = data[base + k * inner];
+                }
+                softmax_lane(&src, &mut dst, log);
+                for k in 0..size {
+                    out[base + k * inner] = dst[k];
                 }
             }
         }
@@ -40,20 +48,23 @@ fn per_lane<T: Float>(
     out
 }
 
-fn softmax_lane<T: Float>(xs: &mut dyn Iterator<Item = T>, out: &mut Vec<T>, log: bool) {
-    out.extend(xs);
-    let max = out.iter().fold(
+fn softmax_lane<T: Float>(src: &[T], out: &mut [T], log: bool) {
+    let max = src.iter().fold(
         T::NEG_INFINITY,
         |m, &v| if v > m || v.is_nan() { v } else { m },
     );
     let max = if max == T::NEG_INFINITY { T::ZERO } else { max };
-    let sum: f64 = out.iter().map(|&v| (v - max).exp().to_f64()).sum();
+    let sum: f64 = src.iter().map(|&v| (v - max).fast_exp().to_f64()).sum();
     if log {
         let lse = T::from_f64(sum.ln());
-        out.iter_mut().for_each(|v| *v = *v - max - lse);
+        for (o, &v) in out.iter_mut().zip(src) {
+            *o = v - max - lse;
+        }
     } else {
         let inv = T::from_f64(1.0 / sum);
-        out.iter_mut().for_each(|v| *v = (*v - max).exp() * inv);
+        for (o, &v) in out.iter_mut().zip(src) {
+            *o = (v - max).fast_exp() * inv;
+        }
     }
 }
 
@@ -71,7 +82,7 @@ impl Tensor {
         }
         let x = autograd::no_grad(|| self.contiguous());
         let out = with_float!(dtype, T => {
-            let v = per_lane::<T>(&x, d, |lane, out| softmax_lane(lane, out, log));
+            let v = per_lane::<T>(&x, d, log);
             Tensor::from_buffer(T::into_buffer(v), self.shape())
         });
         let saved = out.detach();

@@ -89,8 +89,13 @@ fn update<T: Float, const N: usize>(
     buffers: [&Tensor; N],
     update: impl FnOnce(&mut [T], &[T], [&mut [T]; N]),
 ) -> Result<()> {
-    let not_contiguous = || Error::Value("optimizers update contiguous float parameters only".into());
-    let range = param.layout().contiguous_range().filter(|_| param.dtype() == T::DTYPE).ok_or_else(not_contiguous)?;
+    let not_contiguous =
+        || Error::Value("optimizers update contiguous float parameters only".into());
+    let range = param
+        .layout()
+        .contiguous_range()
+        .filter(|_| param.dtype() == T::DTYPE)
+        .ok_or_else(not_contiguous)?;
     let converted;
     let grad = if grad.dtype() == T::DTYPE && grad.is_contiguous() {
         grad
@@ -98,13 +103,20 @@ fn update<T: Float, const N: usize>(
         converted = grad.to_dtype(T::DTYPE).contiguous();
         &converted
     };
-    let g_range = grad.layout().contiguous_range().ok_or_else(not_contiguous)?;
+    let g_range = grad
+        .layout()
+        .contiguous_range()
+        .ok_or_else(not_contiguous)?;
     // Distinct tensors with distinct storages: each lock is taken once.
     let g_buf = grad.inner.storage.read();
     let mut p_buf = param.inner.storage.write();
     let mut b_bufs = buffers.map(|b| b.inner.storage.write());
     let slices = b_bufs.each_mut().map(|b| T::slice_mut(b));
-    update(&mut T::slice_mut(&mut p_buf)[range], &T::slice(&g_buf)[g_range], slices);
+    update(
+        &mut T::slice_mut(&mut p_buf)[range],
+        &T::slice(&g_buf)[g_range],
+        slices,
+    );
     Ok(())
 }
 
@@ -294,13 +306,35 @@ struct AdamConsts<T> {
     neg_step: T,
 }
 
+/// `a + b·c` rounded once, as a fused multiply-add does, without needing the FMA
+/// instruction (which baseline x86-64 lacks): the product of two floats is exact
+/// in f64 and the sum is rounded back once (double rounding differs from a true
+/// FMA only in rare ties).
+#[inline(always)]
+fn fused_add<T: Float>(a: T, b: T, c: T) -> T {
+    T::from_f64(a.to_f64() + b.to_f64() * c.to_f64())
+}
+
 /// Adam's element update (after AdamW's decay), with or without the L2 term and
 /// AMSGrad chosen at compile time.
-fn adam_loop<T: Float, const L2: bool, const AMSGRAD: bool>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], vmax: &mut [T], c: &AdamConsts<T>) {
+fn adam_loop<T: Float, const L2: bool, const AMSGRAD: bool>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vmax: &mut [T],
+    c: &AdamConsts<T>,
+) {
     let n = p.len();
     let (g, m, v, vmax) = (&g[..n], &mut m[..n], &mut v[..n], &mut vmax[..n]);
     for i in 0..n {
-        let g = if L2 { g[i] + c.wd * p[i] } else { g[i] };
+        // PyTorch adds the L2 term with one rounding (a fused multiply-add); the
+        // product of two f32 is exact in f64, so this rounds once too.
+        let g = if L2 {
+            fused_add(g[i], c.wd, p[i])
+        } else {
+            g[i]
+        };
         m[i] = m[i] + c.one_minus_b1 * (g - m[i]); // lerp with weight 1 - β1 < 0.5
         v[i] = v[i] * c.b2 + c.one_minus_b2 * g * g;
         let second = if AMSGRAD {

@@ -1,0 +1,62 @@
+"""The side-by-side benchmark of BENCHMARKS.md: PyTorch and kindling, alternately,
+on the same machine, same jobs, same data; prints a Markdown table with ratios.
+
+    cargo build --release
+    python benches/side_by_side.py DATA_ROOT [ROUNDS] [THREADS]
+
+DATA_ROOT holds MNIST/raw/*.gz (kindling reads them; PyTorch gets a decompressed
+copy in a temporary folder). Needs torch and torchvision (PyPI). Each side runs
+in its own process; per job the best time over all rounds is kept.
+"""
+import gzip
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+data = os.path.abspath(sys.argv[1])
+rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+threads = sys.argv[3] if len(sys.argv) > 3 else "1"
+raw = tempfile.mkdtemp()
+os.makedirs(os.path.join(raw, "MNIST", "raw"))
+for f in os.listdir(os.path.join(data, "MNIST", "raw")):
+    with gzip.open(os.path.join(data, "MNIST", "raw", f)) as a, open(os.path.join(raw, "MNIST", "raw", f[:-3]), "wb") as b:
+        shutil.copyfileobj(a, b)
+
+kindling = os.path.join(REPO, "target", "release", "kindling")
+torch_runs, kindling_runs = [], []
+for r in range(rounds):
+    torch_runs.append(json.loads(subprocess.check_output([sys.executable, os.path.join(HERE, "pytorch_jobs.py"), raw, "3"])))
+    kindling_runs.append(json.loads(subprocess.check_output([kindling, "bench", "--json", "--runs", "5", "--threads", threads, "--root", data, "--no-download"])))
+    print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+shutil.rmtree(raw)
+
+
+def best(runs, job, key, pipeline=None):
+    return min(j[key] for run in runs for j in run["jobs"] if j["job"] == job and (pipeline is None or j["pipeline"] == pipeline))
+
+
+def acc(runs, job, pipeline=None):
+    return [j["test_accuracy"] for j in runs[-1]["jobs"] if j["job"] == job and (pipeline is None or j["pipeline"] == pipeline)][0]
+
+
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+print(f"machine: {cpu}, {os.cpu_count()} cores; torch {torch_runs[0]['torch']} ({torch_runs[0]['threads']} threads); kindling {threads} thread(s)")
+print()
+print("| job | PyTorch, lecture's DataLoader | PyTorch, preloaded tensor | kindling | vs DataLoader | vs preloaded |")
+print("| --- | --- | --- | --- | --- | --- |")
+for job in ["threeblue", "mlp"]:
+    pl, pt, k = best(torch_runs, job, "epoch_s_min", "loader"), best(torch_runs, job, "epoch_s_min", "tensor"), best(kindling_runs, job, "epoch_s_min")
+    print(f"| `{job}` epoch | {pl:.3f} s | {pt:.3f} s | {k:.3f} s | {pl / k:.1f}x | {pt / k:.1f}x |")
+for job in ["threeblue", "mlp"]:
+    pt, k = best(torch_runs, job, "infer10k_s_min", "tensor"), best(kindling_runs, job, "infer10k_s_min")
+    print(f"| `{job}` inference, 10k images | | {pt * 1e3:.2f} ms | {k * 1e3:.2f} ms | | {pt / k:.1f}x |")
+pr, kr = max(r["peak_rss_mib"] for r in torch_runs), max(r["peak_rss_mib"] for r in kindling_runs)
+print(f"| peak RSS (whole process) | {pr:.0f} MiB | | {kr:.0f} MiB | {pr / kr:.1f}x less | |")
+for job in ["threeblue", "mlp"]:
+    print(f"| `{job}` test accuracy after 1 epoch | {acc(torch_runs, job, 'loader') * 100:.2f}% | {acc(torch_runs, job, 'tensor') * 100:.2f}% | {acc(kindling_runs, job) * 100:.2f}% | | |")
