@@ -337,10 +337,26 @@ fn same_seed_same_numbers_and_resume_after_ctrl_c() {
     assert_eq!(weights(&run("a")), weights(&run("b")));
     // The thread count does not change a single bit.
     for (name, threads) in [("t1", "1"), ("t2", "2")] {
-        ok(&["train", "--model", "mlp", "--epochs", "1", "--threads", threads, "--root", &root, "--no-download", "--out", run(name).to_str().unwrap()]);
+        ok(&[
+            "train",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--threads",
+            threads,
+            "--root",
+            &root,
+            "--no-download",
+            "--out",
+            run(name).to_str().unwrap(),
+        ]);
     }
     assert_eq!(weights(&run("t1")), weights(&run("t2")));
-    assert_eq!(strip(read_metrics(&run("t1"))), strip(read_metrics(&run("t2"))));
+    assert_eq!(
+        strip(read_metrics(&run("t1"))),
+        strip(read_metrics(&run("t2")))
+    );
 
     // Ctrl-C in the second epoch: a checkpoint, exit 130, then --resume ends where run "a" ended.
     let out = run("c");

@@ -395,9 +395,25 @@ impl Op {
             Op::Exp(x, out) => acc.add(x, || g * out), // d(e^x) = e^x
             Op::Log(x) => acc.add(x, || g / x),
             Op::Sqrt(x, out) => acc.add(x, || g / (out * 2.0)),
-            Op::Tanh(x, out) => acc.add(x, || g * (1.0 - &(out * out))),
-            Op::Sigmoid(x, out) => acc.add(x, || g * out * (1.0 - out)), // σ' = σ(1-σ)
-            Op::Relu(x, out) => acc.add(x, || g * out.gt_scalar(0).to_dtype(g.dtype())), // step function
+            Op::Tanh(x, out) => acc.add(x, || {
+                fused(g, out, |g, y| g * (1.0 - y * y), |g, y| g * (1.0 - y * y))
+            }), // 1 - tanh²
+            Op::Sigmoid(x, out) => acc.add(x, || {
+                fused(
+                    g,
+                    out,
+                    |g, y| g * (y * (1.0 - y)),
+                    |g, y| g * (y * (1.0 - y)),
+                )
+            }), // σ' = σ(1-σ)
+            Op::Relu(x, out) => acc.add(x, || {
+                fused(
+                    g,
+                    out,
+                    |g, y| if y > 0.0 { g } else { 0.0 },
+                    |g, y| if y > 0.0 { g } else { 0.0 },
+                )
+            }), // step function
             Op::ToDtype(x) => acc.add(x, || g.to_dtype(x.dtype())),
             Op::Sum(x) => acc.add(x, || g.expand(x.shape())),
             Op::SumDim { x, dim, keepdim } => {
@@ -578,6 +594,28 @@ impl Op {
                 )
             }),
         }
+    }
+}
+
+/// `f(g, y)` elementwise for a gradient and a saved output of the same shape and
+/// float dtype: one pass and one allocation instead of a chain of ops.
+fn fused(
+    g: &Tensor,
+    y: &Tensor,
+    f32_fn: impl Fn(f32, f32) -> f32,
+    f64_fn: impl Fn(f64, f64) -> f64,
+) -> Tensor {
+    let shape = g.shape().to_vec();
+    match g.dtype() {
+        crate::DType::F32 => {
+            crate::ops::elementwise::zip_map::<f32, f32, f32>(g, y, &shape, f32_fn)
+        }
+        _ => crate::ops::elementwise::zip_map::<f64, f64, f64>(
+            g,
+            &y.to_dtype(g.dtype()),
+            &shape,
+            f64_fn,
+        ),
     }
 }
 
