@@ -96,10 +96,11 @@ fn train_3_steps(model: &dyn Module, opt: &mut dyn Optimizer, x: &Tensor, y: &Te
 /// (pixels that are almost never ink) to steps of about `lr`, so their last-bit
 /// noise moves a weight or two by more than 1e-5 — in PyTorch too, whose float32
 /// result is that far from the same run in float64 (also in the goldens). So:
-/// all but 0.1% of the weights within 1e-5, none beyond 1e-3 of the largest
-/// weight, and kindling's root-mean-square distance to the float64 run at most
-/// four times PyTorch's (one outlier dominates it; usually they are equal).
-fn assert_params(what: &str, model: &dyn Module, g: &Goldens, prefix: &str) {
+/// all but 0.1% of the weights within 1e-5 (every weight for SGD and AdamW,
+/// `strict`), none beyond 1e-3 of the largest weight, and kindling's
+/// root-mean-square distance to the float64 run at most four times PyTorch's
+/// (one outlier dominates it; usually they are equal).
+fn assert_params(what: &str, model: &dyn Module, g: &Goldens, prefix: &str, strict: bool) {
     for (name, p) in model.named_parameters() {
         let want = g.arrays[&format!("{prefix}.{name}")].to_vec::<f64>();
         let exact = g.arrays[&format!("{prefix}_f64.{name}")].to_vec::<f64>();
@@ -186,7 +187,7 @@ fn optimizer_steps_match_pytorch() {
             .weight_decay(1e-4)
             .nesterov(true);
         train_3_steps(&model, &mut sgd, &x, &y);
-        assert_params(&format!("{arch} SGD"), &model, &g, &format!("{arch}.sgd"));
+        assert_params(&format!("{arch} SGD"), &model, &g, &format!("{arch}.sgd"), true);
 
         let model = pytorch_model(arch);
         train_3_steps(&model, &mut AdamW::new(model.parameters(), 0.01), &x, &y);
@@ -195,6 +196,7 @@ fn optimizer_steps_match_pytorch() {
             &model,
             &g,
             &format!("{arch}.adamw"),
+            true,
         );
 
         let model = pytorch_model(arch);
@@ -211,6 +213,7 @@ fn optimizer_steps_match_pytorch() {
             &model,
             &g,
             &format!("{arch}.adam_amsgrad"),
+            false,
         );
     }
 }
