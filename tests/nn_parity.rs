@@ -187,7 +187,13 @@ fn optimizer_steps_match_pytorch() {
             .weight_decay(1e-4)
             .nesterov(true);
         train_3_steps(&model, &mut sgd, &x, &y);
-        assert_params(&format!("{arch} SGD"), &model, &g, &format!("{arch}.sgd"), true);
+        assert_params(
+            &format!("{arch} SGD"),
+            &model,
+            &g,
+            &format!("{arch}.sgd"),
+            true,
+        );
 
         let model = pytorch_model(arch);
         train_3_steps(&model, &mut AdamW::new(model.parameters(), 0.01), &x, &y);
