@@ -121,6 +121,11 @@ pub fn open_dataset(
     b.build()
 }
 
+/// A class name for captions: "6 - six" → "6"; other names as they are.
+pub fn short_class(name: &str) -> &str {
+    name.split(" - ").next().unwrap_or(name)
+}
+
 /// A command's failure: printed as one line, with its exit code.
 pub struct Failure {
     pub message: String,

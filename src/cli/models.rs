@@ -174,18 +174,14 @@ pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     for (path, top) in results {
         let rest: Vec<String> = top
             .iter()
-            .map(|&(c, p)| format!("{} {:.2}%", short(&classes[c]), p * 100.0))
+            .map(|&(c, p)| format!("{} {:.2}%", super::short_class(&classes[c]), p * 100.0))
             .collect();
         println!(
             "{}: {}  ({})",
             path.display(),
-            short(&classes[top[0].0]),
+            super::short_class(&classes[top[0].0]),
             rest.join(", ")
         );
     }
     Ok(())
-}
-
-fn short(name: &str) -> &str {
-    name.split(" - ").next().unwrap_or(name)
 }

@@ -68,7 +68,7 @@ pub fn run(args: ShowArgs) -> Result<(), Failure> {
             .map(|i| ds.data.i(i).to_vec::<f32>())
             .collect();
         let captions: Vec<String> = (args.index..args.index + g)
-            .map(|i| format!("{i}: {}", short_class(&ds.classes[label(i)])))
+            .map(|i| format!("{i}: {}", super::short_class(&ds.classes[label(i)])))
             .collect();
         let title = format!(
             "{} {split} [{}..{}]",
@@ -117,11 +117,6 @@ pub fn run(args: ShowArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-/// "6 - six" → "6"; other class names as they are.
-fn short_class(name: &str) -> &str {
-    name.split(" - ").next().unwrap_or(name)
 }
 
 /// Two pixels per character cell with Unicode upper half blocks in 24-bit color;

@@ -576,7 +576,7 @@ fn write_outputs(
 
     let short: Vec<String> = classes
         .iter()
-        .map(|c| c.split(" - ").next().unwrap_or(c).to_string())
+        .map(|c| super::short_class(c).to_string())
         .collect();
     let confusion_path = out.join("confusion.png");
     confusion_matrix(
