@@ -61,6 +61,31 @@ fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Dims {
     out
 }
 
+/// Sums along `dim` of a contiguous tensor in f64, adding whole rows at a time
+/// (vectorised), in the same order as the lane-by-lane path: element `k` of
+/// each lane is added before element `k + 1`.
+fn sum_rows<T: Element>(x: &Tensor, dim: usize) -> Vec<f64> {
+    let shape = x.shape();
+    let (outer, size, inner): (usize, usize, usize) = (
+        shape[..dim].iter().product(),
+        shape[dim],
+        shape[dim + 1..].iter().product(),
+    );
+    let mut out = vec![0f64; outer * inner];
+    x.with_slice(|data: &[T], l| {
+        let data = &data[l.offset..l.offset + outer * size * inner];
+        for (o, acc) in out.chunks_exact_mut(inner.max(1)).enumerate().take(outer) {
+            for k in 0..size {
+                let row = &data[(o * size + k) * inner..(o * size + k + 1) * inner];
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += v.to_f64();
+                }
+            }
+        }
+    });
+    out
+}
+
 #[inline(always)]
 #[allow(clippy::eq_op)]
 fn is_nan<T: PartialEq>(x: T) -> bool {
@@ -92,6 +117,16 @@ impl Tensor {
     fn sum_kernel(&self, dim: usize, keepdim: bool) -> Tensor {
         let shape = reduced_shape(self.shape(), dim, keepdim);
         match self.dtype() {
+            DType::F32 if self.is_contiguous() => {
+                let sums = sum_rows::<f32>(self, dim);
+                Tensor::from_buffer(
+                    f32::into_buffer(sums.into_iter().map(|v| v as f32).collect()),
+                    &shape,
+                )
+            }
+            DType::F64 if self.is_contiguous() => {
+                Tensor::from_buffer(f64::into_buffer(sum_rows::<f64>(self, dim)), &shape)
+            }
             DType::F32 => Tensor::from_buffer(
                 f32::into_buffer(lanes(self, dim, |l: Lane<'_, f32>| {
                     l.iter().map(|x| x as f64).sum::<f64>() as f32
