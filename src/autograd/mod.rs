@@ -203,6 +203,13 @@ pub(crate) enum Op {
         target: Tensor,
         reduction: crate::nn::Reduction,
     },
+    /// `nll_loss(log_softmax(logits))` in one node; `probs` is the saved softmax.
+    CrossEntropy {
+        logits: Tensor,
+        target: std::sync::Arc<Vec<i64>>,
+        probs: Tensor,
+        reduction: crate::nn::Reduction,
+    },
 }
 
 impl Op {
@@ -261,7 +268,8 @@ impl Op {
             Op::Stack { .. } => "StackBackward0",
             Op::Gelu(_) => "GeluBackward0",
             Op::LeakyRelu(..) => "LeakyReluBackward0",
-            Op::NllLoss { .. } => "NllLossBackward0",
+            // PyTorch's cross_entropy ends in nll_loss; kindling fuses the pair.
+            Op::NllLoss { .. } | Op::CrossEntropy { .. } => "NllLossBackward0",
         }
     }
 
@@ -321,7 +329,8 @@ impl Op {
             | Op::Gather { x, .. }
             | Op::Gelu(x)
             | Op::LeakyRelu(x, _)
-            | Op::NllLoss { logp: x, .. } => vec![x],
+            | Op::NllLoss { logp: x, .. }
+            | Op::CrossEntropy { logits: x, .. } => vec![x],
         }
     }
 
@@ -574,6 +583,26 @@ impl Op {
                 let one = Tensor::scalar(1.0).to_dtype(g.dtype());
                 let s = Tensor::scalar(*slope).to_dtype(g.dtype());
                 g * Tensor::where_cond(&x.gt_scalar(0), &one, &s)
+            }),
+            Op::CrossEntropy { logits, target, probs, reduction } => acc.add(logits, || {
+                // d/dx = (softmax(x) - onehot(t)) · (g, or g/N for the mean)
+                let n = target.len();
+                let per_sample: Vec<f64> = match reduction {
+                    crate::nn::Reduction::None => g.to_vec::<f64>(),
+                    crate::nn::Reduction::Sum => vec![g.item().to_f64(); n],
+                    crate::nn::Reduction::Mean => vec![g.item().to_f64() / n.max(1) as f64; n],
+                };
+                crate::tensor::with_float!(probs.dtype(), T => {
+                    let mut out = probs.contiguous_vec::<T>();
+                    let c = probs.shape()[1];
+                    for (i, row) in out.chunks_exact_mut(c.max(1)).enumerate().take(n) {
+                        let s = <T as crate::tensor::Element>::from_f64(per_sample[i]);
+                        row.iter_mut().for_each(|v| *v = *v * s);
+                        let t = target[i] as usize;
+                        row[t] = row[t] - s;
+                    }
+                    Tensor::from_vec(out, probs.shape())
+                })
             }),
             Op::NllLoss {
                 logp,

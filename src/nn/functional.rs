@@ -3,7 +3,7 @@
 use super::Reduction;
 use crate::autograd::Op;
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{with_float, DType, Element, Float, Tensor};
 
 fn reduce(t: Tensor, reduction: Reduction) -> Result<Tensor> {
     Ok(match reduction {
@@ -77,7 +77,10 @@ pub fn cross_entropy_with(
             "label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"
         )));
     }
-    check_targets(logits, target)?;
+    let t = check_targets(logits, target)?;
+    if label_smoothing == 0.0 && logits.dtype().is_floating_point() {
+        return fused_cross_entropy(logits, t, reduction);
+    }
     let logp = logits.try_log_softmax(1)?;
     let nll = nll_loss(&logp, target, reduction)?;
     if label_smoothing == 0.0 {
@@ -86,6 +89,44 @@ pub fn cross_entropy_with(
     let classes = logits.shape()[1] as f64;
     let smooth = reduce(logp.sum_dim(1, false).neg(), reduction)? / classes;
     Ok(&nll * (1.0 - label_smoothing) + &smooth * label_smoothing)
+}
+
+/// Cross-entropy in one pass per row: `logsumexp(x) - x[t]`, saving the softmax
+/// for the gradient (`softmax - onehot`). The same numbers as
+/// `nll_loss(log_softmax(x))`, without its intermediate tensors.
+fn fused_cross_entropy(logits: &Tensor, target: Vec<i64>, reduction: Reduction) -> Result<Tensor> {
+    let x = crate::no_grad(|| logits.contiguous());
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let (losses, probs) = with_float!(x.dtype(), T => {
+        let mut probs = vec![T::ZERO; n * c];
+        let losses: Vec<f64> = x.with_slice(|data: &[T], l| {
+            let data = &data[l.offset..l.offset + n * c];
+            data.chunks_exact(c.max(1))
+                .zip(probs.chunks_exact_mut(c.max(1)))
+                .zip(&target)
+                .map(|((row, p), &t)| {
+                    let max = row.iter().fold(T::NEG_INFINITY, |m, &v| if v > m || v.is_nan() { v } else { m });
+                    let max = if max == T::NEG_INFINITY { T::ZERO } else { max };
+                    let sum: f64 = row.iter().map(|&v| (v - max).fast_exp().to_f64()).sum();
+                    let inv = T::from_f64(1.0 / sum);
+                    for (p, &v) in p.iter_mut().zip(row) {
+                        *p = (v - max).fast_exp() * inv;
+                    }
+                    // -log_softmax(x)[t], rounded as log_softmax rounds it.
+                    let logp = row[t as usize] - max - T::from_f64(sum.ln());
+                    -logp.to_f64()
+                })
+                .collect()
+        });
+        (losses, Tensor::from_vec(probs, [n, c]))
+    });
+    let out = match reduction {
+        Reduction::None => Tensor::from_vec(losses, [n]).to_dtype(x.dtype()),
+        Reduction::Sum => Tensor::scalar(losses.iter().sum::<f64>()).to_dtype(x.dtype()),
+        Reduction::Mean => Tensor::scalar(losses.iter().sum::<f64>() / n as f64).to_dtype(x.dtype()),
+    };
+    let target = std::sync::Arc::new(target);
+    Ok(Tensor::record(out, &[logits], || Op::CrossEntropy { logits: logits.clone(), target, probs, reduction }))
 }
 
 /// `(input - target)²`, reduced.
