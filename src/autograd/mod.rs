@@ -584,7 +584,12 @@ impl Op {
                 let s = Tensor::scalar(*slope).to_dtype(g.dtype());
                 g * Tensor::where_cond(&x.gt_scalar(0), &one, &s)
             }),
-            Op::CrossEntropy { logits, target, probs, reduction } => acc.add(logits, || {
+            Op::CrossEntropy {
+                logits,
+                target,
+                probs,
+                reduction,
+            } => acc.add(logits, || {
                 // d/dx = (softmax(x) - onehot(t)) · (g, or g/N for the mean)
                 let n = target.len();
                 let per_sample: Vec<f64> = match reduction {

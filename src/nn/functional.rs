@@ -107,11 +107,12 @@ fn fused_cross_entropy(logits: &Tensor, target: Vec<i64>, reduction: Reduction) 
                 .map(|((row, p), &t)| {
                     let max = row.iter().fold(T::NEG_INFINITY, |m, &v| if v > m || v.is_nan() { v } else { m });
                     let max = if max == T::NEG_INFINITY { T::ZERO } else { max };
-                    let sum: f64 = row.iter().map(|&v| (v - max).fast_exp().to_f64()).sum();
-                    let inv = T::from_f64(1.0 / sum);
                     for (p, &v) in p.iter_mut().zip(row) {
-                        *p = (v - max).fast_exp() * inv;
+                        *p = (v - max).fast_exp();
                     }
+                    let sum: f64 = p.iter().map(|&e| e.to_f64()).sum();
+                    let inv = T::from_f64(1.0 / sum);
+                    p.iter_mut().for_each(|e| *e = *e * inv);
                     // -log_softmax(x)[t], rounded as log_softmax rounds it.
                     let logp = row[t as usize] - max - T::from_f64(sum.ln());
                     -logp.to_f64()
@@ -123,10 +124,17 @@ fn fused_cross_entropy(logits: &Tensor, target: Vec<i64>, reduction: Reduction) 
     let out = match reduction {
         Reduction::None => Tensor::from_vec(losses, [n]).to_dtype(x.dtype()),
         Reduction::Sum => Tensor::scalar(losses.iter().sum::<f64>()).to_dtype(x.dtype()),
-        Reduction::Mean => Tensor::scalar(losses.iter().sum::<f64>() / n as f64).to_dtype(x.dtype()),
+        Reduction::Mean => {
+            Tensor::scalar(losses.iter().sum::<f64>() / n as f64).to_dtype(x.dtype())
+        }
     };
     let target = std::sync::Arc::new(target);
-    Ok(Tensor::record(out, &[logits], || Op::CrossEntropy { logits: logits.clone(), target, probs, reduction }))
+    Ok(Tensor::record(out, &[logits], || Op::CrossEntropy {
+        logits: logits.clone(),
+        target,
+        probs,
+        reduction,
+    }))
 }
 
 /// `(input - target)²`, reduced.

@@ -76,28 +76,70 @@ fn gemm_into<T: Element>(
     rhs: &[T],
     b: Mat,
 ) {
-    assert!(T::DTYPE.is_floating_point());
     assert!(dst.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
     if k == 0 {
         if !accumulate {
             dst[..m * n].fill(T::default());
         }
         return;
     }
+    // SAFETY: `dst` holds at least m·n initialised elements (asserted above).
+    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), accumulate, lhs, a, rhs, b) }
+}
+
+/// `lhs · rhs` into a new buffer that the kernel writes directly, without
+/// zeroing it first.
+fn gemm_fresh<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: &[T],
+    a: Mat,
+    rhs: &[T],
+    b: Mat,
+) -> Vec<T> {
+    if k == 0 || m == 0 || n == 0 {
+        return vec![T::default(); m * n];
+    }
+    let mut out: Vec<T> = Vec::with_capacity(m * n);
+    // SAFETY: the kernel writes all m·n elements (it does not read `dst` when
+    // `accumulate` is false), so they are initialised before `set_len`.
+    unsafe {
+        gemm_raw(m, n, k, out.as_mut_ptr(), false, lhs, a, rhs, b);
+        out.set_len(m * n);
+    }
+    out
+}
+
+/// # Safety
+/// `dst` must be valid for writes of `m·n` elements (and reads, when
+/// `accumulate`) and must not overlap `lhs` or `rhs`; `k > 0`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    accumulate: bool,
+    lhs: &[T],
+    a: Mat,
+    rhs: &[T],
+    b: Mat,
+) {
+    assert!(T::DTYPE.is_floating_point());
+    if m == 0 || n == 0 {
+        return;
+    }
     let last = |x: Mat, rows: usize, cols: usize| x.offset + (rows - 1) * x.rs + (cols - 1) * x.cs;
     assert!(last(a, m, k) < lhs.len() && last(b, k, n) < rhs.len());
-    // SAFETY: the asserts above keep every index the kernel touches inside the
-    // three slices; `dst` is exclusively borrowed and is a separate allocation from
-    // `lhs` and `rhs`.
+    // SAFETY: the assert keeps every index the kernel reads inside `lhs` and
+    // `rhs`; the caller vouches for `dst`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -147,6 +189,10 @@ fn check_dtypes(a: &Tensor, b: &Tensor) -> Result<DType> {
 fn mm_kernel(a: &Tensor, b: &Tensor, init: Option<Tensor>) -> Tensor {
     let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
     with_dtype!(a.dtype(), T => {
+        if init.is_none() && T::DTYPE.is_floating_point() {
+            let out = a.with_slice(|da: &[T], la| b.with_slice(|db: &[T], lb| gemm_fresh(m, n, k, da, mat(la, 0), db, mat(lb, 0))));
+            return Tensor::from_buffer(T::into_buffer(out), &[m, n]);
+        }
         let mut out: Vec<T> = match &init {
             // A bias row under every output row: the linear layer's case.
             Some(t) if t.dim() == 1 && t.shape()[0] == n && t.is_contiguous() => {
