@@ -602,9 +602,9 @@ impl Op {
                     let c = probs.shape()[1];
                     for (i, row) in out.chunks_exact_mut(c.max(1)).enumerate().take(n) {
                         let s = <T as crate::tensor::Element>::from_f64(per_sample[i]);
-                        row.iter_mut().for_each(|v| *v = *v * s);
+                        row.iter_mut().for_each(|v| *v *= s);
                         let t = target[i] as usize;
-                        row[t] = row[t] - s;
+                        row[t] -= s;
                     }
                     Tensor::from_vec(out, probs.shape())
                 })

@@ -112,7 +112,7 @@ fn fused_cross_entropy(logits: &Tensor, target: Vec<i64>, reduction: Reduction) 
                     }
                     let sum: f64 = p.iter().map(|&e| e.to_f64()).sum();
                     let inv = T::from_f64(1.0 / sum);
-                    p.iter_mut().for_each(|e| *e = *e * inv);
+                    p.iter_mut().for_each(|e| *e *= inv);
                     // -log_softmax(x)[t], rounded as log_softmax rounds it.
                     let logp = row[t as usize] - max - T::from_f64(sum.ln());
                     -logp.to_f64()
