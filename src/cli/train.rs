@@ -371,6 +371,7 @@ fn train_loop(
         bar.set_position(p.batch as u64);
         let start = Instant::now();
         let base_elapsed = p.elapsed;
+        let seen_before = p.seen; // samples of this epoch done before a resume
         for batch in loader.iter_epoch_from(p.epoch as u64, p.batch) {
             let (x, y) = batch?;
             let logits = model.forward(&x)?;
@@ -391,8 +392,7 @@ fn train_loop(
                     "loss {:.4}  acc {:.2}%  {:.0} samples/s",
                     p.loss_sum / p.seen as f64,
                     100.0 * p.correct as f64 / p.seen as f64,
-                    (p.seen as f64 - 0.0).min(p.batch as f64 * config.batch_size as f64)
-                        / (secs + base_elapsed).max(1e-9)
+                    (p.seen - seen_before) as f64 / secs
                 ));
             }
             bar.inc(1);

@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, SafeTensors, View};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
-/// Tensors by name, in file order.
+/// Tensors with their names.
 pub type NamedTensors = Vec<(String, Tensor)>;
 
 /// A safetensors file's string metadata.
@@ -131,7 +131,7 @@ pub fn save_safetensors(
     write_atomic(path, &safetensors_bytes(tensors, metadata)?)
 }
 
-/// Reads every tensor of a safetensors file, in file order, with its metadata.
+/// Reads every tensor of a safetensors file (sorted by name) with its metadata.
 ///
 /// # Errors
 /// A missing, truncated or corrupt file, or an element type kindling does not
