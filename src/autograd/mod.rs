@@ -1,9 +1,9 @@
 //! Define-by-run automatic differentiation, as in PyTorch.
 //!
-//! Every op on tensors that require grad records an [`Op`] on its result: the
+//! Every op on tensors that require grad records an `Op` on its result: the
 //! primitive, its saved inputs, and PyTorch's name for its backward
 //! (`AddmmBackward0`, ...). [`Tensor::backward`] walks the recorded graph from the
-//! output in topological order and applies the single `match` in [`Op::backward`],
+//! output in topological order and applies the single `match` in `Op::backward`,
 //! accumulating into the `.grad` of leaves.
 //!
 //! Differences from PyTorch, by design:
