@@ -122,11 +122,7 @@ pub fn run(args: ShowArgs) -> Result<(), Failure> {
 /// Two pixels per character cell with Unicode upper half blocks in 24-bit color;
 /// an ASCII ramp where colors are unavailable (not a terminal, or NO_COLOR).
 fn preview(values: &[f32], rows: usize, cols: usize, cmap: &Colormap) {
-    let (lo, hi) = values
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
+    let (lo, hi) = kindling::plot::value_range(values);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for r in (0..rows).step_by(2) {
         let mut line = String::new();

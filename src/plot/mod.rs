@@ -198,6 +198,15 @@ fn glyph(ch: char) -> (u8, [u16; font::HEIGHT]) {
     font::GLYPHS[i as usize]
 }
 
+/// The smallest and largest value: the range a colormap spans, as in `imshow`.
+pub fn value_range(values: &[f32]) -> (f32, f32) {
+    values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        })
+}
+
 /// Labels for ticks between `lo` and `hi`: about `n` round numbers.
 fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let span = (hi - lo).max(1e-12);
@@ -240,11 +249,7 @@ pub fn imshow(
     let (left, top, right, bottom) = (50, if title.is_empty() { 20 } else { 44 }, 30, 40);
     let (iw, ih) = (cols * scale, rows * scale);
     let mut c = Canvas::new(left + iw + right, top + ih + bottom, WHITE);
-    let (vmin, vmax) = values
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
+    let (vmin, vmax) = value_range(values);
     c.image(
         left as isize,
         top as isize,
@@ -309,11 +314,7 @@ pub fn image_grid(
     for (i, img) in images.iter().enumerate() {
         let (gx, gy) = ((i % per_row) * cell_w + 4, top + (i / per_row) * cell_h);
         let x = gx + (cell_w - cols * scale) / 2;
-        let (vmin, vmax) = img
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
+        let (vmin, vmax) = value_range(img);
         c.image(
             x as isize,
             gy as isize,
