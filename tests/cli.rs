@@ -51,6 +51,14 @@ fn fails(args: &[&str], needle: &str) -> String {
     err
 }
 
+/// Nothing half-written: no temporary file left in `dir`.
+fn no_temp_files(dir: &Path) {
+    for e in dir.read_dir().unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp-"), "left behind: {name}");
+    }
+}
+
 fn data_root() -> Option<String> {
     common::real_data_root().map(|p| p.display().to_string())
 }
@@ -286,11 +294,7 @@ fn train_eval_predict_each_architecture() {
             digit.to_str().unwrap(),
         ]);
         assert!(human.contains(&format!("digit.png: {label}  (")), "{human}");
-        assert!(out.read_dir().unwrap().all(|e| !e
-            .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .contains(".tmp-")));
+        no_temp_files(&out);
     }
 }
 
@@ -550,11 +554,7 @@ fn bad_input_is_one_clear_line() {
         ],
         "cannot create the output folder",
     );
-    assert!(empty.read_dir().unwrap().all(|e| !e
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .contains(".tmp-")));
+    no_temp_files(&empty);
 }
 
 #[test]

@@ -75,8 +75,21 @@ impl OptimizerState {
         })
     }
 
-    fn get(&self, key: &str) -> Option<&Tensor> {
-        self.buffers.iter().find(|(k, _)| k == key).map(|(_, t)| t)
+    /// Buffer `name` of parameter `i`, as a fresh tensor of `param`'s dtype;
+    /// a buffer of another shape is an error naming the parameter.
+    fn buffer_for(&self, i: usize, name: &str, param: &Tensor) -> Result<Option<Tensor>> {
+        let key = format!("{i}.{name}");
+        match self.buffers.iter().find(|(k, _)| *k == key).map(|(_, t)| t) {
+            Some(b) if b.shape() == param.shape() => {
+                Ok(Some(b.to_dtype(param.dtype()).clone_tensor()))
+            }
+            Some(b) => Err(Error::StateDict(format!(
+                "optimizer state for parameter {i} has shape {:?}, but the parameter has {:?}",
+                b.shape(),
+                param.shape()
+            ))),
+            None => Ok(None),
+        }
     }
 }
 
@@ -282,11 +295,7 @@ impl Optimizer for SGD {
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
         for (i, (p, slot)) in self.params.iter().zip(self.buffers.iter_mut()).enumerate() {
-            *slot = match state.get(&format!("{i}.momentum_buffer")) {
-                Some(b) if b.shape() == p.shape() => Some(b.to_dtype(p.dtype()).clone_tensor()),
-                Some(b) => return Err(shape_mismatch(i, b, p)),
-                None => None,
-            };
+            *slot = state.buffer_for(i, "momentum_buffer", p)?;
         }
         self.steps = state.step;
         self.lr = state.lr;
@@ -348,14 +357,6 @@ fn adam_loop<T: Float, const L2: bool, const AMSGRAD: bool>(
         let denom = second.sqrt() / c.bc2 + c.eps;
         p[i] += c.neg_step * (m[i] / denom);
     }
-}
-
-fn shape_mismatch(i: usize, b: &Tensor, p: &Tensor) -> Error {
-    Error::StateDict(format!(
-        "optimizer state for parameter {i} has shape {:?}, but the parameter has {:?}",
-        b.shape(),
-        p.shape()
-    ))
 }
 
 /// Adam, and AdamW (decoupled weight decay), with PyTorch's rules:
@@ -509,15 +510,7 @@ impl Optimizer for Adam {
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
         for (i, (p, slot)) in self.params.iter().zip(self.moments.iter_mut()).enumerate() {
-            let get = |name: &str| -> Result<Option<Tensor>> {
-                match state.get(&format!("{i}.{name}")) {
-                    Some(b) if b.shape() == p.shape() => {
-                        Ok(Some(b.to_dtype(p.dtype()).clone_tensor()))
-                    }
-                    Some(b) => Err(shape_mismatch(i, b, p)),
-                    None => Ok(None),
-                }
-            };
+            let get = |name: &str| state.buffer_for(i, name, p);
             *slot = match (get("exp_avg")?, get("exp_avg_sq")?) {
                 (Some(m), Some(v)) => {
                     let vmax = get("max_exp_avg_sq")?
