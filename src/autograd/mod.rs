@@ -721,6 +721,10 @@ fn product_of_others(x: &Tensor, dim: Option<usize>) -> Tensor {
 /// Where gradients go during one backward pass.
 struct Sink<'a> {
     pending: &'a mut HashMap<*const Inner, Tensor>,
+    /// Leaf gradients of the op being run, added to `.grad` once the op's own
+    /// output gradient is dropped: a gradient that is a view of it (a linear
+    /// layer's `W.t()`) then owns its buffer and is stored without a copy.
+    leaves: Vec<(Tensor, Tensor)>,
 }
 
 impl Sink<'_> {
@@ -733,7 +737,7 @@ impl Sink<'_> {
             g = g.to_dtype(input.dtype());
         }
         if input.is_leaf() {
-            accumulate_leaf(input, g);
+            self.leaves.push((input.clone(), g));
         } else {
             let key = std::sync::Arc::as_ptr(&input.inner);
             let merged = match self.pending.remove(&key) {
@@ -853,12 +857,16 @@ impl Tensor {
                 continue;
             };
             if let Some(op) = &t.inner.grad_fn {
-                op.backward(
-                    &g,
-                    &mut Sink {
-                        pending: &mut pending,
-                    },
-                );
+                let mut sink = Sink {
+                    pending: &mut pending,
+                    leaves: Vec::new(),
+                };
+                op.backward(&g, &mut sink);
+                let leaves = sink.leaves;
+                drop(g);
+                for (leaf, grad) in leaves {
+                    accumulate_leaf(&leaf, grad);
+                }
             }
         }
         Ok(())

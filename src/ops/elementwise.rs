@@ -295,13 +295,30 @@ pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
 fn zip_slices<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> Vec<O> {
     #[inline(always)]
     fn body<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> Vec<O> {
-        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+        // A plain loop rather than `collect`, whose out-of-line helper would be
+        // compiled without AVX2.
+        let len = a.len().min(b.len());
+        let mut out = Vec::with_capacity(len);
+        for ((o, &x), &y) in out.spare_capacity_mut().iter_mut().zip(a).zip(b) {
+            o.write(f(x, y));
+        }
+        // SAFETY: the loop initialised the first `len` elements.
+        unsafe { out.set_len(len) };
+        out
     }
     #[cfg(target_arch = "x86_64")]
     {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> Vec<O> {
+            body(a, b, f)
+        }
         #[target_feature(enable = "avx2")]
         unsafe fn avx2<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> Vec<O> {
             body(a, b, f)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { avx512(a, b, f) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
@@ -315,13 +332,28 @@ fn zip_slices<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> 
 fn map_slice<A: Copy, O>(a: &[A], f: &impl Fn(A) -> O) -> Vec<O> {
     #[inline(always)]
     fn body<A: Copy, O>(a: &[A], f: &impl Fn(A) -> O) -> Vec<O> {
-        a.iter().map(|&x| f(x)).collect()
+        // A plain loop, as in `zip_slices`.
+        let mut out = Vec::with_capacity(a.len());
+        for (o, &x) in out.spare_capacity_mut().iter_mut().zip(a) {
+            o.write(f(x));
+        }
+        // SAFETY: the loop initialised all `a.len()` elements.
+        unsafe { out.set_len(a.len()) };
+        out
     }
     #[cfg(target_arch = "x86_64")]
     {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<A: Copy, O>(a: &[A], f: &impl Fn(A) -> O) -> Vec<O> {
+            body(a, f)
+        }
         #[target_feature(enable = "avx2")]
         unsafe fn avx2<A: Copy, O>(a: &[A], f: &impl Fn(A) -> O) -> Vec<O> {
             body(a, f)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { avx512(a, f) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.

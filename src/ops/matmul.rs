@@ -45,15 +45,8 @@ pub fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
-fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
-    let threads = num_threads();
-    // Small products lose more to the hand-off than they gain.
-    if threads > 1 && m * n * k >= 1 << 24 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    }
-}
+/// Products from this many multiply-adds up are split in two (see [`gemm_raw`]).
+const SPLIT_MIN: usize = 1 << 22;
 
 /// A 2-D operand: storage offset and (row, column) strides.
 #[derive(Clone, Copy)]
@@ -114,6 +107,17 @@ fn gemm_fresh<T: Element>(
 /// # Safety
 /// `dst` must be valid for writes of `m·n` elements (and reads, when
 /// `accumulate`) and must not overlap `lhs` or `rhs`; `k > 0`.
+///
+/// Products from [`SPLIT_MIN`] multiply-adds up (a training step's first layer
+/// in `mlp`, 64×784·784×128, and its weight gradient; inference on large
+/// batches) are computed as two independent halves of the output: side by side
+/// when there are threads, one after the other when there are not. The split
+/// depends only on the shape, never on the thread count, so the numbers are the
+/// same either way. With two threads the second half goes to a helper thread
+/// that spins between tasks ([`crate::ops::pair`]): a rayon worker sleeps between
+/// the steps of a training loop, and waking it cost what the split saved
+/// (BENCHMARKS.md). With more threads, each half runs on gemm's own threads in
+/// the rayon pool, which also split by output blocks only.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_raw<T: Element>(
     m: usize,
@@ -132,30 +136,92 @@ unsafe fn gemm_raw<T: Element>(
     }
     let last = |x: Mat, rows: usize, cols: usize| x.offset + (rows - 1) * x.rs + (cols - 1) * x.cs;
     assert!(last(a, m, k) < lhs.len() && last(b, k, n) < rhs.len());
-    // SAFETY: the assert keeps every index the kernel reads inside `lhs` and
-    // `rhs`; the caller vouches for `dst`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr().add(a.offset),
-            a.cs as isize,
-            a.rs as isize,
-            rhs.as_ptr().add(b.offset),
-            b.cs as isize,
-            b.rs as isize,
-            T::from_f64(1.0),
-            T::from_f64(1.0),
-            false,
-            false,
-            false,
-            parallelism(m, n, k),
-        )
+    let macs = m * n * k;
+    let dst_at = SendPtr(dst);
+    // One gemm call on the block of rows `rows` and columns `cols` of the output.
+    let block = |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, par| {
+        let (a, b) = (
+            Mat {
+                offset: a.offset + rows.start * a.rs,
+                ..a
+            },
+            Mat {
+                offset: b.offset + cols.start * b.cs,
+                ..b
+            },
+        );
+        // SAFETY: the assert above keeps every index the kernel reads inside `lhs`
+        // and `rhs`; the caller vouches for `dst`, and the blocks of one product
+        // never overlap.
+        unsafe {
+            gemm::gemm(
+                rows.len(),
+                cols.len(),
+                k,
+                dst_at.get().add(rows.start * n + cols.start),
+                1,
+                n as isize,
+                accumulate,
+                lhs.as_ptr().add(a.offset),
+                a.cs as isize,
+                a.rs as isize,
+                rhs.as_ptr().add(b.offset),
+                b.cs as isize,
+                b.rs as isize,
+                T::from_f64(1.0),
+                T::from_f64(1.0),
+                false,
+                false,
+                false,
+                par,
+            )
+        }
+    };
+    if macs < SPLIT_MIN || (m < 128 && n < 32) {
+        return block(0..m, 0..n, gemm::Parallelism::None);
+    }
+    // Rows when there are many (a weight gradient's), else columns, cut at a
+    // multiple of 16 (the kernels' width).
+    let (first, second) = if m >= 128 {
+        let h = m / 2 / 16 * 16;
+        ((0..h, 0..n), (h..m, 0..n))
+    } else {
+        let h = n / 2 / 16 * 16;
+        ((0..m, 0..h), (0..m, h..n))
+    };
+    let none = gemm::Parallelism::None;
+    match num_threads() {
+        1 => {
+            block(first.0, first.1, none);
+            block(second.0, second.1, none);
+        }
+        2 => crate::ops::pair::join2(
+            || block(first.0, first.1, none),
+            || block(second.0, second.1, none),
+        ),
+        threads => {
+            let par = |t: usize| gemm::Parallelism::Rayon(t.max(1));
+            rayon::join(
+                || block(first.0, first.1, par(threads / 2)),
+                || block(second.0, second.1, par(threads - threads / 2)),
+            );
+        }
+    }
+}
+
+/// The output pointer, shared by the two halves of a split product (which write
+/// disjoint blocks).
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: only used to write disjoint blocks of one output from two threads.
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// The pointer (a method, so closures capture the wrapper, not the field).
+    fn get(self) -> *mut T {
+        self.0
     }
 }
 

@@ -92,6 +92,23 @@ fn is_nan<T: PartialEq>(x: T) -> bool {
     x != x
 }
 
+/// [`arg_extreme`] over a slice: the rows of logits that `argmax(1)` reads.
+fn arg_extreme_row<T: Element, const MAX: bool>(row: &[T]) -> (usize, T) {
+    let mut best = (0, row[0]);
+    if is_nan(best.1) {
+        return best;
+    }
+    for (k, &v) in row.iter().enumerate() {
+        if is_nan(v) {
+            return (k, v);
+        }
+        if (MAX && v > best.1) || (!MAX && v < best.1) {
+            best = (k, v);
+        }
+    }
+    best
+}
+
 /// The index of the largest (`max = true`) or smallest element; NaN wins, ties
 /// go to the first, as in PyTorch.
 fn arg_extreme<T: Element>(lane: Lane<'_, T>, max: bool) -> (usize, T) {
@@ -310,7 +327,12 @@ impl Tensor {
                 // Rows of a contiguous matrix (logits): plain slices, no index arithmetic.
                 let n = self.shape()[d];
                 self.with_slice(|data: &[T], l| {
-                    data[l.offset..l.offset + self.numel()].chunks_exact(n).map(|row| arg_extreme(Lane { data: row, start: 0, stride: 1, len: n }, max)).collect::<Vec<_>>()
+                    let rows = data[l.offset..l.offset + self.numel()].chunks_exact(n);
+                    if max {
+                        rows.map(arg_extreme_row::<T, true>).collect::<Vec<_>>()
+                    } else {
+                        rows.map(arg_extreme_row::<T, false>).collect::<Vec<_>>()
+                    }
                 })
             } else {
                 lanes(self, d, |l: Lane<'_, T>| arg_extreme(l, max))

@@ -402,7 +402,11 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     // call on baseline x86-64, which would stop the loop from vectorising).
     const MAGIC: f32 = 12_582_912.0;
     let xc = x.clamp(-87.0, 88.0);
-    let n = (xc * LOG2E + MAGIC) - MAGIC;
+    let shifted = xc * LOG2E + MAGIC;
+    let n = shifted - MAGIC;
+    // n as an integer, read from the bits (`n as i32` would not vectorise): every
+    // `shifted` has the exponent of 2^23, so the bit patterns differ by exactly n.
+    let n_int = shifted.to_bits().wrapping_sub(MAGIC.to_bits()) as i32;
     let r = xc - n * LN2_HI - n * LN2_LO;
     let r2 = r * r;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
@@ -410,7 +414,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
         * r
         + 0.5;
     let y = p * r2 + r + 1.0;
-    let scaled = y * f32::from_bits(((n as i32 + 127) << 23) as u32);
+    let scaled = y * f32::from_bits(((n_int + 127) << 23) as u32);
     let out = if x > 88.72 { f32::INFINITY } else { scaled };
     let out = if x < -87.33 { 0.0 } else { out };
     #[allow(clippy::eq_op)]
