@@ -54,8 +54,17 @@ for name, (make, lr) in LAYERS.items():
                 t = time.perf_counter()
                 acc = (model(Xte).argmax(1) == yte).float().mean().item()
                 infer.append(time.perf_counter() - t)
+            latency = {}
+            for rows in (1, 64):
+                xs, ts = Xte[:rows], []
+                for _ in range(200):
+                    t = time.perf_counter()
+                    model(xs).argmax(1)
+                    ts.append(time.perf_counter() - t)
+                latency[rows] = sorted(ts)[len(ts) // 2]
         times.sort()
         out["jobs"].append({"job": name, "pipeline": pipeline, "epoch_s_min": times[0], "epoch_s_median": times[len(times) // 2],
-                            "infer10k_s_min": min(infer), "test_accuracy": acc})
+                            "infer10k_s_min": min(infer), "infer1_s_median": latency[1], "infer64_s_median": latency[64],
+                            "test_accuracy": acc})
 out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))

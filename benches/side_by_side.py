@@ -4,6 +4,8 @@ on the same machine, same jobs, same data; prints a Markdown table with ratios.
     cargo build --release
     python benches/side_by_side.py DATA_ROOT [ROUNDS] [THREADS]
 
+THREADS is kindling's thread count (default: the cores, as PyTorch's default).
+
 DATA_ROOT holds MNIST/raw/*.gz (kindling reads them; PyTorch gets a decompressed
 copy in a temporary folder). Needs torch and torchvision (PyPI). Each side runs
 in its own process; per job the best time over all rounds is kept.
@@ -21,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 data = os.path.abspath(sys.argv[1])
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-threads = sys.argv[3] if len(sys.argv) > 3 else "1"
+threads = sys.argv[3] if len(sys.argv) > 3 else str(os.cpu_count())
 raw = tempfile.mkdtemp()
 os.makedirs(os.path.join(raw, "MNIST", "raw"))
 for f in os.listdir(os.path.join(data, "MNIST", "raw")):
@@ -56,6 +58,11 @@ for job in ["threeblue", "mlp"]:
 for job in ["threeblue", "mlp"]:
     pt, k = best(torch_runs, job, "infer10k_s_min", "tensor"), best(kindling_runs, job, "infer10k_s_min")
     print(f"| `{job}` inference, 10k images | | {pt * 1e3:.2f} ms | {k * 1e3:.2f} ms | | {pt / k:.1f}x |")
+for rows in (1, 64):
+    for job in ["threeblue", "mlp"]:
+        key = f"infer{rows}_s_median"
+        pt, k = best(torch_runs, job, key, "tensor"), best(kindling_runs, job, key)
+        print(f"| `{job}` inference, {rows} image{'s' if rows > 1 else ''} (median) | | {pt * 1e6:.1f} µs | {k * 1e6:.1f} µs | | {pt / k:.1f}x |")
 pr, kr = max(r["peak_rss_mib"] for r in torch_runs), max(r["peak_rss_mib"] for r in kindling_runs)
 print(f"| peak RSS (whole process) | {pr:.0f} MiB | | {kr:.0f} MiB | {pr / kr:.1f}x less | |")
 for job in ["threeblue", "mlp"]:

@@ -23,8 +23,9 @@ pub struct BenchArgs {
     /// Timed epochs per job (each from freshly initialised weights)
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Threads for the matrix products
-    #[arg(long, default_value_t = 1)]
+    /// Threads for the matrix products and optimizer updates (default: the
+    /// cores available); the numbers are the same for every count
+    #[arg(long, default_value_t = super::default_threads())]
     threads: usize,
     /// Print one JSON object instead of the table
     #[arg(long)]
@@ -58,7 +59,7 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
     let y_test = test.targets.clone();
     let mut results = Vec::new();
     if !args.json {
-        println!("job        epoch min   epoch median   samples/s   infer 10k min   images/s    test acc");
+        println!("job        epoch min   epoch median   samples/s   infer 10k min   images/s   1 image   64 images    test acc");
     }
     for job in &args.jobs {
         let arch: Arch = job.parse()?;
@@ -96,24 +97,43 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
                 .item()
                 .to_f64();
         }
+        // Latency of one image and of one batch of 64: the sizes of `predict` and
+        // of the lecture's loops, where per-op overhead rather than arithmetic
+        // decides (median of 200 calls each).
+        let latency = |rows: usize| -> Result<f64, Failure> {
+            let x = x_test.narrow(0, 0, rows);
+            let mut times = Vec::with_capacity(200);
+            for _ in 0..200 {
+                let start = Instant::now();
+                let pred = kindling::no_grad(|| net.forward(&x).map(|l| l.argmax_dim(1, false)))?;
+                times.push(start.elapsed().as_secs_f64());
+                std::hint::black_box(pred);
+            }
+            times.sort_by(f64::total_cmp);
+            Ok(times[times.len() / 2])
+        };
+        let (one, batch) = (latency(1)?, latency(64)?);
         epochs.sort_by(f64::total_cmp);
         infer.sort_by(f64::total_cmp);
         let (min, median, imin) = (epochs[0], epochs[epochs.len() / 2], infer[0]);
         if !args.json {
             println!(
-                "{:<10} {:>8.1} ms {:>11.1} ms {:>11.0} {:>12.2} ms {:>10.0} {:>10.2}%",
+                "{:<10} {:>8.1} ms {:>11.1} ms {:>11.0} {:>12.2} ms {:>10.0} {:>6.1} µs {:>8.1} µs {:>10.2}%",
                 arch.name(),
                 min * 1e3,
                 median * 1e3,
                 60000.0 / min,
                 imin * 1e3,
                 10000.0 / imin,
+                one * 1e6,
+                batch * 1e6,
                 accuracy * 100.0
             );
         }
         results.push(json!({
             "job": arch.name(), "epoch_s_min": min, "epoch_s_median": median, "samples_per_s": 60000.0 / min,
-            "infer10k_s_min": imin, "images_per_s": 10000.0 / imin, "test_accuracy": accuracy,
+            "infer10k_s_min": imin, "images_per_s": 10000.0 / imin, "infer1_s_median": one,
+            "infer64_s_median": batch, "test_accuracy": accuracy,
         }));
     }
     let rss = peak_rss_mib();

@@ -141,6 +141,11 @@ impl From<kindling::Error> for Failure {
     }
 }
 
+/// The cores this process may use, as PyTorch's default thread count.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 pub fn fail(message: impl Into<String>) -> Failure {
     Failure {
         message: message.into(),

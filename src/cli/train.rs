@@ -76,8 +76,9 @@ pub struct TrainArgs {
     /// Folder for the run's files (default: runs/<model>)
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Threads for the matrix products
-    #[arg(long, default_value_t = 1)]
+    /// Threads for the matrix products and optimizer updates (default: the
+    /// cores available); the numbers are the same for every count
+    #[arg(long, default_value_t = super::default_threads())]
     threads: usize,
     /// Continue the interrupted run in this folder (its settings are used)
     #[arg(long)]
@@ -386,7 +387,7 @@ fn train_loop(
                     as usize;
             p.seen += n;
             p.batch += 1;
-            if bar.position() % 16 == 0 || p.batch == loader.len() {
+            if bar.position().is_multiple_of(16) || p.batch == loader.len() {
                 let secs = start.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!(
                     "loss {:.4}  acc {:.2}%  {:.0} samples/s",

@@ -22,27 +22,42 @@ pub fn num_threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
-/// Runs `f` with `n` threads for matrix products: inside a dedicated rayon pool
-/// of `n` threads, so that each parallel product hands work to threads that are
-/// already awake (calling into a pool from outside costs a cold hand-off per
-/// product, which made small-batch training slower; see BENCHMARKS.md).
+/// Runs `f` with `n` threads for matrix products and optimizer updates, then
+/// restores the previous setting.
+///
+/// With two threads, large products and updates are split in two halves and a
+/// helper thread that spins between tasks takes one (see [`gemm_raw`]'s notes
+/// and BENCHMARKS.md); with more, `f` runs inside a rayon pool of `n` threads,
+/// so that gemm's own threads are already awake when a product needs them.
 ///
 /// Results do not depend on `n`: products are split by output blocks, never
-/// along the summed dimension, and every reduction kindling does itself runs on
-/// one thread in a fixed order.
+/// along the summed dimension, where they are split depends only on their
+/// shape, and every reduction kindling does itself runs on one thread in a
+/// fixed order.
+///
+/// ```
+/// use kindling::{ops::matmul::with_threads, Tensor};
+/// let a = Tensor::ones([512, 512]);
+/// let one = with_threads(1, || a.mm(&a));
+/// let two = with_threads(2, || a.mm(&a));
+/// assert_eq!(one.to_vec::<f32>(), two.to_vec::<f32>());
+/// ```
 pub fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
-    let n = n.max(1);
+    let (n, previous) = (n.max(1), num_threads());
     set_num_threads(n);
-    if n == 1 {
-        return f();
-    }
-    match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
-        Ok(pool) => pool.install(f),
-        Err(_) => {
-            set_num_threads(1);
-            f()
+    let result = if n <= 2 {
+        f()
+    } else {
+        match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Ok(pool) => pool.install(f),
+            Err(_) => {
+                set_num_threads(1);
+                f()
+            }
         }
-    }
+    };
+    set_num_threads(previous);
+    result
 }
 
 /// Products from this many multiply-adds up are split in two (see [`gemm_raw`]).

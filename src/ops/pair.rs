@@ -64,7 +64,7 @@ fn helper_loop() {
             h.state.store(if ok { DONE } else { PANICKED }, SeqCst);
             last = Instant::now();
         } else if last.elapsed() < SPIN {
-            std::hint::spin_loop();
+            spin_a_while();
         } else {
             // Either this thread sees POSTED here, or the poster sees `sleeping`
             // and unparks it (both sides use SeqCst).
@@ -76,6 +76,16 @@ fn helper_loop() {
             last = Instant::now();
         }
     }
+}
+
+/// A few microseconds of spinning, then a yield: when there are more busy
+/// threads than cores (several programs training at once), a spinning thread
+/// must not keep the thread it waits for off the CPU.
+fn spin_a_while() {
+    for _ in 0..64 {
+        std::hint::spin_loop();
+    }
+    std::thread::yield_now();
 }
 
 /// The helper thread, started on first use; `None` if it could not be spawned.
@@ -131,7 +141,7 @@ pub(crate) fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
     let state = loop {
         match h.state.load(SeqCst) {
             s @ (DONE | PANICKED) => break s,
-            _ => std::hint::spin_loop(),
+            _ => spin_a_while(),
         }
     };
     h.state.store(IDLE, SeqCst);

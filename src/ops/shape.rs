@@ -28,7 +28,7 @@ fn infer_shape(sizes: &[isize], numel: usize) -> Result<Dims> {
     let mut shape: Dims = sizes.iter().map(|&d| d.max(0) as usize).collect();
     match infer {
         Some(i) => {
-            if known == 0 || numel % known != 0 {
+            if known == 0 || !numel.is_multiple_of(known) {
                 return Err(err());
             }
             shape[i] = numel / known;
