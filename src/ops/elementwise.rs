@@ -431,11 +431,18 @@ impl Tensor {
         if op == BinaryOp::Div {
             dtype = dtype.to_float();
         }
-        let a = cast(self, dtype);
-        let out = with_dtype!(dtype, T => {
-            let y = T::from_scalar(s);
-            with_binary_kernel!(op, T, f => map::<T, T>(&a, move |x| f(x, y)))
-        });
+        let out = if self.dtype() == DType::U8 && dtype == DType::F32 {
+            // Pixels to floats (`data / 255`): converted inside the loop, without
+            // a float32 copy of the whole input first.
+            let y = f32::from_scalar(s);
+            with_binary_kernel!(op, f32, f => map::<u8, f32>(self, move |x| f(f32::from(x), y)))
+        } else {
+            let a = cast(self, dtype);
+            with_dtype!(dtype, T => {
+                let y = T::from_scalar(s);
+                with_binary_kernel!(op, T, f => map::<T, T>(&a, move |x| f(x, y)))
+            })
+        };
         if !dtype.is_floating_point() {
             return Ok(out);
         }
@@ -924,6 +931,36 @@ fn sigmoid<T: Float>(x: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pixels_to_floats_in_one_pass_match_cast_then_op() {
+        let pixels = Tensor::from_vec((0..=255u8).collect::<Vec<_>>(), [256]);
+        let floats = pixels.to_dtype(DType::F32);
+        let bits = |t: Tensor| {
+            t.to_vec::<f32>()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
+        for op in [
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Pow,
+            BinaryOp::Maximum,
+            BinaryOp::Minimum,
+        ] {
+            let fused = pixels.try_binary_scalar(0.37, op).unwrap();
+            assert_eq!(fused.dtype(), DType::F32);
+            assert_eq!(
+                bits(fused),
+                bits(floats.try_binary_scalar(0.37, op).unwrap()),
+                "{op:?}"
+            );
+        }
+        assert_eq!(bits(pixels.div_scalar(255)), bits(floats.div_scalar(255)));
+    }
 
     #[test]
     fn promotion_follows_pytorch() {
