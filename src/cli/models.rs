@@ -65,17 +65,26 @@ pub struct EvalArgs {
     split: Split,
     #[command(flatten)]
     source: DataSource,
+    /// Threads for the matrix products (default: the cores available); the
+    /// numbers are the same for every count
+    #[arg(long, default_value_t = super::default_threads())]
+    threads: usize,
     /// Print one JSON object instead of the summary
     #[arg(long)]
     json: bool,
 }
 
 pub fn eval(args: EvalArgs) -> Result<(), Failure> {
+    if args.threads == 0 {
+        return Err(fail("--threads must be at least 1"));
+    }
     let (net, meta) = load_model(&args.weights, args.model.as_deref())?;
     let dataset = dataset_of(&meta, args.dataset);
     let ds = Arc::new(open_dataset(dataset, args.split, &args.source, true)?);
     let classes = ds.classes.clone();
-    let report = kindling::train::evaluate(&net, ds, classes.len(), 1000)?;
+    let report = kindling::ops::matmul::with_threads(args.threads, || {
+        kindling::train::evaluate(&net, ds, classes.len(), 1000)
+    })?;
     let split = if args.split == Split::Train {
         "train"
     } else {
