@@ -26,7 +26,7 @@ pub fn num_threads() -> usize {
 /// restores the previous setting.
 ///
 /// With two threads, large products and updates are split in two halves and a
-/// helper thread that spins between tasks takes one (see [`gemm_raw`]'s notes
+/// helper thread that spins between tasks takes one (see the notes in `ops/matmul.rs`
 /// and BENCHMARKS.md); with more, `f` runs inside a rayon pool of `n` threads,
 /// so that gemm's own threads are already awake when a product needs them.
 ///
