@@ -1,13 +1,17 @@
 //! GEMM crates on the shapes kindling's reference networks use (speed issue).
 //!
 //! Run: `cargo bench --bench gemm_crates`. matrixmultiply runs single-threaded
-//! (its thread count is read once per process from `MATMUL_NUM_THREADS`).
+//! (its thread count is read once per process from `MATMUL_NUM_THREADS`). The
+//! last two columns are kindling's own `mm`, which picks among them by shape.
 //!
 //! Each cell is the median of 9 rounds of a loop of calls, in µs per call, for
 //! `C[m×n] = A[m×k] · B[k×n]` with row-major contiguous f32 operands, and for the
 //! layouts the backward pass uses (a transposed operand read in place).
 
 use std::hint::black_box;
+
+use kindling::ops::matmul::with_threads;
+use kindling::Tensor;
 use std::time::Instant;
 
 fn time_us(iters: usize, mut f: impl FnMut()) -> f64 {
@@ -45,6 +49,14 @@ struct Case {
 fn main() {
     std::env::set_var("MATMUL_NUM_THREADS", "1");
     let cases = [
+        Case {
+            name: "linear (the lecture's) forward  x·Wᵀ",
+            m: 64,
+            k: 784,
+            n: 10,
+            a_t: false,
+            b_t: true,
+        },
         Case {
             name: "threeblue L1 forward  x·Wᵀ",
             m: 64,
@@ -103,9 +115,9 @@ fn main() {
         },
     ];
     println!(
-        "| shape (m×k · k×n) | role | gemm 1 thr | gemm 2 thr (in pool) | matrixmultiply 1 thr |"
+        "| shape (m×k · k×n) | role | gemm 1 thr | gemm 2 thr (in pool) | matrixmultiply 1 thr | kindling 1 thr | kindling 2 thr |"
     );
-    println!("| --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
@@ -169,8 +181,19 @@ fn main() {
             )
         };
         let m1 = time_us(iters, || mm(black_box(&mut out)));
+        // kindling's own dispatch: its 16-wide kernel, halves on a helper thread.
+        let operand = |data: &[f32], rows: usize, cols: usize, transposed: bool| {
+            if transposed {
+                Tensor::from_vec(data.to_vec(), [cols, rows]).t()
+            } else {
+                Tensor::from_vec(data.to_vec(), [rows, cols])
+            }
+        };
+        let (ta, tb) = (operand(&a, c.m, c.k, c.a_t), operand(&b, c.k, c.n, c.b_t));
+        let k1 = with_threads(1, || time_us(iters, || drop(black_box(ta.mm(&tb)))));
+        let k2 = with_threads(2, || time_us(iters, || drop(black_box(ta.mm(&tb)))));
         println!(
-            "| {}×{} · {}×{} | {} | {g1:.1} µs | {g2:.1} µs | {m1:.1} µs |",
+            "| {}×{} · {}×{} | {} | {g1:.1} µs | {g2:.1} µs | {m1:.1} µs | {k1:.1} µs | {k2:.1} µs |",
             c.m, c.k, c.k, c.n, c.name
         );
     }

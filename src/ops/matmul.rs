@@ -154,17 +154,43 @@ unsafe fn gemm_raw<T: Element>(
     let macs = m * n * k;
     let dst_at = SendPtr(dst);
     // One gemm call on the block of rows `rows` and columns `cols` of the output.
+    // Outputs at most 16 wide (the lecture's first layers) go to kindling's own
+    // kernel, twice as fast there (ops/narrow.rs; BENCHMARKS.md).
+    let narrow = n <= crate::ops::narrow::MAX_N
+        && m >= crate::ops::narrow::ROWS
+        && crate::ops::narrow::available();
     let block = |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, par| {
-        let (a, b) = (
-            Mat {
-                offset: a.offset + rows.start * a.rs,
-                ..a
-            },
-            Mat {
-                offset: b.offset + cols.start * b.cs,
-                ..b
-            },
-        );
+        let b = Mat {
+            offset: b.offset + cols.start * b.cs,
+            ..b
+        };
+        let mut rows = rows;
+        if T::DTYPE == DType::F32 && narrow && a.cs == 1 {
+            // SAFETY: T is f32 (checked), so both slices hold f32; the assert
+            // above keeps every index inside them, the caller vouches for `dst`,
+            // and `narrow` checked the CPU.
+            let done = unsafe {
+                let f32s = |s: &[T]| std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len());
+                crate::ops::narrow::product(
+                    (rows.len(), cols.len(), k),
+                    dst_at.get().add(rows.start * n + cols.start) as *mut f32,
+                    n,
+                    accumulate,
+                    f32s(lhs),
+                    (a.offset + rows.start * a.rs, a.rs),
+                    f32s(rhs),
+                    (b.offset, b.rs, b.cs),
+                )
+            };
+            rows.start += done;
+            if rows.is_empty() {
+                return;
+            }
+        }
+        let a = Mat {
+            offset: a.offset + rows.start * a.rs,
+            ..a
+        };
         // SAFETY: the assert above keeps every index the kernel reads inside `lhs`
         // and `rhs`; the caller vouches for `dst`, and the blocks of one product
         // never overlap.
@@ -551,6 +577,50 @@ mod tests {
             .to_vec::<f32>();
         for ((x, y), z) in want.iter().zip(&got).zip(&via_t) {
             assert!((x - y).abs() < 1e-5 && (x - z).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn narrow_products_match_naive() {
+        // Outputs up to 16 wide run kindling's own kernel on blocks of 16 rows
+        // and gemm on the rest; both layouts of the right operand, with and
+        // without a bias, several k (including ones that are not multiples of 16).
+        for (m, n, k) in [
+            (16, 16, 784),
+            (64, 10, 784),
+            (37, 1, 3),
+            (100, 16, 17),
+            (16, 7, 1),
+        ] {
+            let x = Tensor::randn([m, k]);
+            let w = Tensor::randn([n, k]);
+            let bias = Tensor::randn([n]);
+            let (xv, wv, bv) = (x.to_vec::<f32>(), w.to_vec::<f32>(), bias.to_vec::<f32>());
+            let want = |with_bias: bool| -> Vec<f64> {
+                let mut out = Vec::with_capacity(m * n);
+                for i in 0..m {
+                    for j in 0..n {
+                        let dot: f64 = (0..k)
+                            .map(|p| xv[i * k + p] as f64 * wv[j * k + p] as f64)
+                            .sum();
+                        out.push(dot + if with_bias { bv[j] as f64 } else { 0.0 });
+                    }
+                }
+                out
+            };
+            let close = |got: Vec<f32>, want: Vec<f64>| {
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        (*g as f64 - w).abs() < 1e-4 * (1.0 + w.abs()),
+                        "{m}x{k}x{n}: {g} vs {w}"
+                    );
+                }
+            };
+            close(x.mm(&w.t()).to_vec(), want(false));
+            close(x.mm(&w.t().contiguous()).to_vec(), want(false));
+            close(Tensor::addmm(&bias, &x, &w.t()).to_vec(), want(true));
+            // A transposed left operand (columns not contiguous) takes gemm.
+            close(x.t().contiguous().t().mm(&w.t()).to_vec(), want(false));
         }
     }
 

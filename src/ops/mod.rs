@@ -5,6 +5,7 @@
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
+mod narrow;
 mod operators;
 pub(crate) mod pair;
 pub mod reduce;
