@@ -1,6 +1,8 @@
-//! Writes the kindling side of the safetensors round trip checked by
-//! `tests/nn_parity.rs`: one file per reference architecture, initialised with a
-//! fixed seed. `tests/golden/make_nn_goldens.py` loads them into PyTorch.
+//! Writes the kindling side of the safetensors round trips checked by
+//! `tests/nn_parity.rs` and `tests/modules.rs`: one file per reference
+//! architecture and one for the derived `Tower` module, initialised with fixed
+//! seeds. `tests/golden/make_nn_goldens.py` and `make_module_goldens.py` load
+//! them into PyTorch.
 //!
 //! Run: `cargo run --release --example write_parity_weights -- tests/golden/nn`
 
@@ -8,6 +10,9 @@ use std::path::PathBuf;
 
 use kindling::nn::models::Arch;
 use kindling::nn::Module;
+
+#[path = "../tests/common/tower.rs"]
+mod tower;
 
 fn main() -> kindling::Result<()> {
     let dir = PathBuf::from(
@@ -22,5 +27,8 @@ fn main() -> kindling::Result<()> {
         model.save(&path)?;
         println!("wrote {}", path.display());
     }
+    let path = dir.join("tower_kindling.safetensors");
+    tower::Tower::for_pytorch().save(&path)?;
+    println!("wrote {}", path.display());
     Ok(())
 }

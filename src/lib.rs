@@ -21,6 +21,9 @@
 // the intended comparison.
 #![allow(clippy::bool_comparison)]
 
+// `#[derive(Module)]` names `::kindling`, inside the crate too.
+extern crate self as kindling;
+
 pub mod autograd;
 pub mod data;
 pub mod error;

@@ -14,14 +14,6 @@ use kindling::nn::*;
 use kindling::optim::*;
 use kindling::{manual_seed, no_grad, DType, Error, Generator, Tensor};
 
-/// Tests here run in parallel and several seed the process-wide generator: they
-/// take this lock so that seeding and drawing are not interleaved.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn arrays() -> HashMap<String, Tensor> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/nn_cases.safetensors");
     kindling::io::load_safetensors(&path)
@@ -45,7 +37,7 @@ fn close(what: &str, got: &Tensor, want: &Tensor, rtol: f64) {
 
 #[test]
 fn losses_and_their_gradients_match_pytorch() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let a = arrays();
     let (logits, target, soft) = (
         &a["loss.logits"],
@@ -104,7 +96,7 @@ fn losses_and_their_gradients_match_pytorch() {
 
 #[test]
 fn schedules_match_pytorch() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let g = common::golden("nn_cases.json");
     let run = |sched: &mut dyn LrScheduler, opt: &mut SGD, steps: usize| -> Vec<f64> {
         (0..steps)
@@ -197,7 +189,7 @@ fn f64_linear(i: usize, o: usize, seed: u64) -> Linear {
 
 #[test]
 fn layers_pass_finite_difference_checks() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let x = Tensor::randn_with([3, 5], &mut Generator::new(1)).to_dtype(DType::F64);
     let lin = f64_linear(5, 4, 2);
     gradcheck(
@@ -248,7 +240,7 @@ fn layers_pass_finite_difference_checks() {
 
 #[test]
 fn losses_pass_finite_difference_checks() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let x = Tensor::randn_with([4, 3], &mut Generator::new(11)).to_dtype(DType::F64);
     let t = Tensor::from_slice(&[0i64, 2, 1, 2]);
     let soft = Tensor::rand_with([4, 3], &mut Generator::new(12)).to_dtype(DType::F64);
@@ -283,7 +275,7 @@ fn losses_pass_finite_difference_checks() {
 
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     manual_seed(0);
     let lin = Linear::new(10, 10);
     let e = lin
@@ -309,7 +301,7 @@ fn bad_input_is_an_error_not_a_panic() {
 
 #[test]
 fn state_dict_errors_name_every_key() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let model = Arch::ThreeBlue.build();
     let mut sd = model.state_dict();
     sd.retain(|(k, _)| k != "layers.2.bias");
@@ -343,7 +335,7 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
 
 #[test]
 fn truncated_or_corrupt_weights_are_errors() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let dir = tempdir("corrupt");
     let path = dir.join("m.safetensors");
     let model = Arch::Linear.build();
@@ -385,7 +377,7 @@ fn run_steps(model: &dyn Module, opt: &mut dyn Optimizer, steps: usize) {
 
 #[test]
 fn optimizer_state_round_trips_through_a_file() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let dir = tempdir("optim");
     type MakeOpt = fn(Vec<Tensor>) -> Box<dyn Optimizer>;
     let makers: [(&str, MakeOpt); 3] = [
@@ -431,7 +423,7 @@ fn optimizer_state_round_trips_through_a_file() {
 
 #[test]
 fn dropout_only_in_training_mode() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     manual_seed(3);
     let d = Dropout::new(0.5);
     let x = Tensor::ones([1000]);
@@ -448,7 +440,7 @@ fn dropout_only_in_training_mode() {
 
 #[test]
 fn linear_default_init_is_uniform_within_one_over_sqrt_fan_in() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     manual_seed(0);
     let l = Linear::new(784, 128);
     let bound = 1.0 / 784f64.sqrt();

@@ -12,15 +12,7 @@ use std::path::{Path, PathBuf};
 use kindling::nn::models::Arch;
 use kindling::nn::{CrossEntropyLoss, Flatten, Module, Sequential};
 use kindling::optim::{Adam, AdamW, Optimizer, SGD};
-use kindling::{module, Result, Tensor};
-
-/// The global generator is shared by the tests of this binary, which run in
-/// parallel; tests that build models take this lock.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
+use kindling::{Result, Tensor};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -144,7 +136,7 @@ fn assert_params(what: &str, model: &dyn Module, g: &Goldens, prefix: &str, stri
 
 #[test]
 fn forward_loss_and_gradients_match_pytorch() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let g = goldens();
     let (x, y) = batch(&g);
     for arch in Arch::ALL {
@@ -178,7 +170,7 @@ fn forward_loss_and_gradients_match_pytorch() {
 
 #[test]
 fn optimizer_steps_match_pytorch() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let g = goldens();
     let (x, y) = batch(&g);
     for arch in Arch::ALL {
@@ -227,7 +219,7 @@ fn optimizer_steps_match_pytorch() {
 
 #[test]
 fn files_kindling_writes_load_into_pytorch() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let g = goldens();
     let (x, _) = batch(&g);
     for (i, arch) in Arch::ALL.into_iter().enumerate() {
@@ -262,16 +254,16 @@ fn files_kindling_writes_load_into_pytorch() {
     }
 }
 
+#[derive(Module)]
 struct ThreeBlueV1 {
     flatten: Flatten,
 }
-module!(ThreeBlueV1 { flatten });
 
+#[derive(Module)]
 struct ThreeBlue {
     flatten: Flatten,
     layers: Sequential,
 }
-module!(ThreeBlue { flatten, layers });
 
 impl Module for ThreeBlue {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -281,7 +273,7 @@ impl Module for ThreeBlue {
 
 #[test]
 fn module_printouts_match_pytorch() {
-    let _rng = rng_lock();
+    let _rng = common::rng_lock();
     let g = goldens();
     let v1 = ThreeBlueV1 {
         flatten: Flatten::new(),

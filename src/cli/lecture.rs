@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use kindling::nn::{Flatten, Linear, Module, Sequential, Sigmoid, Softmax};
 use kindling::plot::{imshow, Colormap};
-use kindling::{module, Result, Tensor};
+use kindling::{Result, Tensor};
 
 use super::{open_dataset, DataSource, DatasetName, Failure, Split};
 
@@ -23,10 +23,10 @@ pub struct LectureArgs {
 }
 
 /// The lecture's first network: only a flatten.
+#[derive(Module)]
 struct ThreeBlueV1 {
     flatten: Flatten,
 }
-module!(ThreeBlueV1 { flatten });
 
 impl Module for ThreeBlueV1 {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -35,11 +35,11 @@ impl Module for ThreeBlueV1 {
 }
 
 /// The lecture's second network: flatten, then `Sequential(Linear(784, 10))`.
+#[derive(Module)]
 struct ThreeBlue {
     flatten: Flatten,
     layers: Sequential,
 }
-module!(ThreeBlue { flatten, layers });
 
 impl Module for ThreeBlue {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {

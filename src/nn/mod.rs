@@ -5,18 +5,20 @@
 //! handing them to an optimizer hands out the *same* tensors (cloning a tensor is a
 //! reference), so `step()` updates the model in place, as in PyTorch.
 //!
-//! A struct composed of modules gets names, parameters, `train()`/`eval()`, state
-//! dicts and PyTorch's printout from one line, [`module!`](crate::module):
+//! A struct composed of modules gets names, parameters, buffers,
+//! `train()`/`eval()`, state dicts and PyTorch's printout from
+//! `#[derive(Module)]`, which registers every field (see [`Field`]): a layer
+//! cannot be left out by forgetting to list it.
 //!
 //! ```
 //! use kindling::nn::{Flatten, Linear, Module, Sequential};
-//! use kindling::{module, Result, Tensor};
+//! use kindling::{Result, Tensor};
 //!
+//! #[derive(Module)]
 //! struct ThreeBlue {
 //!     flatten: Flatten,
 //!     layers: Sequential,
 //! }
-//! module!(ThreeBlue { flatten, layers });
 //!
 //! impl Module for ThreeBlue {
 //!     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -46,6 +48,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
+pub use kindling_derive::Module;
 pub use layers::{
     Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax,
     Tanh, GELU,
@@ -56,8 +59,9 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 /// What every module tells about itself: its PyTorch class name, constructor
-/// arguments, children and own parameters. Built-in layers implement it by hand;
-/// user structs get it from [`module!`](crate::module).
+/// arguments, children, own parameters and own buffers. Built-in layers
+/// implement it by hand; user structs get it from
+/// [`#[derive(Module)]`](derive@crate::nn::Module).
 pub trait ModuleInfo {
     /// The class name PyTorch prints (`Linear`, `ThreeBlue`, ...).
     fn type_name(&self) -> &str;
@@ -77,26 +81,36 @@ pub trait ModuleInfo {
         Vec::new()
     }
 
+    /// Buffers owned directly by this module: state saved and loaded with the
+    /// weights but not trained (BatchNorm's running statistics).
+    fn own_buffers(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+
     /// Switches this module's own train/eval behaviour (only `Dropout` has any).
     fn set_own_training(&self, _training: bool) {}
+
+    /// Registers every field with `registry`: what `#[derive(Module)]` writes,
+    /// and what its `children`, `own_parameters` and `own_buffers` read back.
+    #[doc(hidden)]
+    fn register<'a>(&'a self, _registry: &mut Registry<'a>) {}
 }
 
 /// A neural-network layer or model: a function of a tensor with parameters.
+///
+/// Write `forward`; everything else comes from [`ModuleInfo`], which
+/// `#[derive(Module)]` implements for a struct of layers.
 pub trait Module: ModuleInfo + Send + Sync {
     /// Applies the module. Input that does not fit (wrong width, uint8 pixels)
     /// is an error, never a panic.
     fn forward(&self, input: &Tensor) -> Result<Tensor>;
 
-    /// Every parameter with its dotted PyTorch name (`layers.0.weight`).
+    /// Every parameter with its dotted PyTorch name (`layers.0.weight`): this
+    /// module's own, then each child's, depth first, as PyTorch orders them.
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let mut out = self.own_parameters();
         for (name, child) in self.children() {
-            out.extend(
-                child
-                    .named_parameters()
-                    .into_iter()
-                    .map(|(p, t)| (format!("{name}.{p}"), t)),
-            );
+            out.extend(prefixed(&name, child.named_parameters()));
         }
         out
     }
@@ -107,6 +121,20 @@ pub trait Module: ModuleInfo + Send + Sync {
             .into_iter()
             .map(|(_, t)| t)
             .collect()
+    }
+
+    /// Every buffer with its dotted name (`bn.running_mean`), in PyTorch's order.
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        let mut out = self.own_buffers();
+        for (name, child) in self.children() {
+            out.extend(prefixed(&name, child.named_buffers()));
+        }
+        out
+    }
+
+    /// Every buffer, in `named_buffers` order.
+    fn buffers(&self) -> Vec<Tensor> {
+        self.named_buffers().into_iter().map(|(_, t)| t).collect()
     }
 
     /// Clears every parameter's gradient.
@@ -132,20 +160,33 @@ pub trait Module: ModuleInfo + Send + Sync {
         }
     }
 
-    /// The parameters by name, detached (they share storage with the model), as
-    /// PyTorch's `state_dict()`; the keys are exactly PyTorch's.
+    /// The parameters and buffers by name, detached (they share storage with the
+    /// model), as PyTorch's `state_dict()`: for each module its own parameters,
+    /// then its own buffers, then its children's entries. The keys are exactly
+    /// PyTorch's.
     fn state_dict(&self) -> Vec<(String, Tensor)> {
-        self.named_parameters()
+        self.state_entries()
             .into_iter()
             .map(|(n, t)| (n, t.detach()))
             .collect()
     }
 
-    /// Copies values into the parameters by name. Strict: every missing,
-    /// unexpected or wrongly shaped key is reported by name, and nothing is
-    /// changed unless all keys fit.
+    /// The tensors a state dict holds, as handles (not detached), in order.
+    #[doc(hidden)]
+    fn state_entries(&self) -> Vec<(String, Tensor)> {
+        let mut out = self.own_parameters();
+        out.extend(self.own_buffers());
+        for (name, child) in self.children() {
+            out.extend(prefixed(&name, child.state_entries()));
+        }
+        out
+    }
+
+    /// Copies values into the parameters and buffers by name. Strict: every
+    /// missing, unexpected or wrongly shaped key is reported by name, and
+    /// nothing is changed unless all keys fit.
     fn load_state_dict(&self, state: &[(String, Tensor)]) -> Result<()> {
-        load_state_dict(self.type_name(), &self.named_parameters(), state)
+        load_state_dict(self.type_name(), &self.state_entries(), state)
     }
 
     /// Writes the state dict as a safetensors file PyTorch can load
@@ -161,6 +202,223 @@ pub trait Module: ModuleInfo + Send + Sync {
             Error::StateDict(msg) => Error::StateDict(format!("{msg} (in {})", path.display())),
             other => other,
         })
+    }
+}
+
+fn prefixed(prefix: &str, entries: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
+    entries
+        .into_iter()
+        .map(|(n, t)| (format!("{prefix}.{n}"), t))
+        .collect()
+}
+
+/// What one struct's fields hold, as [`Field::register`] reports them.
+pub struct Registry<'a> {
+    /// Sub-modules by field name.
+    pub children: Vec<(String, &'a dyn Module)>,
+    /// Parameters by field name.
+    pub parameters: Vec<(String, Tensor)>,
+    /// Buffers by field name.
+    pub buffers: Vec<(String, Tensor)>,
+    as_buffers: bool,
+}
+
+impl<'a> Registry<'a> {
+    /// Registers the fields of `module`.
+    pub fn of(module: &'a (impl ModuleInfo + ?Sized)) -> Registry<'a> {
+        let mut r = Registry {
+            children: Vec::new(),
+            parameters: Vec::new(),
+            buffers: Vec::new(),
+            as_buffers: false,
+        };
+        module.register(&mut r);
+        r
+    }
+
+    /// Registers tensors met inside `f` as buffers instead of parameters.
+    pub fn buffers(&mut self, f: impl FnOnce(&mut Registry<'a>)) {
+        let before = std::mem::replace(&mut self.as_buffers, true);
+        f(self);
+        self.as_buffers = before;
+    }
+
+    /// A sub-module.
+    pub fn child(&mut self, name: &str, module: &'a dyn Module) {
+        self.children.push((name.to_string(), module));
+    }
+
+    /// A tensor: a parameter, or a buffer inside [`Registry::buffers`].
+    pub fn tensor(&mut self, name: &str, t: &Tensor) {
+        let list = if self.as_buffers {
+            &mut self.buffers
+        } else {
+            &mut self.parameters
+        };
+        list.push((name.to_string(), t.clone()));
+    }
+}
+
+/// How `#[derive(Module)]` registers one field of a module struct.
+///
+/// - any [`Module`] (a layer, `Sequential`, a user's derived module,
+///   `Box<dyn Module>`, `Vec<M>` as PyTorch's `ModuleList`): a child;
+/// - [`Tensor`]: a parameter (a buffer when the field is marked `#[buffer]`);
+///   `Vec<Tensor>`: parameters named `field.0`, `field.1`, ...;
+/// - `Option<T>`: `T` when `Some`, nothing when `None`;
+/// - numbers, booleans and strings: settings, registered as nothing.
+///
+/// Any other type is a compile error, so no layer can be left out by accident;
+/// mark a field that is none of these with `#[module(skip)]`.
+///
+/// ```
+/// use kindling::nn::{Dropout, Linear, Module};
+/// use kindling::Tensor;
+///
+/// #[derive(Module)]
+/// struct Net {
+///     blocks: Vec<Linear>,      // PyTorch's ModuleList: blocks.0.weight, ...
+///     drop: Option<Dropout>,    // a child when Some
+///     #[buffer]
+///     running_mean: Tensor,     // saved and loaded, not trained
+///     hidden: usize,            // a setting
+///     #[module(skip)]
+///     started: std::time::Instant,
+/// }
+///
+/// let net = Net {
+///     blocks: vec![Linear::new(4, 3), Linear::new(3, 2)],
+///     drop: None,
+///     running_mean: Tensor::zeros([2]),
+///     hidden: 3,
+///     started: std::time::Instant::now(),
+/// };
+/// let keys: Vec<String> = net.state_dict().into_iter().map(|(k, _)| k).collect();
+/// assert_eq!(keys, ["running_mean", "blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias"]);
+/// # impl Module for Net { fn forward(&self, x: &Tensor) -> kindling::Result<Tensor> { Ok(x.clone()) } }
+/// ```
+///
+/// A field whose type is none of these does not compile:
+///
+/// ```compile_fail
+/// use kindling::nn::{Linear, Module};
+///
+/// #[derive(Module)]
+/// struct Net {
+///     fc: Linear,
+///     started: std::time::Instant, // error: not a module, a tensor or a setting
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a module, a tensor or a setting, so #[derive(Module)] cannot register it",
+    label = "this field",
+    note = "mark the field `#[module(skip)]` if it holds no layer, parameter or buffer"
+)]
+pub trait Field {
+    /// Reports this field, named `name`, to `registry`.
+    fn register<'a>(&'a self, name: &str, registry: &mut Registry<'a>);
+}
+
+impl<M: Module> Field for M {
+    fn register<'a>(&'a self, name: &str, registry: &mut Registry<'a>) {
+        registry.child(name, self);
+    }
+}
+
+impl Field for Tensor {
+    fn register<'a>(&'a self, name: &str, registry: &mut Registry<'a>) {
+        registry.tensor(name, self);
+    }
+}
+
+impl Field for Vec<Tensor> {
+    fn register<'a>(&'a self, name: &str, registry: &mut Registry<'a>) {
+        for (i, t) in self.iter().enumerate() {
+            registry.tensor(&format!("{name}.{i}"), t);
+        }
+    }
+}
+
+impl<T: Field> Field for Option<T> {
+    fn register<'a>(&'a self, name: &str, registry: &mut Registry<'a>) {
+        if let Some(v) = self {
+            v.register(name, registry);
+        }
+    }
+}
+
+macro_rules! setting_fields {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            fn register<'a>(&'a self, _name: &str, _registry: &mut Registry<'a>) {}
+        }
+    )*};
+}
+setting_fields!(
+    bool,
+    u8,
+    u16,
+    u32,
+    u64,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    isize,
+    f32,
+    f64,
+    String,
+    &'static str
+);
+
+/// A list of modules, PyTorch's `nn.ModuleList`: children named `0`, `1`, ...
+/// It has no `forward` of its own: index it and call each module.
+impl<M: Module> ModuleInfo for Vec<M> {
+    fn type_name(&self) -> &str {
+        "ModuleList"
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.iter()
+            .enumerate()
+            .map(|(i, m)| (i.to_string(), m as &dyn Module))
+            .collect()
+    }
+}
+
+impl<M: Module> Module for Vec<M> {
+    /// PyTorch's `ModuleList` is not callable; neither is this.
+    fn forward(&self, _input: &Tensor) -> Result<Tensor> {
+        Err(Error::Value(
+            "Module [ModuleList] is missing the required \"forward\" function".into(),
+        ))
+    }
+}
+
+impl<M: Module + ?Sized> ModuleInfo for Box<M> {
+    fn type_name(&self) -> &str {
+        (**self).type_name()
+    }
+    fn extra_repr(&self) -> String {
+        (**self).extra_repr()
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        (**self).children()
+    }
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
+        (**self).own_parameters()
+    }
+    fn own_buffers(&self) -> Vec<(String, Tensor)> {
+        (**self).own_buffers()
+    }
+    fn set_own_training(&self, training: bool) {
+        (**self).set_own_training(training)
+    }
+}
+
+impl<M: Module + ?Sized> Module for Box<M> {
+    fn forward(&self, input: &Tensor) -> Result<Tensor> {
+        (**self).forward(input)
     }
 }
 
@@ -247,29 +505,4 @@ impl fmt::Display for dyn Module + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format_module(self))
     }
-}
-
-/// Makes a struct of modules a module tree: PyTorch names for its fields,
-/// recursive parameters, `train()`/`eval()`, state dicts, and `Display` as
-/// PyTorch prints the class. Write `forward` yourself in `impl Module`.
-///
-/// `module!(ThreeBlue { flatten, layers })` lists the fields that are modules, in
-/// the order PyTorch would register them. See the [`nn`](crate::nn) docs.
-#[macro_export]
-macro_rules! module {
-    ($name:ident { $($field:ident),* $(,)? }) => {
-        impl $crate::nn::ModuleInfo for $name {
-            fn type_name(&self) -> &str {
-                stringify!($name)
-            }
-            fn children(&self) -> Vec<(String, &dyn $crate::nn::Module)> {
-                vec![$((stringify!($field).to_string(), &self.$field as &dyn $crate::nn::Module)),*]
-            }
-        }
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(&$crate::nn::format_module(self))
-            }
-        }
-    };
 }

@@ -159,6 +159,16 @@ fn update<T: Float, const N: usize>(
 /// are threads (a first layer's weight: 100,352 in `mlp`, 12,544 in `threeblue`).
 const SPLIT_UPDATE_MIN: usize = 1 << 16;
 
+/// PyTorch refuses an optimizer with nothing to train; so does `step()`: a model
+/// whose layers were never registered would otherwise train silently on nothing.
+fn no_parameters(params: &[Tensor]) -> Result<()> {
+    if params.is_empty() {
+        Err(Error::Value("optimizer got an empty parameter list".into()))
+    } else {
+        Ok(())
+    }
+}
+
 fn params_checked(params: Vec<Tensor>) -> Vec<Tensor> {
     for p in &params {
         assert!(
@@ -249,6 +259,7 @@ impl SGD {
 
 impl Optimizer for SGD {
     fn step(&mut self) -> Result<()> {
+        no_parameters(&self.params)?;
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
             return Err(Error::Value(
                 "Nesterov momentum requires a momentum and zero dampening".into(),
@@ -469,6 +480,7 @@ impl AdamW {
 
 impl Optimizer for Adam {
     fn step(&mut self) -> Result<()> {
+        no_parameters(&self.params)?;
         self.steps += 1;
         let t = self.steps as i32;
         let (b1, b2) = self.betas;

@@ -86,6 +86,7 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Value, rtol: f64) {
 }
 
 pub mod server;
+pub mod tower;
 
 /// A fresh empty directory under the system temp dir.
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
@@ -117,4 +118,11 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 pub fn real_data_root() -> Option<std::path::PathBuf> {
     let root = std::path::PathBuf::from(std::env::var_os("KINDLING_DATA")?);
     root.join("MNIST/raw").is_dir().then_some(root)
+}
+
+/// The global generator is shared by the tests of one binary, which run in
+/// parallel; tests that draw from it (building models, dropout) take this lock.
+pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
 }
