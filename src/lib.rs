@@ -38,5 +38,5 @@ pub mod vision;
 
 pub use autograd::{is_grad_enabled, no_grad, NoGradGuard};
 pub use error::{Error, Result};
-pub use tensor::random::{manual_seed, Generator};
+pub use tensor::random::{get_rng_state, manual_seed, set_rng_state, Generator};
 pub use tensor::{DType, Element, Scalar, Tensor};

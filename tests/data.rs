@@ -416,10 +416,9 @@ fn fast_batches_equal_stacked_samples() {
 // ----- real data (CI) ----------------------------------------------------------------
 
 /// The lecture's printed `training_data.data[13]`, parsed from the seed text when
-/// it is beside the repository, else from the PyTorch print golden.
+/// it is there (always under CI), else from the PyTorch print golden.
 fn lecture_image_13() -> Vec<u8> {
-    let lecture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/lecture.txt");
-    if let Ok(text) = std::fs::read_to_string(lecture) {
+    if let Some(text) = common::fixture::lecture_text("real_mnist_matches_the_lecture") {
         let start = text.find("training_data.data[13]\ntensor(").unwrap();
         let body = &text[start + "training_data.data[13]\n".len()..];
         let body = &body[..body.find("dtype=").unwrap()];
@@ -440,8 +439,7 @@ fn lecture_image_13() -> Vec<u8> {
 
 #[test]
 fn real_mnist_matches_the_lecture() {
-    let Some(root) = common::real_data_root() else {
-        eprintln!("skipped: KINDLING_DATA does not hold MNIST");
+    let Some(root) = common::fixture::real_data_root("real_mnist_matches_the_lecture") else {
         return;
     };
     let train = MNIST::builder()
@@ -478,8 +476,7 @@ fn real_mnist_matches_the_lecture() {
 
 #[test]
 fn real_fashion_mnist_and_verification() {
-    let Some(root) = common::real_data_root() else {
-        eprintln!("skipped: KINDLING_DATA does not hold the datasets");
+    let Some(root) = common::fixture::real_data_root("real_fashion_mnist_and_verification") else {
         return;
     };
     let f = FashionMNIST::builder().root(&root).build().unwrap();

@@ -2,19 +2,9 @@
 //! float64. Each check differentiates `sum(f(inputs) * w)` for a fixed random `w`,
 //! so every element of the Jacobian contributes.
 
+mod common;
+
 use kindling::{manual_seed, DType, Generator, Tensor};
-
-struct Tol {
-    eps: f64,
-    atol: f64,
-    rtol: f64,
-}
-
-const TOL: Tol = Tol {
-    eps: 1e-6,
-    atol: 1e-6,
-    rtol: 1e-4,
-};
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {
     Tensor::randn_with(shape, &mut Generator::new(seed)).to_dtype(DType::F64)
@@ -25,48 +15,12 @@ fn positive(shape: &[usize], seed: u64) -> Tensor {
     Tensor::rand_with(shape, &mut Generator::new(seed)).to_dtype(DType::F64) + 0.5
 }
 
-fn assert_gradcheck(name: &str, f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], tol: Tol) {
-    let leaves: Vec<Tensor> = inputs
-        .iter()
-        .map(|t| t.detach().requires_grad_(t.dtype() == DType::F64))
-        .collect();
-    let out = f(&leaves);
-    let w = randn(out.shape(), 99);
-    let objective = |xs: &[Tensor]| kindling::no_grad(|| (&f(xs) * &w).sum().item().to_f64());
-    (&out * &w).sum().backward();
-    for (k, leaf) in leaves.iter().enumerate() {
-        if leaf.dtype() != DType::F64 {
-            continue;
-        }
-        let analytic = leaf
-            .grad()
-            .unwrap_or_else(|| panic!("{name}: input {k} got no gradient"))
-            .to_vec::<f64>();
-        let base = leaf.to_vec::<f64>();
-        for i in 0..base.len() {
-            let shifted = |delta: f64| {
-                let mut v = base.clone();
-                v[i] += delta;
-                let mut xs: Vec<Tensor> = leaves.iter().map(|t| t.detach()).collect();
-                xs[k] = Tensor::from_vec(v, leaf.shape());
-                objective(&xs)
-            };
-            let numeric = (shifted(tol.eps) - shifted(-tol.eps)) / (2.0 * tol.eps);
-            let a = analytic[i];
-            assert!(
-                (a - numeric).abs() <= tol.atol + tol.rtol * numeric.abs(),
-                "{name}: input {k} element {i}: analytic {a} vs numeric {numeric}"
-            );
-        }
-    }
-}
-
 macro_rules! gradcheck {
     ($($test:ident: [$($input:expr),*] => $f:expr;)*) => {$(
         #[test]
         fn $test() {
             manual_seed(0);
-            assert_gradcheck(stringify!($test), $f, &[$($input),*], TOL);
+            common::assert_gradcheck(stringify!($test), $f, &[$($input),*], &[]);
         }
     )*};
 }
@@ -136,17 +90,18 @@ gradcheck! {
 #[test]
 fn to_dtype_round_trip() {
     // Through float32 the function is a staircase at 1e-7 resolution: step wider.
-    let tol = Tol {
+    let tol = kindling::autograd::GradcheckTol {
         eps: 1e-2,
         atol: 1e-4,
         rtol: 1e-3,
     };
-    assert_gradcheck(
-        "to_dtype",
+    kindling::autograd::gradcheck_with(
         |x| x[0].to_dtype(DType::F32).to_dtype(DType::F64) * 2.0,
         &[randn(&[4], 1)],
+        &[],
         tol,
-    );
+    )
+    .unwrap_or_else(|e| panic!("to_dtype: {e}"));
 }
 
 #[test]

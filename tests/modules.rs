@@ -39,14 +39,7 @@ fn input(g: &serde_json::Value) -> Tensor {
 }
 
 fn assert_near(what: &str, got: &Tensor, want: &[f64]) {
-    let got = got.to_vec::<f64>();
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
-            "{what}: element {i}: kindling {a} vs PyTorch {b}"
-        );
-    }
+    common::assert_values_close(what, &got.to_vec::<f64>(), want, 1e-6);
 }
 
 #[test]

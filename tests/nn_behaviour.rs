@@ -12,7 +12,7 @@ use kindling::nn::functional::{
 use kindling::nn::models::Arch;
 use kindling::nn::*;
 use kindling::optim::*;
-use kindling::{manual_seed, no_grad, DType, Error, Generator, Tensor};
+use kindling::{manual_seed, DType, Error, Generator, Tensor};
 
 fn arrays() -> HashMap<String, Tensor> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/nn_cases.safetensors");
@@ -24,15 +24,7 @@ fn arrays() -> HashMap<String, Tensor> {
 }
 
 fn close(what: &str, got: &Tensor, want: &Tensor, rtol: f64) {
-    let (g, w) = (got.to_vec::<f64>(), want.to_vec::<f64>());
-    assert_eq!(g.len(), w.len(), "{what}: length");
-    let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        assert!(
-            (a - b).abs() <= rtol * (b.abs() + scale),
-            "{what}[{i}]: kindling {a} vs PyTorch {b}"
-        );
-    }
+    common::assert_values_close(what, &got.to_vec::<f64>(), &want.to_vec::<f64>(), rtol);
 }
 
 #[test]
@@ -136,41 +128,10 @@ fn schedules_match_pytorch() {
 
 // ----- finite differences in float64 -----------------------------------------------
 
+/// `f` of one input, checked against finite differences for the input and for
+/// `params` (the module's parameters `f` reads).
 fn gradcheck(name: &str, f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, params: &[Tensor]) {
-    let w = Tensor::randn_with(f(x).shape(), &mut Generator::new(9)).to_dtype(DType::F64);
-    let objective = |x: &Tensor| no_grad(|| (&f(x) * &w).sum().item().to_f64());
-    let leaf = x.detach().requires_grad_(true);
-    for p in params {
-        p.zero_grad();
-    }
-    (&f(&leaf) * &w).sum().backward();
-    let mut targets: Vec<(String, Tensor, Tensor)> =
-        vec![("input".into(), leaf.clone(), leaf.grad().unwrap())];
-    for (i, p) in params.iter().enumerate() {
-        targets.push((format!("param {i}"), p.clone(), p.grad().unwrap()));
-    }
-    for (what, t, analytic) in targets {
-        let analytic = analytic.to_vec::<f64>();
-        for i in 0..t.numel() {
-            let bump = |delta: f64| {
-                let mut v = t.to_vec::<f64>();
-                v[i] += delta;
-                no_grad(|| t.copy_(&Tensor::from_vec(v, t.shape())));
-            };
-            let eps = 1e-6;
-            bump(eps);
-            let up = objective(if what == "input" { &t } else { x });
-            bump(-2.0 * eps);
-            let down = objective(if what == "input" { &t } else { x });
-            bump(eps);
-            let numeric = (up - down) / (2.0 * eps);
-            assert!(
-                (analytic[i] - numeric).abs() <= 1e-6 + 1e-4 * numeric.abs(),
-                "{name}: {what} element {i}: analytic {} vs numeric {numeric}",
-                analytic[i]
-            );
-        }
-    }
+    common::assert_gradcheck(name, |xs| f(&xs[0]), std::slice::from_ref(x), params);
 }
 
 fn f64_linear(i: usize, o: usize, seed: u64) -> Linear {

@@ -51,18 +51,6 @@ fn batch(g: &Goldens) -> (Tensor, Tensor) {
     )
 }
 
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, rtol: f64) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let (g, w) = (got.to_vec::<f64>(), want.to_vec::<f64>());
-    let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        assert!(
-            (a - b).abs() <= rtol * (b.abs() + scale),
-            "{what}[{i}]: kindling {a} vs PyTorch {b}"
-        );
-    }
-}
-
 fn pytorch_model(arch: Arch) -> kindling::nn::models::Net {
     let model = arch.build();
     model
@@ -144,7 +132,7 @@ fn forward_loss_and_gradients_match_pytorch() {
         let model = pytorch_model(arch);
         assert_eq!(model.to_string(), case["printed"].as_str().unwrap());
         let logits = model.forward(&x).unwrap();
-        assert_close(
+        common::assert_tensor_close(
             &format!("{arch} logits"),
             &logits,
             &g.arrays[&format!("{arch}.logits")],
@@ -158,7 +146,7 @@ fn forward_loss_and_gradients_match_pytorch() {
         assert_eq!(loss.to_string(), case["loss_printed"].as_str().unwrap());
         loss.backward();
         for (name, p) in model.named_parameters() {
-            assert_close(
+            common::assert_tensor_close(
                 &format!("{arch} grad {name}"),
                 &p.grad().unwrap(),
                 &g.arrays[&format!("{arch}.grads.{name}")],
@@ -245,7 +233,7 @@ fn files_kindling_writes_load_into_pytorch() {
         // PyTorch loaded it strictly and recorded its logits.
         let model = arch.build();
         model.load(&path).unwrap();
-        assert_close(
+        common::assert_tensor_close(
             &format!("{arch} round trip"),
             &model.forward(&x).unwrap(),
             &g.arrays[&format!("{arch}.kindling_file_logits")],

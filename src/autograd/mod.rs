@@ -13,6 +13,10 @@
 //!   unless run under [`no_grad`];
 //! - higher-order gradients (`create_graph=True`) are not supported.
 
+mod gradcheck;
+
+pub use gradcheck::{gradcheck, gradcheck_with, GradcheckTol};
+
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 

@@ -3,23 +3,19 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kindling::data::DataLoader;
 use kindling::io::write_atomic;
-use kindling::nn::functional::cross_entropy;
 use kindling::nn::models::Arch;
 use kindling::nn::Module;
-use kindling::optim::{
-    Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer, OptimizerState, StepLR, SGD,
-};
+use kindling::optim::{Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer, StepLR, SGD};
 use kindling::plot::{
     confusion_matrix, image_grid, line_chart, Canvas, Colormap, Legend, Series, BLUE, ORANGE, WHITE,
 };
+use kindling::train::{Checkpoint, EpochRow, Trainer};
 use serde_json::{json, Value};
 
 use super::{fail, open_dataset, DataSource, DatasetName, Failure, Split};
@@ -103,6 +99,16 @@ struct Config {
     threads: usize,
 }
 
+/// The largest learning rate accepted: far above any that trains (SGD on these
+/// models diverges from about 10), low enough that a typo is caught.
+const MAX_LR: f64 = 1e4;
+/// The most threads accepted; more only costs start-up time.
+const MAX_THREADS: usize = 256;
+/// The most epochs and the largest batch accepted (a bound on a typo, and on
+/// what a resumed `state.json` may claim).
+const MAX_EPOCHS: usize = 1_000_000;
+const MAX_BATCH: usize = 1 << 20;
+
 impl Config {
     fn from_args(a: &TrainArgs) -> Result<Config, Failure> {
         let arch: Arch = a.model.parse()?;
@@ -112,15 +118,7 @@ impl Config {
             (OptimizerName::Sgd, Arch::Mlp) => 0.1,
             _ => 0.001,
         });
-        if !(lr > 0.0 && lr.is_finite()) {
-            return Err(fail(format!("--lr must be a positive number, got {lr}")));
-        }
-        if a.epochs == 0 || a.batch_size == 0 || a.threads == 0 {
-            return Err(fail(
-                "--epochs, --batch-size and --threads must be at least 1",
-            ));
-        }
-        Ok(Config {
+        Config {
             arch,
             optimizer: a.optimizer,
             lr,
@@ -131,7 +129,41 @@ impl Config {
             seed: a.seed,
             dataset: a.dataset,
             threads: a.threads,
-        })
+        }
+        .checked()
+    }
+
+    /// The same checks for settings from the command line and from a checkpoint.
+    fn checked(self) -> Result<Config, Failure> {
+        if !(self.lr > 0.0 && self.lr <= MAX_LR) {
+            return Err(fail(format!(
+                "--lr must be a positive number at most {MAX_LR}, got {}",
+                self.lr
+            )));
+        }
+        if !(self.momentum >= 0.0 && self.momentum.is_finite()) {
+            return Err(fail(format!(
+                "--momentum must be a number >= 0, got {}",
+                self.momentum
+            )));
+        }
+        if self.epochs == 0 || self.batch_size == 0 || self.threads == 0 {
+            return Err(fail(
+                "--epochs, --batch-size and --threads must be at least 1",
+            ));
+        }
+        if self.epochs > MAX_EPOCHS || self.batch_size > MAX_BATCH {
+            return Err(fail(format!(
+                "--epochs must be at most {MAX_EPOCHS} and --batch-size at most {MAX_BATCH}"
+            )));
+        }
+        if self.threads > MAX_THREADS {
+            return Err(fail(format!(
+                "--threads must be at most {MAX_THREADS}, got {}",
+                self.threads
+            )));
+        }
+        Ok(self)
     }
 
     fn to_json(&self) -> Value {
@@ -149,19 +181,26 @@ impl Config {
         })
     }
 
-    fn from_json(v: &Value) -> Option<Config> {
-        Some(Config {
-            arch: v["arch"].as_str()?.parse().ok()?,
-            optimizer: OptimizerName::from_str(v["optimizer"].as_str()?, true).ok()?,
-            lr: v["lr"].as_f64()?,
-            momentum: v["momentum"].as_f64()?,
-            schedule: ScheduleName::from_str(v["schedule"].as_str()?, true).ok()?,
-            epochs: v["epochs"].as_u64()? as usize,
-            batch_size: v["batch_size"].as_u64()? as usize,
-            seed: v["seed"].as_u64()?,
-            dataset: DatasetName::parse(v["dataset"].as_str()?)?,
-            threads: v["threads"].as_u64()? as usize,
-        })
+    /// The settings saved in a checkpoint, checked as the command line's are.
+    fn from_json(v: &Value) -> Result<Config, Failure> {
+        let parsed = (|| {
+            Some(Config {
+                arch: v["arch"].as_str()?.parse().ok()?,
+                optimizer: OptimizerName::from_str(v["optimizer"].as_str()?, true).ok()?,
+                lr: v["lr"].as_f64()?,
+                momentum: v["momentum"].as_f64()?,
+                schedule: ScheduleName::from_str(v["schedule"].as_str()?, true).ok()?,
+                epochs: usize::try_from(v["epochs"].as_u64()?).ok()?,
+                batch_size: usize::try_from(v["batch_size"].as_u64()?).ok()?,
+                seed: v["seed"].as_u64()?,
+                dataset: DatasetName::parse(v["dataset"].as_str()?)?,
+                threads: usize::try_from(v["threads"].as_u64()?).ok()?,
+            })
+        })();
+        let config = parsed.ok_or_else(|| fail("corrupt checkpoint (bad settings)"))?;
+        config
+            .checked()
+            .map_err(|f| fail(format!("corrupt checkpoint (settings: {})", f.message)))
     }
 
     /// The learning rate of epoch `epoch` (0-based), in closed form.
@@ -187,104 +226,24 @@ impl Config {
     }
 }
 
-/// One row of metrics.csv.
-#[derive(Clone, Debug)]
-struct Row {
-    epoch: usize,
-    train_loss: f64,
-    train_accuracy: f64,
-    test_loss: f64,
-    test_accuracy: f64,
-    seconds: f64,
-}
-
-impl Row {
-    fn to_json(&self) -> Value {
-        json!({"epoch": self.epoch, "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
-               "test_loss": self.test_loss, "test_accuracy": self.test_accuracy, "seconds": self.seconds})
-    }
-    fn from_json(v: &Value) -> Option<Row> {
-        Some(Row {
-            epoch: v["epoch"].as_u64()? as usize,
-            train_loss: v["train_loss"].as_f64()?,
-            train_accuracy: v["train_accuracy"].as_f64()?,
-            test_loss: v["test_loss"].as_f64()?,
-            test_accuracy: v["test_accuracy"].as_f64()?,
-            seconds: v["seconds"].as_f64()?,
-        })
-    }
-}
-
-/// Where a run stands: enough to continue it exactly.
-struct Progress {
-    epoch: usize,
-    batch: usize,
-    loss_sum: f64,
-    correct: usize,
-    seen: usize,
-    elapsed: f64,
-    rows: Vec<Row>,
-}
-
 const CHECKPOINT: &str = "checkpoint";
 
 fn io_fail(path: &Path, e: impl std::fmt::Display) -> Failure {
     fail(format!("{}: {e}", path.display()))
 }
 
-fn save_checkpoint(
-    dir: &Path,
-    config: &Config,
-    model: &dyn Module,
-    opt: &dyn Optimizer,
-    p: &Progress,
-) -> Result<PathBuf, Failure> {
-    let ck = dir.join(CHECKPOINT);
-    std::fs::create_dir_all(&ck).map_err(|e| io_fail(&ck, e))?;
-    model.save(&ck.join("model.safetensors"))?;
-    opt.state().save(&ck.join("optimizer.safetensors"))?;
-    let state = json!({
-        "config": config.to_json(), "epoch": p.epoch, "batch": p.batch, "loss_sum": p.loss_sum,
-        "correct": p.correct, "seen": p.seen, "elapsed": p.elapsed,
-        "metrics": p.rows.iter().map(Row::to_json).collect::<Vec<_>>(),
-    });
-    // Written last: a checkpoint counts only once its state is there.
-    write_atomic(&ck.join("state.json"), state.to_string().as_bytes())?;
-    Ok(ck)
-}
-
-fn load_checkpoint(dir: &Path) -> Result<(Config, Value), Failure> {
-    let path = dir.join(CHECKPOINT).join("state.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| io_fail(&path, format!("no checkpoint to resume ({e})")))?;
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| io_fail(&path, format!("corrupt checkpoint ({e})")))?;
-    let config = Config::from_json(&v["config"])
-        .ok_or_else(|| io_fail(&path, "corrupt checkpoint (bad settings)"))?;
-    Ok((config, v))
-}
-
-fn progress_from(v: &Value) -> Option<Progress> {
-    Some(Progress {
-        epoch: v["epoch"].as_u64()? as usize,
-        batch: v["batch"].as_u64()? as usize,
-        loss_sum: v["loss_sum"].as_f64()?,
-        correct: v["correct"].as_u64()? as usize,
-        seen: v["seen"].as_u64()? as usize,
-        elapsed: v["elapsed"].as_f64()?,
-        rows: v["metrics"]
-            .as_array()?
-            .iter()
-            .map(Row::from_json)
-            .collect::<Option<Vec<_>>>()?,
-    })
-}
-
 pub fn run(args: TrainArgs) -> Result<(), Failure> {
     let (config, out, resumed) = match &args.resume {
         Some(dir) => {
-            let (config, state) = load_checkpoint(dir)?;
-            (config, dir.clone(), Some(state))
+            let ck_dir = dir.join(CHECKPOINT);
+            if !Checkpoint::exists(&ck_dir) {
+                return Err(io_fail(
+                    dir,
+                    "no checkpoint to resume (--resume takes the folder of an interrupted run)",
+                ));
+            }
+            let ck = Checkpoint::load(&ck_dir)?;
+            (Config::from_json(&ck.config)?, dir.clone(), Some(ck))
         }
         None => {
             let config = Config::from_args(&args)?;
@@ -312,10 +271,8 @@ fn train_loop(
     args: &TrainArgs,
     config: &Config,
     out: &Path,
-    resumed: Option<Value>,
+    resumed: Option<Checkpoint>,
 ) -> Result<(), Failure> {
-    let config = config.clone();
-    let out = out.to_path_buf();
     let train = Arc::new(open_dataset(
         config.dataset,
         Split::Train,
@@ -333,31 +290,6 @@ fn train_loop(
     kindling::manual_seed(config.seed);
     let model = config.arch.build();
     let mut opt = config.optimizer(model.parameters());
-    let mut p = Progress {
-        epoch: 0,
-        batch: 0,
-        loss_sum: 0.0,
-        correct: 0,
-        seen: 0,
-        elapsed: 0.0,
-        rows: Vec::new(),
-    };
-    if let Some(state) = &resumed {
-        let ck = out.join(CHECKPOINT);
-        model.load(&ck.join("model.safetensors"))?;
-        opt.load_state(&OptimizerState::load(&ck.join("optimizer.safetensors"))?)?;
-        p = progress_from(state)
-            .ok_or_else(|| io_fail(&ck, "corrupt checkpoint (bad progress)"))?;
-        if !args.json {
-            println!(
-                "resuming {} at epoch {}, batch {}",
-                out.display(),
-                p.epoch + 1,
-                p.batch
-            );
-        }
-    }
-
     let interrupted = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone());
     let loader = DataLoader::new(train.clone(), config.batch_size)
@@ -365,97 +297,49 @@ fn train_loop(
         .seed(config.seed);
     let human = !args.json;
     let tty = std::io::stdout().is_terminal() && human;
+    let ck_dir = out.join(CHECKPOINT);
 
-    while p.epoch < config.epochs {
-        opt.set_lr(config.lr_at(p.epoch));
-        let bar = epoch_bar(tty, loader.len() as u64, p.epoch + 1, config.epochs);
-        bar.set_position(p.batch as u64);
-        let start = Instant::now();
-        let base_elapsed = p.elapsed;
-        let seen_before = p.seen; // samples of this epoch done before a resume
-        for batch in loader.iter_epoch_from(p.epoch as u64, p.batch) {
-            let (x, y) = batch?;
-            let logits = model.forward(&x)?;
-            let loss = cross_entropy(&logits, &y)?;
-            opt.zero_grad();
-            loss.backward();
-            opt.step()?;
-            let n = y.numel();
-            p.loss_sum += loss.item().to_f64() * n as f64;
-            p.correct +=
-                kindling::no_grad(|| logits.argmax_dim(1, false).eq(&y).sum().item().to_i64())
-                    as usize;
-            p.seen += n;
-            p.batch += 1;
-            if bar.position().is_multiple_of(16) || p.batch == loader.len() {
-                let secs = start.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!(
-                    "loss {:.4}  acc {:.2}%  {:.0} samples/s",
-                    p.loss_sum / p.seen as f64,
-                    100.0 * p.correct as f64 / p.seen as f64,
-                    (p.seen - seen_before) as f64 / secs
-                ));
-            }
-            bar.inc(1);
-            if interrupted.load(Ordering::Relaxed) {
-                bar.finish_and_clear();
-                p.elapsed = base_elapsed + start.elapsed().as_secs_f64();
-                let ck = save_checkpoint(&out, &config, &model, opt.as_ref(), &p)?;
-                return Err(Failure {
-                    message: format!("interrupted: checkpoint saved in {}; continue with: kindling train --resume {}", ck.display(), out.display()),
-                    code: 130,
-                });
-            }
-        }
-        bar.finish_and_clear();
-        let seconds = base_elapsed + start.elapsed().as_secs_f64();
-        let report = kindling::train::evaluate(&model, test.clone(), classes.len(), 1000)?;
-        let row = Row {
-            epoch: p.epoch + 1,
-            train_loss: p.loss_sum / p.seen.max(1) as f64,
-            train_accuracy: p.correct as f64 / p.seen.max(1) as f64,
-            test_loss: report.loss,
-            test_accuracy: report.accuracy,
-            seconds,
-        };
+    let mut trainer = Trainer::new(&model, opt.as_mut())
+        .epochs(config.epochs)
+        .lr_schedule(|epoch| config.lr_at(epoch))
+        .evaluate_on(test.clone(), classes.len())
+        .checkpoint(&ck_dir, config.to_json())
+        .checkpoint_every_epoch(true)
+        .stop_when(&interrupted)
+        .progress_bar(tty)
+        .print_epochs(human);
+    if let Some(ck) = &resumed {
+        trainer = trainer.resume(ck)?;
         if human {
             println!(
-                "epoch {:>2}/{}  loss {:.4}  acc {:.2}%  test loss {:.4}  test acc {:.2}%  {:.1}s",
-                row.epoch,
-                config.epochs,
-                row.train_loss,
-                row.train_accuracy * 100.0,
-                row.test_loss,
-                row.test_accuracy * 100.0,
-                row.seconds
+                "resuming {} at epoch {}, batch {}",
+                out.display(),
+                ck.progress.epoch + 1,
+                ck.progress.batch
             );
         }
-        p.rows.push(row);
-        p = Progress {
-            epoch: p.epoch + 1,
-            batch: 0,
-            loss_sum: 0.0,
-            correct: 0,
-            seen: 0,
-            elapsed: 0.0,
-            rows: p.rows,
-        };
-        if interrupted.load(Ordering::Relaxed) && p.epoch < config.epochs {
-            let ck = save_checkpoint(&out, &config, &model, opt.as_ref(), &p)?;
-            return Err(Failure {
-                message: format!("interrupted: checkpoint saved in {}; continue with: kindling train --resume {}", ck.display(), out.display()),
-                code: 130,
-            });
-        }
     }
-
-    let report = kindling::train::evaluate(&model, test.clone(), classes.len(), 1000)?;
-    let files = write_outputs(&out, &config, &model, &p.rows, &report, &test, &classes)?;
-    let _ = std::fs::remove_dir_all(out.join(CHECKPOINT));
+    let fit = trainer.fit(&loader)?;
+    if fit.interrupted {
+        return Err(Failure {
+            message: format!(
+                "interrupted: checkpoint saved in {}; continue with: kindling train --resume {}",
+                ck_dir.display(),
+                out.display()
+            ),
+            code: 130,
+        });
+    }
+    let report = match fit.last_eval {
+        Some(r) => r,
+        None => kindling::train::evaluate(&model, test.clone(), classes.len(), 1000)?,
+    };
+    let files = write_outputs(out, config, &model, &fit.history, &report, &test, &classes)?;
+    Checkpoint::remove(&ck_dir)?;
     if args.json {
         let result = json!({
             "model": config.arch.name(), "config": config.to_json(), "out": out.display().to_string(),
-            "epochs": p.rows.iter().map(Row::to_json).collect::<Vec<_>>(),
+            "epochs": fit.history.iter().map(row_json).collect::<Vec<_>>(),
             "test_accuracy": report.accuracy, "test_loss": report.loss,
             "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
         });
@@ -479,17 +363,9 @@ fn train_loop(
     Ok(())
 }
 
-fn epoch_bar(tty: bool, len: u64, epoch: usize, epochs: usize) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    if !tty {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-        return bar;
-    }
-    bar.set_draw_target(ProgressDrawTarget::stdout());
-    let style = ProgressStyle::with_template(&format!("epoch {epoch:>2}/{epochs} {{bar:30}} {{pos:>4}}/{{len}} [{{elapsed_precise}}<{{eta_precise}}] {{msg}}"))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar
+fn row_json(r: &EpochRow) -> Value {
+    json!({"epoch": r.epoch, "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
+           "test_loss": r.test_loss, "test_accuracy": r.test_accuracy, "seconds": r.seconds})
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -497,7 +373,7 @@ fn write_outputs(
     out: &Path,
     config: &Config,
     model: &dyn Module,
-    rows: &[Row],
+    rows: &[EpochRow],
     report: &kindling::train::EvalReport,
     test: &kindling::vision::VisionDataset,
     classes: &[String],
@@ -517,21 +393,28 @@ fn write_outputs(
             .as_bytes(),
     )?;
 
+    let test_loss = |r: &EpochRow| r.test_loss.unwrap_or(f64::NAN);
+    let test_acc = |r: &EpochRow| r.test_accuracy.unwrap_or(f64::NAN);
     let mut csv = String::from("epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds\n");
     for r in rows {
         csv += &format!(
             "{},{:.6},{:.6},{:.6},{:.6},{:.3}\n",
-            r.epoch, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.seconds
+            r.epoch,
+            r.train_loss,
+            r.train_accuracy,
+            test_loss(r),
+            test_acc(r),
+            r.seconds
         );
     }
     let metrics = out.join("metrics.csv");
     write_atomic(&metrics, csv.as_bytes())?;
 
     let mut curves = Canvas::new(960, 400, WHITE);
-    let (tl, vl): (Vec<f64>, Vec<f64>) = rows.iter().map(|r| (r.train_loss, r.test_loss)).unzip();
+    let (tl, vl): (Vec<f64>, Vec<f64>) = rows.iter().map(|r| (r.train_loss, test_loss(r))).unzip();
     let (ta, va): (Vec<f64>, Vec<f64>) = rows
         .iter()
-        .map(|r| (r.train_accuracy * 100.0, r.test_accuracy * 100.0))
+        .map(|r| (r.train_accuracy * 100.0, test_acc(r) * 100.0))
         .unzip();
     let title = format!("{} on {}", config.arch.name(), config.dataset.name());
     line_chart(

@@ -131,6 +131,7 @@ impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
             .skip(start)
             .map(<[usize]>::to_vec)
             .collect();
+        let n = chunks.len();
         if self.prefetch {
             let (tx, rx) = sync_channel(2);
             let dataset = self.dataset.clone();
@@ -143,6 +144,7 @@ impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
             });
             Batches {
                 source: Source::Prefetched(rx),
+                left: n,
             }
         } else {
             let dataset = self.dataset.clone();
@@ -151,6 +153,7 @@ impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
                 source: Source::Inline(Box::new(move || {
                     chunks.next().map(|c| batch(dataset.as_ref(), &c))
                 })),
+                left: n,
             }
         }
     }
@@ -186,15 +189,25 @@ enum Source {
 /// One epoch of batches: `(inputs, labels)`, or the error that stopped a batch.
 pub struct Batches {
     source: Source,
+    left: usize,
 }
+
+impl ExactSizeIterator for Batches {}
 
 impl Iterator for Batches {
     type Item = Result<(Tensor, Tensor)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.source {
+        let item = match &mut self.source {
             Source::Inline(next) => next(),
             Source::Prefetched(rx) => rx.recv().ok(),
-        }
+        };
+        self.left = self.left.saturating_sub(1);
+        item
+    }
+
+    /// Exact: a progress meter ([`tqdm`](crate::train::tqdm)) knows the total.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
     }
 }

@@ -1,5 +1,9 @@
-//! Tensors on disk: safetensors files (PyTorch-compatible state dicts) and
-//! atomic writes.
+//! Tensors on disk: safetensors files (PyTorch-compatible state dicts), atomic
+//! writes, and file sets that change together (checkpoints).
+
+mod fileset;
+
+pub use fileset::{read_set, remove_set, set_exists, write_set};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -17,6 +21,32 @@ pub type NamedTensors = Vec<(String, Tensor)>;
 
 /// A safetensors file's string metadata.
 pub type Metadata = HashMap<String, String>;
+
+// NOTE(test-hooks): fault tests need to stop a run at an exact moment (between
+// two files of a checkpoint, at a given batch) to kill it there. When the
+// environment variable `KINDLING_TEST_HOOK` names a hook point, the process
+// prints `kindling test hook: POINT` on stderr on reaching it and waits there
+// (up to a minute, or until the caller's condition holds, such as Ctrl-C having
+// been pressed). The variable is read once; without it a hook costs one load.
+static TEST_HOOK: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// A hook point for fault tests: see NOTE(test-hooks).
+pub(crate) fn test_hook(point: &str) {
+    test_hook_until(point, || false);
+}
+
+/// A hook point that stops waiting once `until()` holds.
+pub(crate) fn test_hook_until(point: &str, until: impl Fn() -> bool) {
+    let wanted = TEST_HOOK.get_or_init(|| std::env::var("KINDLING_TEST_HOOK").ok());
+    if wanted.as_deref() != Some(point) {
+        return;
+    }
+    eprintln!("kindling test hook: {point}");
+    let start = std::time::Instant::now();
+    while !until() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a
 /// rename, so a crash never leaves a half-written file under the final name.

@@ -37,6 +37,8 @@ pub trait Optimizer {
 /// (`0.momentum_buffer`, `3.exp_avg_sq`), as in PyTorch's `state_dict()["state"]`.
 #[derive(Clone, Debug, Default)]
 pub struct OptimizerState {
+    /// Which optimizer wrote it (`SGD`, `Adam`, `AdamW`); another one refuses it.
+    pub kind: String,
     /// Steps taken.
     pub step: u64,
     /// The learning rate at the time of saving.
@@ -45,34 +47,113 @@ pub struct OptimizerState {
     pub buffers: Vec<(String, Tensor)>,
 }
 
+/// The most steps an optimizer state may claim: far beyond any real run, and
+/// safely inside the range Adam's bias correction computes in.
+pub const MAX_STEPS: u64 = 1 << 40;
+
 impl OptimizerState {
     /// Writes the state to a safetensors file (atomically).
     pub fn save(&self, path: &Path) -> Result<()> {
+        crate::io::write_atomic(path, &self.to_bytes()?)
+    }
+
+    /// The state as safetensors bytes (what [`OptimizerState::save`] writes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let meta = HashMap::from([
+            ("kind".to_string(), self.kind.clone()),
             ("step".to_string(), self.step.to_string()),
             ("lr".to_string(), format!("{:e}", self.lr)),
         ]);
-        crate::io::save_safetensors(path, &self.buffers, &meta)
+        crate::io::safetensors_bytes(&self.buffers, &meta)
     }
 
     /// Reads a state written by [`OptimizerState::save`].
+    ///
+    /// # Errors
+    /// A damaged file, a missing or invalid field (a step count above
+    /// [`MAX_STEPS`], a learning rate that is negative or not finite), or a
+    /// buffer that is not a finite float tensor, each named with the file.
     pub fn load(path: &Path) -> Result<OptimizerState> {
-        let (buffers, meta) = crate::io::load_safetensors(path)?;
-        let field = |k: &str| {
-            meta.get(k).ok_or_else(|| Error::Io {
-                path: path.to_path_buf(),
-                message: format!("optimizer state lacks '{k}'"),
-            })
-        };
-        let bad = |k: &str| Error::Io {
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
             path: path.to_path_buf(),
-            message: format!("optimizer state has an invalid '{k}'"),
+            message: e.to_string(),
+        })?;
+        OptimizerState::from_bytes(&bytes, path)
+    }
+
+    /// Parses and checks the bytes of a state file; `origin` names it in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<OptimizerState> {
+        let bad = |message: String| Error::Io {
+            path: origin.to_path_buf(),
+            message,
         };
+        let (buffers, meta) = crate::io::parse_safetensors(bytes).map_err(bad)?;
+        let field = |k: &str| {
+            meta.get(k)
+                .ok_or_else(|| bad(format!("optimizer state lacks '{k}'")))
+        };
+        let step: u64 = field("step")?
+            .parse()
+            .map_err(|_| bad("optimizer state has an invalid 'step'".into()))?;
+        if step > MAX_STEPS {
+            return Err(bad(format!(
+                "optimizer state claims {step} steps, more than the {MAX_STEPS} allowed"
+            )));
+        }
+        let lr: f64 = field("lr")?
+            .parse()
+            .map_err(|_| bad("optimizer state has an invalid 'lr'".into()))?;
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(bad(format!(
+                "optimizer state has learning rate {lr}; it must be a finite number >= 0"
+            )));
+        }
+        for (name, t) in &buffers {
+            if !t.dtype().is_floating_point() {
+                return Err(bad(format!(
+                    "optimizer state buffer {name} is {}, not a float tensor",
+                    t.dtype()
+                )));
+            }
+            if !t.to_vec::<f64>().iter().all(|v| v.is_finite()) {
+                return Err(bad(format!(
+                    "optimizer state buffer {name} holds NaN or infinite values"
+                )));
+            }
+        }
         Ok(OptimizerState {
-            step: field("step")?.parse().map_err(|_| bad("step"))?,
-            lr: field("lr")?.parse().map_err(|_| bad("lr"))?,
+            kind: field("kind")?.clone(),
+            step,
+            lr,
             buffers,
         })
+    }
+
+    /// Refuses a state written by another optimizer, or holding buffers this
+    /// one does not have (`names`) or for parameters it does not have.
+    fn check_fits(&self, kind: &str, names: &[&str], params: usize) -> Result<()> {
+        if self.kind != kind {
+            return Err(Error::StateDict(format!(
+                "the optimizer state was saved by {}, not {kind}",
+                if self.kind.is_empty() {
+                    "an unknown optimizer"
+                } else {
+                    &self.kind
+                }
+            )));
+        }
+        for (key, _) in &self.buffers {
+            let known = key
+                .split_once('.')
+                .and_then(|(i, name)| Some((i.parse::<usize>().ok()?, name)))
+                .is_some_and(|(i, name)| i < params && names.contains(&name));
+            if !known {
+                return Err(Error::StateDict(format!(
+                    "unexpected key '{key}' in the {kind} optimizer state (it has {params} parameters)"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Buffer `name` of parameter `i`, as a fresh tensor of `param`'s dtype;
@@ -324,6 +405,7 @@ impl Optimizer for SGD {
             })
             .collect();
         OptimizerState {
+            kind: "SGD".into(),
             step: self.steps,
             lr: self.lr,
             buffers,
@@ -331,6 +413,7 @@ impl Optimizer for SGD {
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        state.check_fits("SGD", &["momentum_buffer"], self.params.len())?;
         for (i, (p, slot)) in self.params.iter().zip(self.buffers.iter_mut()).enumerate() {
             *slot = state.buffer_for(i, "momentum_buffer", p)?;
         }
@@ -461,6 +544,14 @@ impl Adam {
         self.amsgrad = amsgrad;
         self
     }
+
+    fn kind(&self) -> &'static str {
+        if self.decoupled {
+            "AdamW"
+        } else {
+            "Adam"
+        }
+    }
 }
 
 /// `torch.optim.AdamW`: Adam with decoupled weight decay (default 0.01).
@@ -481,11 +572,25 @@ impl AdamW {
 impl Optimizer for Adam {
     fn step(&mut self) -> Result<()> {
         no_parameters(&self.params)?;
+        if self.steps >= MAX_STEPS {
+            return Err(Error::Value(format!(
+                "Adam has taken {MAX_STEPS} steps, the most it can"
+            )));
+        }
         self.steps += 1;
-        let t = self.steps as i32;
+        // Exact in f64 for every step count up to MAX_STEPS; `powi` keeps the
+        // results PyTorch's for the step counts of real runs.
+        let t = self.steps;
+        let pow = |b: f64| {
+            if t <= i32::MAX as u64 {
+                b.powi(t as i32)
+            } else {
+                b.powf(t as f64)
+            }
+        };
         let (b1, b2) = self.betas;
-        let bias_correction1 = 1.0 - b1.powi(t);
-        let bias_correction2_sqrt = (1.0 - b2.powi(t)).sqrt();
+        let bias_correction1 = 1.0 - pow(b1);
+        let bias_correction2_sqrt = (1.0 - pow(b2)).sqrt();
         let step_size = self.lr / bias_correction1;
         for (p, slot) in self.params.iter().zip(self.moments.iter_mut()) {
             let Some(g) = p.grad() else { continue };
@@ -540,6 +645,7 @@ impl Optimizer for Adam {
             }
         }
         OptimizerState {
+            kind: self.kind().into(),
             step: self.steps,
             lr: self.lr,
             buffers,
@@ -547,6 +653,12 @@ impl Optimizer for Adam {
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let names: &[&str] = if self.amsgrad {
+            &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+        } else {
+            &["exp_avg", "exp_avg_sq"]
+        };
+        state.check_fits(self.kind(), names, self.params.len())?;
         for (i, (p, slot)) in self.params.iter().zip(self.moments.iter_mut()).enumerate() {
             let get = |name: &str| state.buffer_for(i, name, p);
             *slot = match (get("exp_avg")?, get("exp_avg_sq")?) {

@@ -101,6 +101,40 @@ pub fn manual_seed(seed: u64) {
     *GLOBAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(Generator::new(seed));
 }
 
+/// The global generator's state as 32 bytes (`torch.get_rng_state()`), for
+/// [`set_rng_state`]: how a checkpoint resumes dropout masks exactly.
+pub fn get_rng_state() -> Tensor {
+    let bytes: Vec<u8> = with_global(|g| g.s.iter().flat_map(|w| w.to_le_bytes()).collect());
+    Tensor::from_vec(bytes, [32])
+}
+
+/// Restores a state from [`get_rng_state`] (`torch.set_rng_state`).
+///
+/// # Errors
+/// When `state` is not 32 uint8 values, or is all zeros (which xoshiro256++
+/// cannot leave).
+pub fn set_rng_state(state: &Tensor) -> crate::Result<()> {
+    if state.dtype() != crate::DType::U8 || state.shape() != [32] {
+        return Err(crate::Error::Value(format!(
+            "RNG state must be a uint8 tensor of 32 values, got {} of shape {:?}",
+            state.dtype(),
+            state.shape()
+        )));
+    }
+    let bytes = state.to_vec::<u8>();
+    let mut s = [0u64; 4];
+    for (w, chunk) in s.iter_mut().zip(bytes.chunks_exact(8)) {
+        *w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+    }
+    if s == [0; 4] {
+        return Err(crate::Error::Value(
+            "RNG state of all zeros is not valid".into(),
+        ));
+    }
+    *GLOBAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(Generator { s });
+    Ok(())
+}
+
 /// Runs `f` with the global generator (seeded with 0 until `manual_seed` is called).
 pub fn with_global<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
     let mut g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());

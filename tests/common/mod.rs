@@ -64,9 +64,8 @@ pub fn tensor(t: &Value) -> Tensor {
     }
 }
 
-/// Asserts `got` matches a golden in dtype, shape and values: within `rtol`
-/// relative to each element plus `rtol` times the largest magnitude (sums and
-/// products accumulate in another order than PyTorch's).
+/// Asserts `got` matches a golden in dtype, shape and values (see
+/// [`assert_values_close`]).
 pub fn assert_close(what: &str, got: &Tensor, want: &Value, rtol: f64) {
     assert_eq!(
         got.dtype(),
@@ -74,17 +73,46 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Value, rtol: f64) {
         "{what}: dtype"
     );
     assert_eq!(got.shape(), shape(want).as_slice(), "{what}: shape");
-    let (g, w) = (got.to_vec::<f64>(), values(want));
-    let scale = w
+    assert_values_close(what, &got.to_vec::<f64>(), &values(want), rtol);
+}
+
+/// Asserts two tensors have one shape and close values (see
+/// [`assert_values_close`]).
+pub fn assert_tensor_close(what: &str, got: &Tensor, want: &Tensor, rtol: f64) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    assert_values_close(what, &got.to_vec::<f64>(), &want.to_vec::<f64>(), rtol);
+}
+
+/// The one closeness rule of the tests: each element within `rtol` relative to
+/// itself plus `rtol` times the largest magnitude (sums and products accumulate
+/// in another order than PyTorch's); NaN matches NaN, infinities match exactly.
+pub fn assert_values_close(what: &str, got: &[f64], want: &[f64], rtol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want
         .iter()
         .filter(|x| x.is_finite())
         .fold(0.0f64, |m, x| m.max(x.abs()));
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
         let ok = (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= rtol * (b.abs() + scale);
         assert!(ok, "{what}: element {i}: kindling {a} vs PyTorch {b}");
     }
 }
 
+/// The one gradient check of the tests: the library's
+/// [`kindling::autograd::gradcheck_with`] with its default tolerances, as a
+/// panic naming the case.
+pub fn assert_gradcheck(
+    name: &str,
+    f: impl Fn(&[Tensor]) -> Tensor,
+    inputs: &[Tensor],
+    params: &[Tensor],
+) {
+    if let Err(e) = kindling::autograd::gradcheck_with(f, inputs, params, Default::default()) {
+        panic!("{name}: {e}");
+    }
+}
+
+pub mod fixture;
 pub mod server;
 pub mod tower;
 
@@ -112,12 +140,6 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
-}
-
-/// The real data root when the tests run with `KINDLING_DATA` set (as in CI).
-pub fn real_data_root() -> Option<std::path::PathBuf> {
-    let root = std::path::PathBuf::from(std::env::var_os("KINDLING_DATA")?);
-    root.join("MNIST/raw").is_dir().then_some(root)
 }
 
 /// The global generator is shared by the tests of one binary, which run in
