@@ -325,7 +325,8 @@ impl Meter {
     fn line(&self, style: BarStyle) -> String {
         let elapsed = self.start.elapsed().as_secs_f64();
         let done = self.n - self.initial;
-        let rate = (elapsed > 0.0 && done > 0).then(|| done as f64 / elapsed);
+        // Like tqdm's `?it/s` at the start: a rate from a few milliseconds says nothing.
+        let rate = (elapsed >= 0.05 && done > 0).then(|| done as f64 / elapsed);
         let rate_text = match rate {
             Some(r) if r >= 1.0 => format!("{r:5.2}it/s"),
             Some(r) => format!("{:5.2}s/it", 1.0 / r),
