@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{init, Module, ModuleInfo};
-use crate::autograd::Op;
 use crate::error::{Error, Result};
 use crate::tensor::random::with_global;
 use crate::tensor::Tensor;
@@ -307,11 +306,7 @@ impl ModuleInfo for LeakyReLU {
 
 impl Module for LeakyReLU {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        float_input(x, "LeakyReLU")?;
-        let slope = Tensor::scalar(self.negative_slope).to_dtype(x.dtype());
-        let out = crate::no_grad(|| Tensor::where_cond(&x.gt_scalar(0), x, &(x * &slope)));
-        let s = self.negative_slope;
-        Ok(Tensor::record(out, &[x], || Op::LeakyRelu(x.clone(), s)))
+        x.try_leaky_relu(self.negative_slope)
     }
 }
 
@@ -337,9 +332,7 @@ impl ModuleInfo for GELU {
 
 impl Module for GELU {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        float_input(x, "GeluKernelImpl")?;
-        let out = crate::no_grad(|| x * ((x / std::f64::consts::SQRT_2).erf() * 0.5 + 0.5));
-        Ok(Tensor::record(out, &[x], || Op::Gelu(x.clone())))
+        x.try_gelu()
     }
 }
 

@@ -6,17 +6,7 @@ use super::functional;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-/// How a loss combines per-sample values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Reduction {
-    /// One value per sample.
-    None,
-    /// The mean over samples (PyTorch's default).
-    #[default]
-    Mean,
-    /// The sum over samples.
-    Sum,
-}
+pub use crate::ops::loss::Reduction;
 
 macro_rules! loss_display {
     ($name:ident) => {

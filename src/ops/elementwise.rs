@@ -1,7 +1,7 @@
 //! Elementwise ops: arithmetic with broadcasting and type promotion, scalar
 //! arithmetic, unary math, comparisons, `where`, and in-place updates.
 
-use crate::autograd::{self, Op};
+use crate::autograd::{self, grad_fn, zeros_like_grad};
 use crate::error::{or_panic, Error, Result};
 use crate::tensor::dtype::result_type;
 use crate::tensor::layout::{broadcast_shapes, for_each_offsets};
@@ -411,16 +411,16 @@ impl Tensor {
         if !dtype.is_floating_point() {
             return Ok(out);
         }
-        let (x, y) = (self.clone(), other.clone());
-        Ok(Tensor::record(out, &[self, other], || match op {
-            BinaryOp::Add => Op::Add(x, y),
-            BinaryOp::Sub => Op::Sub(x, y),
-            BinaryOp::Mul => Op::Mul(x, y),
-            BinaryOp::Div => Op::Div(x, y),
-            BinaryOp::Pow => Op::Pow(x, y),
-            BinaryOp::Maximum => Op::Maximum(x, y),
-            BinaryOp::Minimum => Op::Minimum(x, y),
-        }))
+        let (a, b) = (self.clone(), other.clone());
+        Ok(match op {
+            BinaryOp::Add => Tensor::record(out, &[self, other], || AddBackward0 { a, b }),
+            BinaryOp::Sub => Tensor::record(out, &[self, other], || SubBackward0 { a, b }),
+            BinaryOp::Mul => Tensor::record(out, &[self, other], || MulBackward0 { a, b }),
+            BinaryOp::Div => Tensor::record(out, &[self, other], || DivBackward0 { a, b }),
+            BinaryOp::Pow => Tensor::record(out, &[self, other], || PowBackward1 { a, b }),
+            BinaryOp::Maximum => Tensor::record(out, &[self, other], || MaximumBackward0 { a, b }),
+            BinaryOp::Minimum => Tensor::record(out, &[self, other], || MinimumBackward0 { a, b }),
+        })
     }
 
     /// Elementwise `self op scalar`; a Python-style scalar promotes only across
@@ -448,19 +448,21 @@ impl Tensor {
         if !dtype.is_floating_point() {
             return Ok(out);
         }
-        let (x, v) = (self.clone(), s.to_f64());
-        Ok(Tensor::record(out, &[self], || match op {
-            BinaryOp::Add => Op::AddScalar(x),
-            BinaryOp::Sub => Op::SubScalar(x),
-            BinaryOp::Mul => Op::MulScalar(x, v),
-            BinaryOp::Div => Op::DivScalar(x, v),
-            BinaryOp::Pow => Op::PowScalar(x, v),
-            BinaryOp::Maximum | BinaryOp::Minimum => Op::Clamp {
-                x,
-                min: (op == BinaryOp::Maximum).then_some(v),
-                max: (op == BinaryOp::Minimum).then_some(v),
-            },
-        }))
+        let (x, s) = (self.clone(), s.to_f64());
+        Ok(match op {
+            BinaryOp::Add => Tensor::record(out, &[self], || AddScalarBackward { x }),
+            BinaryOp::Sub => Tensor::record(out, &[self], || SubScalarBackward { x }),
+            BinaryOp::Mul => Tensor::record(out, &[self], || MulScalarBackward { x, s }),
+            BinaryOp::Div => Tensor::record(out, &[self], || DivScalarBackward { x, s }),
+            BinaryOp::Pow => Tensor::record(out, &[self], || PowBackward0 { x, e: s }),
+            BinaryOp::Maximum | BinaryOp::Minimum => {
+                Tensor::record(out, &[self], || ClampBackward1 {
+                    x,
+                    min: (op == BinaryOp::Maximum).then_some(s),
+                    max: (op == BinaryOp::Minimum).then_some(s),
+                })
+            }
+        })
     }
 
     /// `scalar - self` (PyTorch's `rsub`).
@@ -475,7 +477,7 @@ impl Tensor {
         if !dtype.is_floating_point() {
             return out;
         }
-        Tensor::record(out, &[self], || Op::RsubScalar(self.clone()))
+        Tensor::record(out, &[self], || RsubBackward1 { x: self.clone() })
     }
 
     /// `scalar / self`: `reciprocal() * scalar`, as PyTorch computes it.
@@ -630,11 +632,11 @@ impl Tensor {
 
     // ----- unary --------------------------------------------------------------------
 
-    fn float_unary(
+    fn float_unary<N: autograd::Node + 'static>(
         &self,
         f32_fn: impl Fn(f32) -> f32,
         f64_fn: impl Fn(f64) -> f64,
-        op: impl FnOnce(Tensor, Tensor) -> Op,
+        node: impl FnOnce(Tensor, Tensor) -> N,
     ) -> Tensor {
         let dtype = self.dtype().to_float();
         let a = cast(self, dtype);
@@ -643,24 +645,24 @@ impl Tensor {
             _ => map::<f64, f64>(&a, f64_fn),
         };
         let saved = out.detach();
-        Tensor::record(out, &[self], || op(self.clone(), saved))
+        Tensor::record(out, &[self], || node(self.clone(), saved))
     }
 
     /// `e^x` elementwise (integers compute in float32).
     pub fn exp(&self) -> Tensor {
-        self.float_unary(f32::exp, f64::exp, Op::Exp)
+        self.float_unary(f32::exp, f64::exp, |x, out| ExpBackward0 { x, out })
     }
     /// Natural logarithm elementwise.
     pub fn log(&self) -> Tensor {
-        self.float_unary(f32::ln, f64::ln, |x, _| Op::Log(x))
+        self.float_unary(f32::ln, f64::ln, |x, _| LogBackward0 { x })
     }
     /// Square root elementwise.
     pub fn sqrt(&self) -> Tensor {
-        self.float_unary(f32::sqrt, f64::sqrt, Op::Sqrt)
+        self.float_unary(f32::sqrt, f64::sqrt, |x, out| SqrtBackward0 { x, out })
     }
     /// Hyperbolic tangent elementwise.
     pub fn tanh(&self) -> Tensor {
-        self.float_unary(f32::tanh, f64::tanh, Op::Tanh)
+        self.float_unary(f32::tanh, f64::tanh, |x, out| TanhBackward0 { x, out })
     }
     /// Logistic sigmoid `1 / (1 + e^-x)` elementwise.
     ///
@@ -669,7 +671,10 @@ impl Tensor {
     /// assert_eq!(Tensor::from_vec(vec![0.0f32], [1]).sigmoid().to_vec::<f32>(), vec![0.5]);
     /// ```
     pub fn sigmoid(&self) -> Tensor {
-        self.float_unary(sigmoid::<f32>, sigmoid::<f64>, Op::Sigmoid)
+        self.float_unary(sigmoid::<f32>, sigmoid::<f64>, |x, out| SigmoidBackward0 {
+            x,
+            out,
+        })
     }
 
     /// The error function elementwise (no gradient: used inside GELU).
@@ -689,7 +694,36 @@ impl Tensor {
             map::<T, T>(self, move |x| if x > zero { x } else { zero })
         });
         let saved = out.detach();
-        Tensor::record(out, &[self], || Op::Relu(self.clone(), saved))
+        Tensor::record(out, &[self], || ReluBackward0 {
+            x: self.clone(),
+            out: saved,
+        })
+    }
+
+    /// `x · Φ(x)` with the exact Gaussian CDF (GELU, `approximate='none'`).
+    ///
+    /// # Errors
+    /// On integer input (`"GeluKernelImpl" not implemented for 'Byte'`).
+    pub fn try_gelu(&self) -> Result<Tensor> {
+        float_input(self, "GeluKernelImpl")?;
+        let out = crate::no_grad(|| self * ((self / std::f64::consts::SQRT_2).erf() * 0.5 + 0.5));
+        Ok(Tensor::record(out, &[self], || GeluBackward0 {
+            x: self.clone(),
+        }))
+    }
+
+    /// `x` where positive, `negative_slope · x` elsewhere (LeakyReLU).
+    ///
+    /// # Errors
+    /// On integer input.
+    pub fn try_leaky_relu(&self, negative_slope: f64) -> Result<Tensor> {
+        float_input(self, "LeakyReLU")?;
+        let slope = Tensor::scalar(negative_slope).to_dtype(self.dtype());
+        let out = crate::no_grad(|| Tensor::where_cond(&self.gt_scalar(0), self, &(self * &slope)));
+        Ok(Tensor::record(out, &[self], || LeakyReluBackward0 {
+            x: self.clone(),
+            slope: negative_slope,
+        }))
     }
 
     /// `-x` elementwise.
@@ -709,7 +743,9 @@ impl Tensor {
             ));
         }
         let out = with_dtype!(self.dtype(), T => map::<T, T>(self, |x| T::sub(T::default(), x)));
-        Ok(Tensor::record(out, &[self], || Op::Neg(self.clone())))
+        Ok(Tensor::record(out, &[self], || NegBackward0 {
+            x: self.clone(),
+        }))
     }
 
     /// `|x|` elementwise.
@@ -718,7 +754,7 @@ impl Tensor {
             let zero = T::default();
             map::<T, T>(self, move |x| if x < zero { T::sub(zero, x) } else { x })
         });
-        Tensor::record(out, &[self], || Op::Abs(self.clone()))
+        Tensor::record(out, &[self], || AbsBackward0 { x: self.clone() })
     }
 
     /// The sign (-1, 0 or 1) elementwise, in the same dtype.
@@ -742,7 +778,7 @@ impl Tensor {
         if !self.dtype().is_floating_point() {
             return out;
         }
-        Tensor::record(out, &[self], || Op::Clamp {
+        Tensor::record(out, &[self], || ClampBackward1 {
             x: self.clone(),
             min,
             max,
@@ -782,8 +818,10 @@ impl Tensor {
         if !dtype.is_floating_point() {
             return Ok(out);
         }
-        Ok(Tensor::record(out, &[a, b], || {
-            Op::Where(cond.clone(), a.clone(), b.clone())
+        Ok(Tensor::record(out, &[a, b], || WhereBackward0 {
+            cond: cond.clone(),
+            a: a.clone(),
+            b: b.clone(),
         }))
     }
 
@@ -928,6 +966,298 @@ impl Tensor {
 #[inline(always)]
 fn sigmoid<T: Float>(x: T) -> T {
     T::ONE / (T::ONE + (-x).fast_exp()) // see NOTE(fast-exp)
+}
+
+// ----- gradients ----------------------------------------------------------------------
+
+grad_fn! {
+    /// d(a + b) = da + db, each summed back to its input's shape.
+    AddBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        acc.add(&n.a, || g.sum_to(n.a.shape()));
+        acc.add(&n.b, || g.sum_to(n.b.shape()));
+    }
+}
+
+grad_fn! {
+    /// d(a - b) = da - db.
+    SubBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        acc.add(&n.a, || g.sum_to(n.a.shape()));
+        acc.add(&n.b, || g.neg().sum_to(n.b.shape()));
+    }
+}
+
+grad_fn! {
+    /// d(ab) = b·da + a·db.
+    MulBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        acc.add(&n.a, || (g * &n.b).sum_to(n.a.shape()));
+        acc.add(&n.b, || (g * &n.a).sum_to(n.b.shape()));
+    }
+}
+
+grad_fn! {
+    /// d(a/b) = da/b - a·db/b².
+    DivBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        let (a, b) = (&n.a, &n.b);
+        acc.add(a, || (g / b).sum_to(a.shape()));
+        acc.add(b, || (-(g * a) / (b * b)).sum_to(b.shape()));
+    }
+}
+
+grad_fn! {
+    /// d(a^b)/da = b·a^(b-1); d(a^b)/db = a^b·ln a, taken as 0 where a = 0 (as
+    /// PyTorch does).
+    PowBackward1 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        let (a, b) = (&n.a, &n.b);
+        acc.add(a, || (g * b * a.pow(&b.sub_scalar(1.0))).sum_to(a.shape()));
+        acc.add(b, || {
+            let d = g * a.pow(b) * a.log();
+            Tensor::where_cond(&a.eq_scalar(0), &zeros_like_grad(&d, g), &d).sum_to(b.shape())
+        });
+    }
+}
+
+/// The share of the gradient `x` takes in `maximum(x, y)` (`max`) or
+/// `minimum`: all where it wins, half on ties.
+fn wins(x: &Tensor, y: &Tensor, max: bool, dtype: DType) -> Tensor {
+    let w = if max { x.gt(y) } else { x.lt(y) }.to_dtype(dtype);
+    &w + &(x.eq(y).to_dtype(dtype) * 0.5)
+}
+
+grad_fn! {
+    /// The larger input takes the gradient; ties share it.
+    MaximumBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        acc.add(&n.a, || (g * wins(&n.a, &n.b, true, g.dtype())).sum_to(n.a.shape()));
+        acc.add(&n.b, || (g * wins(&n.b, &n.a, true, g.dtype())).sum_to(n.b.shape()));
+    }
+}
+
+grad_fn! {
+    /// The smaller input takes the gradient; ties share it.
+    MinimumBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        acc.add(&n.a, || (g * wins(&n.a, &n.b, false, g.dtype())).sum_to(n.a.shape()));
+        acc.add(&n.b, || (g * wins(&n.b, &n.a, false, g.dtype())).sum_to(n.b.shape()));
+    }
+}
+
+grad_fn! {
+    /// d(x + s) = dx.
+    AddScalarBackward { x: Tensor }
+    name(n) "AddBackward0";
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g.clone()) }
+}
+
+grad_fn! {
+    /// d(x - s) = dx.
+    SubScalarBackward { x: Tensor }
+    name(n) "SubBackward0";
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g.clone()) }
+}
+
+grad_fn! {
+    /// d(s - x) = -dx.
+    RsubBackward1 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g.neg()) }
+}
+
+grad_fn! {
+    /// d(x·s) = s·dx.
+    MulScalarBackward { x: Tensor, s: f64 }
+    name(n) "MulBackward0";
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g * n.s) }
+}
+
+grad_fn! {
+    /// d(x/s) = dx/s.
+    DivScalarBackward { x: Tensor, s: f64 }
+    name(n) "DivBackward0";
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g / n.s) }
+}
+
+grad_fn! {
+    /// d(x^e) = e·x^(e-1)·dx.
+    PowBackward0 { x: Tensor, e: f64 }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            if n.e == 0.0 {
+                zeros_like_grad(&n.x, g)
+            } else {
+                g * &(n.x.pow_scalar(n.e - 1.0) * n.e)
+            }
+        })
+    }
+}
+
+grad_fn! {
+    /// Passes where min <= x <= max.
+    ClampBackward1 { x: Tensor, min: Option<f64>, max: Option<f64> }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let mut keep = Tensor::full_dtype(n.x.shape(), true, DType::Bool);
+            if let Some(lo) = n.min {
+                keep = keep.mul(&n.x.ge_scalar(lo));
+            }
+            if let Some(hi) = n.max {
+                keep = keep.mul(&n.x.le_scalar(hi));
+            }
+            Tensor::where_cond(&keep, g, &zeros_like_grad(&n.x, g))
+        })
+    }
+}
+
+grad_fn! {
+    /// d(-x) = -dx.
+    NegBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g.neg()) }
+}
+
+grad_fn! {
+    /// d|x| = sign(x)·dx.
+    AbsBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g * n.x.sign()) }
+}
+
+grad_fn! {
+    /// d(e^x) = e^x·dx, from the saved output.
+    ExpBackward0 { x: Tensor, out: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g * &n.out) }
+}
+
+grad_fn! {
+    /// d(ln x) = dx/x.
+    LogBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g / &n.x) }
+}
+
+grad_fn! {
+    /// d√x = dx / (2√x), from the saved output.
+    SqrtBackward0 { x: Tensor, out: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g / (&n.out * 2.0)) }
+}
+
+grad_fn! {
+    /// d tanh x = (1 - tanh² x)·dx, from the saved output.
+    TanhBackward0 { x: Tensor, out: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || fused(g, &n.out, |g, y| g * (1.0 - y * y), |g, y| g * (1.0 - y * y)))
+    }
+}
+
+grad_fn! {
+    /// σ' = σ(1 - σ), from the saved output.
+    SigmoidBackward0 { x: Tensor, out: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            fused(g, &n.out, |g, y| g * (y * (1.0 - y)), |g, y| g * (y * (1.0 - y)))
+        })
+    }
+}
+
+grad_fn! {
+    /// A step function: the gradient passes where the output is positive.
+    ReluBackward0 { x: Tensor, out: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            fused(
+                g,
+                &n.out,
+                |g, y| if y > 0.0 { g } else { 0.0 },
+                |g, y| if y > 0.0 { g } else { 0.0 },
+            )
+        })
+    }
+}
+
+grad_fn! {
+    /// The chosen branch takes the gradient.
+    WhereBackward0 { cond: Tensor, a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        let zero = || Tensor::scalar(0.0).to_dtype(g.dtype());
+        acc.add(&n.a, || Tensor::where_cond(&n.cond, g, &zero()).sum_to(n.a.shape()));
+        acc.add(&n.b, || Tensor::where_cond(&n.cond, &zero(), g).sum_to(n.b.shape()));
+    }
+}
+
+grad_fn! {
+    /// d/dx x·Φ(x) = Φ(x) + x·φ(x).
+    GeluBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let x = &n.x;
+            let cdf = (x / std::f64::consts::SQRT_2).erf() * 0.5 + 0.5;
+            let pdf = (x * x * -0.5).exp() * (1.0 / (2.0 * std::f64::consts::PI).sqrt());
+            g * (cdf + x * pdf)
+        })
+    }
+}
+
+grad_fn! {
+    /// 1 where positive, the slope elsewhere.
+    LeakyReluBackward0 { x: Tensor, slope: f64 }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let one = Tensor::scalar(1.0).to_dtype(g.dtype());
+            let s = Tensor::scalar(n.slope).to_dtype(g.dtype());
+            g * Tensor::where_cond(&n.x.gt_scalar(0), &one, &s)
+        })
+    }
+}
+
+fn float_input(x: &Tensor, op: &'static str) -> Result<()> {
+    if x.dtype().is_floating_point() {
+        Ok(())
+    } else {
+        Err(Error::NotImplemented {
+            op,
+            dtype: x.dtype(),
+        })
+    }
+}
+
+/// `f(g, y)` elementwise for a gradient and a saved output of the same shape and
+/// float dtype: one pass and one allocation instead of a chain of ops.
+fn fused(
+    g: &Tensor,
+    y: &Tensor,
+    f32_fn: impl Fn(f32, f32) -> f32,
+    f64_fn: impl Fn(f64, f64) -> f64,
+) -> Tensor {
+    let shape = g.shape().to_vec();
+    match g.dtype() {
+        DType::F32 => zip_map::<f32, f32, f32>(g, y, &shape, f32_fn),
+        _ => zip_map::<f64, f64, f64>(g, &y.to_dtype(g.dtype()), &shape, f64_fn),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Indexing with tensors and joining: `index_select`, `gather`, `scatter_add`,
 //! `cat`, `stack`.
 
-use crate::autograd::{self, Op};
+use crate::autograd::{self, grad_fn, zeros_like_grad, Inputs, Node, Sink};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::dtype::result_type;
 use crate::tensor::layout::{contiguous_strides, for_each_offsets, wrap_dim};
@@ -84,7 +84,7 @@ impl Tensor {
             }
             Tensor::from_buffer(T::into_buffer(out), &shape)
         }));
-        Ok(Tensor::record(out, &[self], || Op::IndexSelect {
+        Ok(Tensor::record(out, &[self], || IndexSelectBackward0 {
             x: self.clone(),
             dim: d,
             index: index.clone(),
@@ -174,7 +174,7 @@ impl Tensor {
                 None => Ok(Tensor::from_buffer(T::into_buffer(out), index.shape())),
             }
         }))?;
-        Ok(Tensor::record(out, &[self], || Op::Gather {
+        Ok(Tensor::record(out, &[self], || GatherBackward0 {
             x: self.clone(),
             dim: d,
             index: index.clone(),
@@ -231,7 +231,7 @@ impl Tensor {
             if let Some(e) = err { return Err(e); }
         });
         let out = out.detach();
-        Ok(Tensor::record(out, &[self, src], || Op::ScatterAdd {
+        Ok(Tensor::record(out, &[self, src], || ScatterAddBackward0 {
             x: self.clone(),
             dim: d,
             index: index.clone(),
@@ -298,7 +298,7 @@ impl Tensor {
             Tensor::from_buffer(T::into_buffer(out), &shape)
         });
         let refs: Vec<&Tensor> = tensors.iter().collect();
-        Ok(Tensor::record(out, &refs, || Op::Cat {
+        Ok(Tensor::record(out, &refs, || CatBackward0 {
             xs: tensors.to_vec(),
             dim: d,
         }))
@@ -330,10 +330,97 @@ impl Tensor {
             Tensor::try_cat(&parts, d as isize)
         })?;
         let refs: Vec<&Tensor> = tensors.iter().collect();
-        Ok(Tensor::record(out, &refs, || Op::Stack {
+        Ok(Tensor::record(out, &refs, || StackBackward0 {
             xs: tensors.to_vec(),
             dim: d,
         }))
+    }
+}
+
+// ----- gradients ----------------------------------------------------------------------
+
+grad_fn! {
+    /// The selected rows' gradients are added back at their indices.
+    IndexSelectBackward0 { x: Tensor, dim: usize, index: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || zeros_like_grad(&n.x, g).index_add(n.dim, &n.index, g))
+    }
+}
+
+grad_fn! {
+    /// The gathered elements' gradients are scattered back to where they came from.
+    GatherBackward0 { x: Tensor, dim: usize, index: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            zeros_like_grad(&n.x, g).scatter_add(n.dim as isize, &n.index, &g.contiguous())
+        })
+    }
+}
+
+grad_fn! {
+    /// `x` passes the gradient through; `src` gathers it from where it was added.
+    ScatterAddBackward0 { x: Tensor, dim: usize, index: Tensor, src: Tensor }
+    inputs [x, src];
+    backward(n, g, acc) {
+        acc.add(&n.x, || g.clone());
+        acc.add(&n.src, || {
+            let picked = g.gather(n.dim as isize, &n.index);
+            if picked.shape() == n.src.shape() {
+                return picked;
+            }
+            let z = zeros_like_grad(&n.src, g);
+            let mut view = z.clone();
+            for (d, &len) in n.index.shape().iter().enumerate() {
+                view = view.narrow(d as isize, 0, len);
+            }
+            view.copy_(&picked);
+            z
+        });
+    }
+}
+
+/// `torch.cat`: each input gets its slice of the gradient.
+pub(crate) struct CatBackward0 {
+    xs: Vec<Tensor>,
+    dim: usize,
+}
+
+impl Node for CatBackward0 {
+    fn name(&self) -> &'static str {
+        "CatBackward0"
+    }
+    fn inputs(&self) -> Inputs<'_> {
+        self.xs.iter().collect()
+    }
+    fn backward(&self, g: &Tensor, acc: &mut Sink<'_>) {
+        let mut offset = 0;
+        for x in &self.xs {
+            let len = x.shape()[self.dim];
+            acc.add(x, || g.narrow(self.dim as isize, offset, len));
+            offset += len;
+        }
+    }
+}
+
+/// `torch.stack`: each input gets its index along the new dimension.
+pub(crate) struct StackBackward0 {
+    xs: Vec<Tensor>,
+    dim: usize,
+}
+
+impl Node for StackBackward0 {
+    fn name(&self) -> &'static str {
+        "StackBackward0"
+    }
+    fn inputs(&self) -> Inputs<'_> {
+        self.xs.iter().collect()
+    }
+    fn backward(&self, g: &Tensor, acc: &mut Sink<'_>) {
+        for (i, x) in self.xs.iter().enumerate() {
+            acc.add(x, || g.select(self.dim as isize, i as isize));
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::autograd::Op;
+use crate::autograd::grad_fn;
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::layout::{broadcast_shapes, for_each_offsets};
 use crate::tensor::{with_dtype, DType, Dims, Element, Layout, Tensor};
@@ -389,8 +389,9 @@ impl Tensor {
         check_mm_shapes(self, other)?;
         check_dtypes(self, other)?;
         let out = mm_kernel(self, other, None);
-        Ok(Tensor::record(out, &[self, other], || {
-            Op::Mm(self.clone(), other.clone())
+        Ok(Tensor::record(out, &[self, other], || MmBackward0 {
+            a: self.clone(),
+            b: other.clone(),
         }))
     }
 
@@ -426,7 +427,11 @@ impl Tensor {
             })?;
         let out = mm_kernel(mat1, mat2, Some(input.clone()));
         Ok(Tensor::record(out, &[input, mat1, mat2], || {
-            Op::Addmm(input.clone(), mat1.clone(), mat2.clone())
+            AddmmBackward0 {
+                bias: input.clone(),
+                a: mat1.clone(),
+                b: mat2.clone(),
+            }
         }))
     }
 
@@ -465,8 +470,9 @@ impl Tensor {
                 let out = crate::autograd::no_grad(|| {
                     mm_kernel(&self.unsqueeze(0), &other.unsqueeze(1), None).reshape([0usize; 0])
                 });
-                Ok(Tensor::record(out, &[self, other], || {
-                    Op::Dot(self.clone(), other.clone())
+                Ok(Tensor::record(out, &[self, other], || DotBackward0 {
+                    a: self.clone(),
+                    b: other.clone(),
                 }))
             }
             (2, 1) => {
@@ -481,8 +487,9 @@ impl Tensor {
                 let out = crate::autograd::no_grad(|| {
                     mm_kernel(self, &other.unsqueeze(1), None).reshape([-1])
                 });
-                Ok(Tensor::record(out, &[self, other], || {
-                    Op::Mv(self.clone(), other.clone())
+                Ok(Tensor::record(out, &[self, other], || MvBackward0 {
+                    a: self.clone(),
+                    v: other.clone(),
                 }))
             }
             (1, _) => Ok(self
@@ -513,7 +520,10 @@ impl Tensor {
                 sb.extend([k, n]);
                 let (a, b) = (self.try_expand(sa)?, other.try_expand(sb)?);
                 let out = bmm_kernel(&a, &b);
-                let out = Tensor::record(out, &[&a, &b], || Op::Bmm(a.clone(), b.clone()));
+                let out = Tensor::record(out, &[&a, &b], || BmmBackward0 {
+                    a: a.clone(),
+                    b: b.clone(),
+                });
                 let shape = out.shape().to_vec();
                 Ok(out.view_named(&shape, "UnsafeViewBackward0"))
             }
@@ -547,6 +557,87 @@ pub(crate) fn bmm_kernel(a: &Tensor, b: &Tensor) -> Tensor {
         }));
         Tensor::from_buffer(T::into_buffer(out), &shape)
     })
+}
+
+// ----- gradients ----------------------------------------------------------------------
+
+grad_fn! {
+    /// d(AB) = dA·B + A·dB.
+    MmBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        acc.add(&n.a, || mm_grad_lhs(g, &n.a, &n.b));
+        acc.add(&n.b, || mm_grad_rhs(g, &n.a, &n.b));
+    }
+}
+
+grad_fn! {
+    /// d(bias + AB): the bias gets `g` summed to its shape, A and B as in `mm`.
+    AddmmBackward0 { bias: Tensor, a: Tensor, b: Tensor }
+    inputs [bias, a, b];
+    backward(n, g, acc) {
+        acc.add(&n.bias, || g.sum_to(n.bias.shape()));
+        acc.add(&n.a, || mm_grad_lhs(g, &n.a, &n.b));
+        acc.add(&n.b, || mm_grad_rhs(g, &n.a, &n.b));
+    }
+}
+
+grad_fn! {
+    /// d(a·b) = b·da + a·db.
+    DotBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        acc.add(&n.a, || &n.b * g);
+        acc.add(&n.b, || &n.a * g);
+    }
+}
+
+grad_fn! {
+    /// d(Av) = dA·v + A·dv: dA = g vᵀ, dv = Aᵀ g.
+    MvBackward0 { a: Tensor, v: Tensor }
+    inputs [a, v];
+    backward(n, g, acc) {
+        acc.add(&n.a, || g.unsqueeze(1).mm(&n.v.unsqueeze(0)));
+        acc.add(&n.v, || n.a.t().matmul(g));
+    }
+}
+
+grad_fn! {
+    /// Batched `mm`: dA = g Bᵀ, dB = Aᵀ g per batch.
+    BmmBackward0 { a: Tensor, b: Tensor }
+    inputs [a, b];
+    backward(n, g, acc) {
+        acc.add(&n.a, || g.matmul(&n.b.transpose(-1, -2)));
+        acc.add(&n.b, || n.a.transpose(-1, -2).matmul(g));
+    }
+}
+
+/// True for a transposed view of a contiguous matrix (a weight seen as `W.t()`).
+fn is_transposed(t: &Tensor) -> bool {
+    t.dim() == 2 && !t.is_contiguous() && t.t().is_contiguous()
+}
+
+// NOTE(grad-layout): the gradient of a matrix product is computed in the layout of
+// the operand it flows to. A linear layer multiplies by `W.t()`; computing `(gᵀ·A)ᵀ`
+// instead of `Aᵀ·g` yields a view whose transpose is contiguous, so `W.grad` is
+// stored without a copy.
+
+/// `g·Bᵀ`, the gradient of `A` in `A·B`.
+fn mm_grad_lhs(g: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
+    if is_transposed(a) {
+        b.mm(&g.t()).t() // see NOTE(grad-layout)
+    } else {
+        g.mm(&b.t())
+    }
+}
+
+/// `Aᵀ·g`, the gradient of `B` in `A·B`.
+fn mm_grad_rhs(g: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
+    if is_transposed(b) {
+        g.t().mm(a).t() // see NOTE(grad-layout)
+    } else {
+        a.t().mm(g)
+    }
 }
 
 #[cfg(test)]

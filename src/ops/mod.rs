@@ -2,8 +2,10 @@
 //! recording, and their tests. The gradients themselves are in
 //! [`crate::autograd`]'s single `match`.
 
+mod convert;
 pub mod elementwise;
 pub mod index;
+pub mod loss;
 pub mod matmul;
 mod narrow;
 mod operators;

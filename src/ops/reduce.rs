@@ -4,7 +4,7 @@
 //! Float sums accumulate in f64 and round once, so results do not depend on the
 //! order of work (thread count) and are at least as accurate as PyTorch's.
 
-use crate::autograd::Op;
+use crate::autograd::{grad_fn, unreduce, zeros_like_grad};
 use crate::error::{or_panic, Error, Result};
 use crate::tensor::layout::{for_each_offsets, wrap_dim};
 use crate::tensor::{with_dtype, DType, Dims, Element, Tensor};
@@ -164,7 +164,7 @@ impl Tensor {
     /// The sum of all elements as a 0-d tensor (ints and bools sum to int64).
     pub fn sum(&self) -> Tensor {
         let out = self.flat().sum_kernel(0, false);
-        Tensor::record(out, &[self], || Op::Sum(self.clone()))
+        Tensor::record(out, &[self], || SumBackward0 { x: self.clone() })
     }
 
     /// The sum along `dim`, keeping it as size 1 when `keepdim`.
@@ -181,7 +181,7 @@ impl Tensor {
         }
         let d = wrap_dim(dim, self.dim())?;
         let out = self.sum_kernel(d, keepdim);
-        Ok(Tensor::record(out, &[self], || Op::SumDim {
+        Ok(Tensor::record(out, &[self], || SumBackward1 {
             x: self.clone(),
             dim: d,
             keepdim,
@@ -242,7 +242,9 @@ impl Tensor {
         self.check_float("mean")?;
         let n = self.numel() as f64;
         let out = crate::autograd::no_grad(|| self.flat().sum_kernel(0, false).div_scalar(n));
-        Ok(Tensor::record(out, &[self], || Op::Mean(self.clone())))
+        Ok(Tensor::record(out, &[self], || MeanBackward0 {
+            x: self.clone(),
+        }))
     }
 
     /// The mean along `dim`.
@@ -260,7 +262,7 @@ impl Tensor {
         }
         let n = self.shape()[d] as f64;
         let out = crate::autograd::no_grad(|| self.sum_kernel(d, keepdim).div_scalar(n));
-        Ok(Tensor::record(out, &[self], || Op::MeanDim {
+        Ok(Tensor::record(out, &[self], || MeanBackward1 {
             x: self.clone(),
             dim: d,
             keepdim,
@@ -280,7 +282,7 @@ impl Tensor {
             Tensor::from_buffer(T::into_buffer(v), &[])
         });
         let saved = out.detach();
-        Ok(Tensor::record(out, &[self], || Op::ExtremeAll {
+        Ok(Tensor::record(out, &[self], || ExtremeAllBackward {
             x: self.clone(),
             out: saved,
             max,
@@ -342,7 +344,7 @@ impl Tensor {
             (Tensor::from_buffer(T::into_buffer(val), &shape), Tensor::from_buffer(i64::into_buffer(idx), &shape))
         });
         let saved = indices.clone();
-        let values = Tensor::record(values, &[self], || Op::ExtremeDim {
+        let values = Tensor::record(values, &[self], || ExtremeDimBackward {
             x: self.clone(),
             dim: d,
             keepdim,
@@ -417,7 +419,7 @@ impl Tensor {
     /// The product of all elements (ints and bools give int64).
     pub fn prod(&self) -> Tensor {
         let out = self.flat().prod_kernel(0, false);
-        Tensor::record(out, &[self], || Op::Prod {
+        Tensor::record(out, &[self], || ProdBackward {
             x: self.clone(),
             dim: None,
             keepdim: false,
@@ -432,7 +434,7 @@ impl Tensor {
             return self.prod();
         }
         let out = self.prod_kernel(d, keepdim);
-        Tensor::record(out, &[self], || Op::Prod {
+        Tensor::record(out, &[self], || ProdBackward {
             x: self.clone(),
             dim: Some(d),
             keepdim,
@@ -481,7 +483,7 @@ impl Tensor {
             Tensor::from_buffer(T::into_buffer(v), &shape)
         });
         let dim = dim.map(|_| d);
-        Ok(Tensor::record(out, &[self], || Op::Var {
+        Ok(Tensor::record(out, &[self], || VarBackward0 {
             x: self.clone(),
             dim,
             correction,
@@ -515,13 +517,151 @@ impl Tensor {
             Some(d) => Some(wrap_dim(d, self.dim())?),
             None => None,
         };
-        Ok(Tensor::record(out, &[self], || Op::Std {
+        Ok(Tensor::record(out, &[self], || StdBackward0 {
             x: self.clone(),
             out: saved,
             dim,
             correction,
             keepdim,
         }))
+    }
+}
+
+// ----- gradients ----------------------------------------------------------------------
+
+grad_fn! {
+    /// Every element gets the gradient of the sum.
+    SumBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g.expand(n.x.shape())) }
+}
+
+grad_fn! {
+    /// Every element of a lane gets its lane's gradient.
+    SumBackward1 { x: Tensor, dim: usize, keepdim: bool }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || unreduce(g, Some(n.dim), n.keepdim).expand(n.x.shape()))
+    }
+}
+
+grad_fn! {
+    /// Every element gets 1/N of the gradient.
+    MeanBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || (g / n.x.numel() as f64).expand(n.x.shape())) }
+}
+
+grad_fn! {
+    /// Every element of a lane gets 1/N of its lane's gradient.
+    MeanBackward1 { x: Tensor, dim: usize, keepdim: bool }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            (unreduce(g, Some(n.dim), n.keepdim) / n.x.shape()[n.dim] as f64).expand(n.x.shape())
+        })
+    }
+}
+
+grad_fn! {
+    /// `max()`/`min()` of all elements: ties share the gradient evenly, as in
+    /// PyTorch.
+    ExtremeAllBackward { x: Tensor, out: Tensor, max: bool }
+    name(n) if n.max { "MaxBackward1" } else { "MinBackward1" };
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let mask = n.x.eq(&n.out).to_dtype(g.dtype());
+            &(&mask * g) / &mask.sum()
+        })
+    }
+}
+
+grad_fn! {
+    /// `max(dim)`/`min(dim)`: the element at each lane's index takes its gradient.
+    ExtremeDimBackward { x: Tensor, dim: usize, keepdim: bool, indices: Tensor, max: bool }
+    name(n) if n.max { "MaxBackward0" } else { "MinBackward0" };
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let (g, i) = (
+                unreduce(g, Some(n.dim), n.keepdim),
+                unreduce(&n.indices, Some(n.dim), n.keepdim),
+            );
+            zeros_like_grad(&n.x, &g).scatter_add(n.dim as isize, &i, &g.contiguous())
+        })
+    }
+}
+
+grad_fn! {
+    /// d(Πx)/dx_i = the product of the others (exact where elements are zero).
+    ProdBackward { x: Tensor, dim: Option<usize>, keepdim: bool }
+    name(n) if n.dim.is_none() { "ProdBackward0" } else { "ProdBackward1" };
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || unreduce(g, n.dim, n.keepdim) * product_of_others(&n.x, n.dim))
+    }
+}
+
+grad_fn! {
+    /// d var = 2(x - mean) / (N - correction).
+    VarBackward0 { x: Tensor, dim: Option<usize>, correction: usize, keepdim: bool }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let (mean, len) = lane_mean(&n.x, n.dim);
+            unreduce(g, n.dim, n.keepdim) * ((&n.x - &mean) * (2.0 / (len - n.correction as f64)))
+        })
+    }
+}
+
+grad_fn! {
+    /// d std = (x - mean) / (std · (N - correction)), from the saved output.
+    StdBackward0 { x: Tensor, out: Tensor, dim: Option<usize>, correction: usize, keepdim: bool }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let (mean, len) = lane_mean(&n.x, n.dim);
+            let denom = unreduce(&n.out, n.dim, n.keepdim) * (len - n.correction as f64);
+            unreduce(g, n.dim, n.keepdim) * (&n.x - &mean) / denom
+        })
+    }
+}
+
+/// The mean over a lane (kept as a size-1 dim) and the lane length.
+fn lane_mean(x: &Tensor, dim: Option<usize>) -> (Tensor, f64) {
+    match dim {
+        Some(d) => (x.mean_dim(d as isize, true), x.shape()[d] as f64),
+        None => (x.mean(), x.numel() as f64),
+    }
+}
+
+/// For each element, the product of the other elements in its lane: the gradient
+/// of `prod`, exact even where elements are zero (prefix and suffix products).
+fn product_of_others(x: &Tensor, dim: Option<usize>) -> Tensor {
+    let (rows, last) = match dim {
+        Some(d) => (x.transpose(d as isize, -1).contiguous(), d),
+        None => (x.reshape([-1]).contiguous(), 0),
+    };
+    let n = *rows.shape().last().unwrap_or(&1);
+    let v = rows.to_vec::<f64>();
+    let mut out = vec![0f64; v.len()];
+    for (lane, res) in v.chunks(n.max(1)).zip(out.chunks_mut(n.max(1))) {
+        let mut prefix = 1.0;
+        for (i, r) in res.iter_mut().enumerate() {
+            *r = prefix;
+            prefix *= lane[i];
+        }
+        let mut suffix = 1.0;
+        for i in (0..lane.len()).rev() {
+            res[i] *= suffix;
+            suffix *= lane[i];
+        }
+    }
+    let t = Tensor::from_vec(out, rows.shape()).to_dtype(x.dtype());
+    match dim {
+        Some(_) => t.transpose(last as isize, -1).contiguous(),
+        None => t.reshape(x.shape()),
     }
 }
 

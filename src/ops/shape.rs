@@ -4,7 +4,7 @@
 
 use std::ops::{Bound, RangeBounds};
 
-use crate::autograd::Op;
+use crate::autograd::{grad_fn, node, zeros_like_grad};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::layout::{view_strides, wrap_dim};
 use crate::tensor::{Dims, Layout, ShapeArg, Tensor};
@@ -140,8 +140,9 @@ impl Tensor {
                     self.dtype(),
                     None,
                 );
-                Ok(Tensor::record(out, &[self], || {
-                    Op::Reshape(self.clone(), "UnsafeViewBackward0")
+                Ok(Tensor::record(out, &[self], || ReshapeBackward {
+                    x: self.clone(),
+                    name: "UnsafeViewBackward0",
                 }))
             }
         }
@@ -178,7 +179,12 @@ impl Tensor {
         };
         self.view_with(
             layout,
-            crate::autograd::needs_grad(&[self]).then(|| Op::Reshape(self.clone(), name)),
+            crate::autograd::needs_grad(&[self]).then(|| {
+                node(ReshapeBackward {
+                    x: self.clone(),
+                    name: name,
+                })
+            }),
         )
     }
 
@@ -228,8 +234,12 @@ impl Tensor {
         };
         self.view_with(
             layout,
-            crate::autograd::needs_grad(&[self])
-                .then(|| Op::Reshape(self.clone(), "SqueezeBackward0")),
+            crate::autograd::needs_grad(&[self]).then(|| {
+                node(ReshapeBackward {
+                    x: self.clone(),
+                    name: "SqueezeBackward0",
+                })
+            }),
         )
     }
 
@@ -250,7 +260,12 @@ impl Tensor {
         }
         self.view_with(
             l,
-            crate::autograd::needs_grad(&[self]).then(|| Op::Reshape(self.clone(), name)),
+            crate::autograd::needs_grad(&[self]).then(|| {
+                node(ReshapeBackward {
+                    x: self.clone(),
+                    name: name,
+                })
+            }),
         )
     }
 
@@ -273,8 +288,12 @@ impl Tensor {
         l.strides.insert(d, stride);
         Ok(self.view_with(
             l,
-            crate::autograd::needs_grad(&[self])
-                .then(|| Op::Reshape(self.clone(), "UnsqueezeBackward0")),
+            crate::autograd::needs_grad(&[self]).then(|| {
+                node(ReshapeBackward {
+                    x: self.clone(),
+                    name: "UnsqueezeBackward0",
+                })
+            }),
         ))
     }
 
@@ -311,7 +330,12 @@ impl Tensor {
         };
         Ok(self.view_with(
             layout,
-            crate::autograd::needs_grad(&[self]).then(|| Op::Permute(self.clone(), perm)),
+            crate::autograd::needs_grad(&[self]).then(|| {
+                node(PermuteBackward0 {
+                    x: self.clone(),
+                    perm,
+                })
+            }),
         ))
     }
 
@@ -330,7 +354,14 @@ impl Tensor {
         }
         Ok(self.view_with(
             l,
-            crate::autograd::needs_grad(&[self]).then(|| Op::Transpose(self.clone(), a, b, name)),
+            crate::autograd::needs_grad(&[self]).then(|| {
+                node(TransposeBackward {
+                    x: self.clone(),
+                    a,
+                    b,
+                    name,
+                })
+            }),
         ))
     }
 
@@ -349,8 +380,12 @@ impl Tensor {
         if self.dim() < 2 {
             return self.view_with(
                 self.layout().clone(),
-                crate::autograd::needs_grad(&[self])
-                    .then(|| Op::Reshape(self.clone(), "TBackward0")),
+                crate::autograd::needs_grad(&[self]).then(|| {
+                    node(ReshapeBackward {
+                        x: self.clone(),
+                        name: "TBackward0",
+                    })
+                }),
             );
         }
         or_panic!(self.try_transpose(0, 1, "TBackward0"))
@@ -407,11 +442,13 @@ impl Tensor {
         let s = s as usize;
         Ok(self.view_with(
             l,
-            crate::autograd::needs_grad(&[self]).then(|| Op::Slice {
-                x: self.clone(),
-                dim: d,
-                start: s,
-                step,
+            crate::autograd::needs_grad(&[self]).then(|| {
+                node(SliceBackward0 {
+                    x: self.clone(),
+                    dim: d,
+                    start: s,
+                    step,
+                })
             }),
         ))
     }
@@ -448,10 +485,12 @@ impl Tensor {
         let i = i as usize;
         Ok(self.view_with(
             l,
-            crate::autograd::needs_grad(&[self]).then(|| Op::Select {
-                x: self.clone(),
-                dim: d,
-                index: i,
+            crate::autograd::needs_grad(&[self]).then(|| {
+                node(SelectBackward0 {
+                    x: self.clone(),
+                    dim: d,
+                    index: i,
+                })
             }),
         ))
     }
@@ -501,7 +540,7 @@ impl Tensor {
         };
         Ok(self.view_with(
             layout,
-            crate::autograd::needs_grad(&[self]).then(|| Op::Expand(self.clone())),
+            crate::autograd::needs_grad(&[self]).then(|| node(ExpandBackward0 { x: self.clone() })),
         ))
     }
 
@@ -509,6 +548,76 @@ impl Tensor {
     #[track_caller]
     pub fn expand_as(&self, other: &Tensor) -> Tensor {
         self.expand(other.shape())
+    }
+}
+
+// ----- gradients ----------------------------------------------------------------------
+
+grad_fn! {
+    /// A view with another shape (`ViewBackward0`, `UnsafeViewBackward0`,
+    /// `SqueezeBackward0`, ... as PyTorch names the op that made it): the
+    /// gradient takes the input's shape back.
+    ReshapeBackward { x: Tensor, name: &'static str }
+    name(n) n.name;
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g.reshape(n.x.shape())) }
+}
+
+grad_fn! {
+    /// The gradient is permuted back by the inverse permutation.
+    PermuteBackward0 { x: Tensor, perm: Vec<usize> }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let mut inverse = vec![0isize; n.perm.len()];
+            for (i, &p) in n.perm.iter().enumerate() {
+                inverse[p] = i as isize;
+            }
+            g.permute(&inverse)
+        })
+    }
+}
+
+grad_fn! {
+    /// The gradient is transposed back (`TransposeBackward0`, `TBackward0`).
+    TransposeBackward { x: Tensor, a: usize, b: usize, name: &'static str }
+    name(n) n.name;
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g.transpose(n.a as isize, n.b as isize)) }
+}
+
+grad_fn! {
+    /// Repeated elements add their gradients.
+    ExpandBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g.sum_to(n.x.shape())) }
+}
+
+grad_fn! {
+    /// The gradient lands in the sliced positions of zeros.
+    SliceBackward0 { x: Tensor, dim: usize, start: usize, step: usize }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let z = zeros_like_grad(&n.x, g);
+            let len = g.shape()[n.dim];
+            let end = n.start + len.saturating_sub(1) * n.step + 1;
+            z.slice(n.dim as isize, n.start as isize, end as isize, n.step).copy_(g);
+            z
+        })
+    }
+}
+
+grad_fn! {
+    /// The gradient lands in the selected row of zeros.
+    SelectBackward0 { x: Tensor, dim: usize, index: usize }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let z = zeros_like_grad(&n.x, g);
+            z.select(n.dim as isize, n.index as isize).copy_(g);
+            z
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! `softmax` and `log_softmax` along a dimension, computed stably
 //! (the lane's maximum is subtracted before exponentiating).
 
-use crate::autograd::{self, Op};
+use crate::autograd::{self, grad_fn};
 use crate::error::{or_panic, Error, Result};
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{with_float, Element, Float, Tensor};
@@ -86,21 +86,20 @@ impl Tensor {
             Tensor::from_buffer(T::into_buffer(v), self.shape())
         });
         let saved = out.detach();
-        Ok(Tensor::record(out, &[self], || {
-            if log {
-                Op::LogSoftmax {
-                    out: saved,
-                    dim: d,
-                    x: self.clone(),
-                }
-            } else {
-                Op::Softmax {
-                    out: saved,
-                    dim: d,
-                    x: self.clone(),
-                }
-            }
-        }))
+        let x = self.clone();
+        Ok(if log {
+            Tensor::record(out, &[self], || LogSoftmaxBackward0 {
+                x,
+                out: saved,
+                dim: d,
+            })
+        } else {
+            Tensor::record(out, &[self], || SoftmaxBackward0 {
+                x,
+                out: saved,
+                dim: d,
+            })
+        })
     }
 
     /// `exp(x_i) / Σ_j exp(x_j)` along `dim`: each lane becomes a probability
@@ -130,6 +129,24 @@ impl Tensor {
     /// Fallible [`Tensor::log_softmax`].
     pub fn try_log_softmax(&self, dim: isize) -> Result<Tensor> {
         self.softmax_impl(dim, true)
+    }
+}
+
+grad_fn! {
+    /// dx = y ⊙ (g - Σ g⊙y), from the saved output y.
+    SoftmaxBackward0 { x: Tensor, out: Tensor, dim: usize }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || &n.out * (g - &(g * &n.out).sum_dim(n.dim as isize, true)))
+    }
+}
+
+grad_fn! {
+    /// dx = g - softmax ⊙ Σ g, from the saved output (the log-probabilities).
+    LogSoftmaxBackward0 { x: Tensor, out: Tensor, dim: usize }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || g - &(n.out.exp() * g.sum_dim(n.dim as isize, true)))
     }
 }
 

@@ -17,7 +17,7 @@ pub use random::Generator;
 pub use storage::Buffer;
 use storage::Storage;
 
-use crate::autograd::{self, Op};
+use crate::autograd::{self, GradFn, Node};
 use crate::error::{or_panic, Error, Result};
 
 /// An n-dimensional array with PyTorch's semantics: a dtype chosen at run time,
@@ -44,7 +44,7 @@ pub(crate) struct Inner {
     pub(crate) dtype: DType,
     requires_grad: AtomicBool,
     pub(crate) grad: Mutex<Option<Tensor>>,
-    pub(crate) grad_fn: Option<Op>,
+    pub(crate) grad_fn: Option<GradFn>,
 }
 
 /// Anything that can name a shape: arrays, slices and vectors of `usize`, `isize`,
@@ -97,7 +97,7 @@ impl Tensor {
         storage: Arc<Storage>,
         layout: Layout,
         dtype: DType,
-        grad_fn: Option<Op>,
+        grad_fn: Option<GradFn>,
     ) -> Tensor {
         let requires_grad = grad_fn.is_some();
         Tensor {
@@ -128,7 +128,7 @@ impl Tensor {
     }
 
     /// A view of this tensor's storage with another layout; records `grad_fn` when given.
-    pub(crate) fn view_with(&self, layout: Layout, grad_fn: Option<Op>) -> Tensor {
+    pub(crate) fn view_with(&self, layout: Layout, grad_fn: Option<GradFn>) -> Tensor {
         Tensor::from_parts(
             self.inner.storage.clone(),
             layout,
@@ -139,10 +139,10 @@ impl Tensor {
 
     /// Attaches `op` as the grad_fn of a freshly computed result when autograd is
     /// recording and any of `inputs` requires grad.
-    pub(crate) fn record(
+    pub(crate) fn record<N: Node + 'static>(
         mut result: Tensor,
         inputs: &[&Tensor],
-        op: impl FnOnce() -> Op,
+        node: impl FnOnce() -> N,
     ) -> Tensor {
         if !autograd::needs_grad(inputs) {
             return result;
@@ -150,7 +150,7 @@ impl Tensor {
         match Arc::get_mut(&mut result.inner) {
             // A freshly computed result is unshared: attach the op in place.
             Some(inner) => {
-                inner.grad_fn = Some(op());
+                inner.grad_fn = Some(Box::new(node()));
                 *inner.requires_grad.get_mut() = true;
                 result
             }
@@ -161,7 +161,12 @@ impl Tensor {
                     dtype,
                     ..
                 } = &*result.inner;
-                Tensor::from_parts(storage.clone(), layout.clone(), *dtype, Some(op()))
+                Tensor::from_parts(
+                    storage.clone(),
+                    layout.clone(),
+                    *dtype,
+                    Some(Box::new(node())),
+                )
             }
         }
     }
@@ -396,7 +401,7 @@ impl Tensor {
 
     /// The PyTorch name of the op that produced this tensor (`AddmmBackward0`, ...).
     pub fn grad_fn(&self) -> Option<&'static str> {
-        self.inner.grad_fn.as_ref().map(Op::name)
+        self.inner.grad_fn.as_ref().map(|n| n.name())
     }
 
     /// The gradient accumulated by `backward()` into this leaf, if any.
@@ -488,36 +493,6 @@ impl Tensor {
             )));
         }
         Ok(with_dtype!(self.dtype(), T => self.with_slice(|d: &[T], l| d[l.offset].to_scalar())))
-    }
-
-    /// A new contiguous tensor with the same values (PyTorch's `clone`); gradients flow
-    /// back through it.
-    pub fn clone_tensor(&self) -> Tensor {
-        let out = with_dtype!(self.dtype(), T => Tensor::from_buffer(T::into_buffer(self.contiguous_vec::<T>()), self.shape()));
-        Tensor::record(out, &[self], || Op::Clone(self.clone()))
-    }
-
-    /// The tensor itself if contiguous, else a contiguous copy.
-    pub fn contiguous(&self) -> Tensor {
-        if self.is_contiguous() {
-            self.clone()
-        } else {
-            self.clone_tensor()
-        }
-    }
-
-    /// Converts to another element type (a copy, unless the dtype already matches).
-    /// Gradients flow back through float-to-float conversions.
-    pub fn to_dtype(&self, dtype: DType) -> Tensor {
-        if dtype == self.dtype() {
-            return self.clone();
-        }
-        let out = with_dtype!(dtype, T => Tensor::from_buffer(T::into_buffer(self.to_vec::<T>()), self.shape()));
-        if dtype.is_floating_point() {
-            Tensor::record(out, &[self], || Op::ToDtype(self.clone()))
-        } else {
-            out
-        }
     }
 }
 
