@@ -182,7 +182,7 @@ impl Tensor {
             crate::autograd::needs_grad(&[self]).then(|| {
                 node(ReshapeBackward {
                     x: self.clone(),
-                    name: name,
+                    name,
                 })
             }),
         )
@@ -263,7 +263,7 @@ impl Tensor {
             crate::autograd::needs_grad(&[self]).then(|| {
                 node(ReshapeBackward {
                     x: self.clone(),
-                    name: name,
+                    name,
                 })
             }),
         )
