@@ -33,6 +33,7 @@ pub mod ops;
 pub mod optim;
 pub mod plot;
 pub mod tensor;
+pub mod testing;
 pub mod train;
 pub mod vision;
 

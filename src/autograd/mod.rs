@@ -102,7 +102,7 @@ pub(crate) fn node<N: Node + 'static>(n: N) -> GradFn {
 /// gradients flow to, and the formula. Saved outputs are detached handles (same
 /// storage), so a result never keeps itself alive.
 ///
-/// ```ignore
+/// ```text
 /// grad_fn! {
 ///     /// d(e^x) = e^x, from the saved output.
 ///     ExpBackward0 { x: Tensor, out: Tensor }

@@ -48,3 +48,35 @@ grad_fn! {
     inputs [x];
     backward(n, g, acc) { acc.add(&n.x, || g.to_dtype(n.x.dtype())) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::golden::{goldens, gradchecks};
+
+    goldens! { "convert";
+        to_float64 => |x, _| x[0].to_dtype(DType::F64),
+        contiguous => |x, _| x[0].t().contiguous(),
+    }
+
+    gradchecks! {
+        contiguous_clone: [randn(&[3, 4], 1)] => |x| x[0].t().contiguous();
+    }
+
+    #[test]
+    fn to_dtype_gradcheck() {
+        // Through float32 the function is a staircase at 1e-7 resolution: step wider.
+        let tol = crate::autograd::GradcheckTol {
+            eps: 1e-2,
+            atol: 1e-4,
+            rtol: 1e-3,
+        };
+        crate::autograd::gradcheck_with(
+            |x| x[0].to_dtype(DType::F32).to_dtype(DType::F64) * 2.0,
+            &[crate::testing::randn(&[4], 1)],
+            &[],
+            tol,
+        )
+        .unwrap_or_else(|e| panic!("to_dtype: {e}"));
+    }
+}

@@ -660,6 +660,14 @@ impl Tensor {
     pub fn sqrt(&self) -> Tensor {
         self.float_unary(f32::sqrt, f64::sqrt, |x, out| SqrtBackward0 { x, out })
     }
+    /// Sine elementwise, in radians (integers compute in float32).
+    pub fn sin(&self) -> Tensor {
+        self.float_unary(f32::sin, f64::sin, |x, _| SinBackward0 { x })
+    }
+    /// Cosine elementwise, in radians (integers compute in float32).
+    pub fn cos(&self) -> Tensor {
+        self.float_unary(f32::cos, f64::cos, |x, _| CosBackward0 { x })
+    }
     /// Hyperbolic tangent elementwise.
     pub fn tanh(&self) -> Tensor {
         self.float_unary(f32::tanh, f64::tanh, |x, out| TanhBackward0 { x, out })
@@ -1161,6 +1169,20 @@ grad_fn! {
 }
 
 grad_fn! {
+    /// d sin x = cos x · dx.
+    SinBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || g * n.x.cos()) }
+}
+
+grad_fn! {
+    /// d cos x = -sin x · dx.
+    CosBackward0 { x: Tensor }
+    inputs [x];
+    backward(n, g, acc) { acc.add(&n.x, || -(g * n.x.sin())) }
+}
+
+grad_fn! {
     /// d tanh x = (1 - tanh² x)·dx, from the saved output.
     TanhBackward0 { x: Tensor, out: Tensor }
     inputs [x];
@@ -1263,6 +1285,74 @@ fn fused(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::golden::{goldens, gradchecks};
+
+    goldens! { "elementwise";
+        add => |x, _| &x[0] + &x[1],
+        sub => |x, _| &x[0] - &x[1],
+        mul => |x, _| &x[0] * &x[1],
+        div => |x, _| &x[0] / &x[1],
+        add_scalar => |x, _| &x[0] + 2.5,
+        sub_scalar => |x, _| &x[0] - 2.5,
+        rsub_scalar => |x, _| 2.5 - &x[0],
+        mul_scalar => |x, _| &x[0] * -1.5,
+        div_scalar => |x, _| &x[0] / 255,
+        pow_scalar => |x, _| x[0].pow_scalar(2),
+        pow_scalar_frac => |x, _| x[0].pow_scalar(1.5),
+        pow => |x, _| x[0].pow(&x[1]),
+        maximum => |x, _| x[0].maximum(&x[1]),
+        minimum => |x, _| x[0].minimum(&x[1]),
+        neg => |x, _| -&x[0],
+        abs => |x, _| x[0].abs(),
+        exp => |x, _| x[0].exp(),
+        log => |x, _| x[0].log(),
+        sqrt => |x, _| x[0].sqrt(),
+        tanh => |x, _| x[0].tanh(),
+        sigmoid => |x, _| x[0].sigmoid(),
+        relu => |x, _| x[0].relu(),
+        gelu => |x, _| x[0].try_gelu().unwrap(),
+        leaky_relu => |x, a| x[0].try_leaky_relu(a["slope"].as_f64().unwrap()).unwrap(),
+        sin => |x, _| x[0].sin(),
+        cos => |x, _| x[0].cos(),
+        clamp => |x, a| x[0].clamp(a["min"].as_f64(), a["max"].as_f64()),
+        clamp_min => |x, a| x[0].clamp(a["min"].as_f64(), a["max"].as_f64()),
+        r#where => |x, _| Tensor::where_cond(&x[0], &x[1], &x[2]),
+        uint8_div_255 => |x, _| &x[0] / 255,
+        uint8_add_wraps => |x, _| &x[0] + 10,
+        int_true_div => |x, _| &x[0] / &x[1],
+        int_mul_float => |x, _| &x[0] * 0.5,
+        int_exp => |x, _| x[0].exp(),
+        int_sin => |x, _| x[0].sin(),
+        compare_gt => |x, _| x[0].gt(&x[1]),
+        compare_eq_int => |x, _| x[0].eq(&x[1]),
+    }
+
+    gradchecks! {
+        add: [randn(&[3, 1], 1), randn(&[4], 2)] => |x| &x[0] + &x[1];
+        sub: [randn(&[2, 3], 1), randn(&[3], 2)] => |x| &x[0] - &x[1];
+        mul: [randn(&[2, 1, 3], 1), randn(&[4, 1], 2)] => |x| &x[0] * &x[1];
+        div: [randn(&[3, 4], 1), positive(&[4], 2)] => |x| &x[0] / &x[1];
+        scalar_arith: [randn(&[5], 1)] => |x| ((&x[0] + 2.0) * 3.0 - 1.0) / 7.0;
+        rsub_rdiv: [positive(&[5], 1)] => |x| 2.0 - &(1.0 / &x[0]);
+        pow_scalar: [randn(&[5], 1)] => |x| x[0].pow_scalar(3);
+        pow: [positive(&[2, 3], 1), randn(&[3], 2)] => |x| x[0].pow(&x[1]);
+        maximum: [randn(&[4, 3], 1), randn(&[3], 2)] => |x| x[0].maximum(&x[1]);
+        minimum: [randn(&[4, 3], 1), randn(&[3], 2)] => |x| x[0].minimum(&x[1]);
+        neg: [randn(&[4], 1)] => |x| -&x[0];
+        abs: [randn(&[6], 1)] => |x| x[0].abs();
+        exp: [randn(&[3, 3], 1)] => |x| x[0].exp();
+        log: [positive(&[3, 3], 1)] => |x| x[0].log();
+        sqrt: [positive(&[7], 1)] => |x| x[0].sqrt();
+        tanh: [randn(&[7], 1)] => |x| x[0].tanh();
+        sigmoid: [randn(&[4, 5], 1)] => |x| x[0].sigmoid();
+        relu: [randn(&[4, 5], 1)] => |x| x[0].relu();
+        gelu: [randn(&[4, 5], 1)] => |x| x[0].try_gelu().unwrap();
+        leaky_relu: [randn(&[4, 5], 1)] => |x| x[0].try_leaky_relu(0.1).unwrap();
+        sin: [randn(&[3, 4], 1)] => |x| x[0].sin();
+        cos: [randn(&[3, 4], 1)] => |x| x[0].cos();
+        clamp: [randn(&[10], 1)] => |x| x[0].clamp(Some(-0.5), Some(0.5));
+        r#where: [randn(&[2, 3], 1), randn(&[3], 2)] => |x| Tensor::where_cond(&Tensor::from_slice(&[true, false, true]), &x[0], &x[1]);
+    }
 
     #[test]
     fn pixels_to_floats_in_one_pass_match_cast_then_op() {

@@ -427,6 +427,24 @@ impl Node for StackBackward0 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::golden::{goldens, gradchecks};
+
+    goldens! { "index";
+        index_select => |x, _| x[0].index_select(0, &x[1]),
+        gather => |x, _| x[0].gather(1, &x[1]),
+        scatter_add => |x, _| x[0].scatter_add(1, &x[1], &x[2]),
+        cat => |x, _| Tensor::cat(&[x[0].clone(), x[1].clone()], 0),
+        cat_dim1 => |x, _| Tensor::cat(&[x[0].clone(), x[1].clone()], 1),
+        stack => |x, _| Tensor::stack(&[x[0].clone(), x[1].clone()], 1),
+    }
+
+    gradchecks! {
+        index_select_repeats: [randn(&[5, 3], 1)] => |x| x[0].index_select(0, &Tensor::from_slice(&[4i64, 0, 4]));
+        gather: [randn(&[3, 4], 1)] => |x| x[0].gather(1, &Tensor::from_vec(vec![0i64, 3, 1, 1, 2, 0], [3, 2]));
+        scatter_add: [randn(&[3, 4], 1), randn(&[3, 3], 2)] => |x| x[0].scatter_add(1, &Tensor::from_vec(vec![0i64, 3, 1, 1, 2, 0], [3, 2]), &x[1]);
+        cat: [randn(&[2, 3], 1), randn(&[2, 1], 2)] => |x| Tensor::cat(&[x[0].clone(), x[1].clone()], 1);
+        stack: [randn(&[2, 3], 1), randn(&[2, 3], 2)] => |x| Tensor::stack(&[x[0].clone(), x[1].clone()], 0);
+    }
 
     #[test]
     fn gather_scatter_round_trip() {

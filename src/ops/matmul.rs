@@ -643,6 +643,32 @@ fn mm_grad_rhs(g: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::golden::{goldens, gradchecks};
+
+    goldens! { "matmul";
+        mm => |x, _| x[0].mm(&x[1]),
+        addmm => |x, _| Tensor::addmm(&x[0], &x[1], &x[2]),
+        linear_784 => |x, _| Tensor::addmm(&x[0], &x[1], &x[2].t()),
+        matmul_1d_1d => |x, _| x[0].matmul(&x[1]),
+        matmul_2d_1d => |x, _| x[0].matmul(&x[1]),
+        matmul_1d_2d => |x, _| x[0].matmul(&x[1]),
+        matmul_3d_2d => |x, _| x[0].matmul(&x[1]),
+        matmul_3d_3d => |x, _| x[0].matmul(&x[1]),
+        matmul_broadcast => |x, _| x[0].matmul(&x[1]),
+        chain_linear_sigmoid_softmax => |x, _| Tensor::addmm(&x[2], &x[0], &x[1].t()).sigmoid().softmax(1),
+    }
+
+    gradchecks! {
+        mm: [randn(&[4, 3], 1), randn(&[3, 5], 2)] => |x| x[0].mm(&x[1]);
+        mm_transposed_views: [randn(&[3, 4], 1), randn(&[5, 3], 2)] => |x| x[0].t().mm(&x[1].t());
+        addmm: [randn(&[5], 1), randn(&[4, 3], 2), randn(&[3, 5], 3)] => |x| Tensor::addmm(&x[0], &x[1], &x[2]);
+        matmul_dot: [randn(&[4], 1), randn(&[4], 2)] => |x| x[0].matmul(&x[1]);
+        matmul_mv: [randn(&[3, 4], 1), randn(&[4], 2)] => |x| x[0].matmul(&x[1]);
+        matmul_vm: [randn(&[4], 1), randn(&[4, 2], 2)] => |x| x[0].matmul(&x[1]);
+        matmul_folded: [randn(&[2, 3, 4], 1), randn(&[4, 5], 2)] => |x| x[0].matmul(&x[1]);
+        matmul_batched_broadcast: [randn(&[2, 1, 3, 4], 1), randn(&[3, 4, 2], 2)] => |x| x[0].matmul(&x[1]);
+        lecture_network: [randn(&[2, 6], 1), randn(&[4, 6], 2), randn(&[4], 3)] => |x| Tensor::addmm(&x[2], &x[0], &x[1].t()).sigmoid().softmax(1);
+    }
 
     fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
         let mut c = vec![0f32; m * n];

@@ -4,6 +4,8 @@
 
 mod convert;
 pub mod elementwise;
+#[cfg(test)]
+pub(crate) mod golden;
 pub mod index;
 pub mod loss;
 pub mod matmul;

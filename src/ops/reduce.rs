@@ -7,7 +7,7 @@
 use crate::autograd::{grad_fn, unreduce, zeros_like_grad};
 use crate::error::{or_panic, Error, Result};
 use crate::tensor::layout::{for_each_offsets, wrap_dim};
-use crate::tensor::{with_dtype, DType, Dims, Element, Tensor};
+use crate::tensor::{with_dtype, with_float, DType, Dims, Element, Tensor};
 
 /// One line of elements along the reduced dimension.
 pub(crate) struct Lane<'a, T> {
@@ -441,6 +441,68 @@ impl Tensor {
         })
     }
 
+    /// The running sum along `dim` (`torch.cumsum`): element `i` of each lane is
+    /// the sum of elements `0..=i`. Floats keep their dtype and accumulate in
+    /// f64, as PyTorch's CPU kernel does; integers and bools give int64.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::from_slice(&[1i64, 2, 3, 4]);
+    /// assert_eq!(t.cumsum(0).to_vec::<i64>(), vec![1, 3, 6, 10]);
+    /// ```
+    #[track_caller]
+    pub fn cumsum(&self, dim: isize) -> Tensor {
+        or_panic!(self.try_cumsum(dim))
+    }
+
+    /// Fallible [`Tensor::cumsum`].
+    pub fn try_cumsum(&self, dim: isize) -> Result<Tensor> {
+        if self.dim() == 0 {
+            wrap_dim(dim, 0)?;
+            let out = crate::autograd::no_grad(|| self.clone_tensor());
+            return Ok(Tensor::record(out, &[self], || CumsumBackward0 {
+                x: self.clone(),
+                dim: 0,
+            }));
+        }
+        let d = wrap_dim(dim, self.dim())?;
+        // Scan each lane, then move the lanes' results back into place: lane `j`
+        // along `d` of the row-major order of the other dims.
+        let mut moved: Vec<usize> = (0..self.dim()).filter(|&k| k != d).collect();
+        moved.push(d);
+        let scan_shape: Vec<usize> = moved.iter().map(|&k| self.shape()[k]).collect();
+        let out = match self.dtype() {
+            DType::F32 | DType::F64 => with_float!(self.dtype(), T => {
+                let v: Vec<T> = lanes(self, d, |l: Lane<'_, T>| {
+                    let mut acc = 0f64;
+                    l.iter().map(|x| { acc += x.to_f64(); T::from_f64(acc) }).collect::<Vec<T>>()
+                })
+                .concat();
+                Tensor::from_buffer(T::into_buffer(v), &scan_shape)
+            }),
+            dtype => with_dtype!(dtype, T => {
+                let v: Vec<i64> = lanes(self, d, |l: Lane<'_, T>| {
+                    let mut acc = 0i64;
+                    l.iter().map(|x| { acc = acc.wrapping_add(x.to_i64()); acc }).collect::<Vec<i64>>()
+                })
+                .concat();
+                Tensor::from_buffer(i64::into_buffer(v), &scan_shape)
+            }),
+        };
+        let mut back = vec![0isize; self.dim()];
+        for (i, &k) in moved.iter().enumerate() {
+            back[k] = i as isize;
+        }
+        let out = crate::autograd::no_grad(|| out.permute(&back).contiguous());
+        if !self.dtype().is_floating_point() {
+            return Ok(out);
+        }
+        Ok(Tensor::record(out, &[self], || CumsumBackward0 {
+            x: self.clone(),
+            dim: d,
+        }))
+    }
+
     /// Variance with Bessel's correction (`correction = 1`, PyTorch's default).
     #[track_caller]
     pub fn var(&self) -> Tensor {
@@ -542,6 +604,22 @@ grad_fn! {
     inputs [x];
     backward(n, g, acc) {
         acc.add(&n.x, || unreduce(g, Some(n.dim), n.keepdim).expand(n.x.shape()))
+    }
+}
+
+grad_fn! {
+    /// Element `i` of a lane feeds every output from `i` on: the gradient is
+    /// the reversed running sum of `g`.
+    CumsumBackward0 { x: Tensor, dim: usize }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            if n.x.dim() == 0 {
+                return g.clone();
+            }
+            let d = [n.dim as isize];
+            g.flip(&d).cumsum(n.dim as isize).flip(&d)
+        })
     }
 }
 
@@ -668,6 +746,56 @@ fn product_of_others(x: &Tensor, dim: Option<usize>) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::golden::{attr_i, goldens, gradchecks, keepdim};
+
+    goldens! { "reduce";
+        sum => |x, _| x[0].sum(),
+        uint8_sum => |x, _| x[0].sum(),
+        bool_sum => |x, _| x[0].sum(),
+        sum_dim => |x, a| x[0].sum_dim(attr_i(a, "dim"), keepdim(a)),
+        sum_dim_keep => |x, a| x[0].sum_dim(attr_i(a, "dim"), keepdim(a)),
+        mean => |x, _| x[0].mean(),
+        mean_dim => |x, a| x[0].mean_dim(attr_i(a, "dim"), keepdim(a)),
+        max => |x, _| x[0].max(),
+        min => |x, _| x[0].min(),
+        max_dim => |x, a| x[0].max_dim(attr_i(a, "dim"), keepdim(a)).0,
+        max_dim_indices => |x, a| x[0].max_dim(attr_i(a, "dim"), false).1,
+        min_dim => |x, a| x[0].min_dim(attr_i(a, "dim"), keepdim(a)).0,
+        argmax => |x, _| x[0].argmax(),
+        argmax_dim => |x, a| x[0].argmax_dim(attr_i(a, "dim"), false),
+        argmin_dim => |x, a| x[0].argmin_dim(attr_i(a, "dim"), false),
+        prod => |x, _| x[0].prod(),
+        prod_with_zero => |x, _| x[0].prod(),
+        prod_dim => |x, a| x[0].prod_dim(attr_i(a, "dim"), keepdim(a)),
+        var => |x, _| x[0].var(),
+        var_dim => |x, a| x[0].var_dim(attr_i(a, "dim"), keepdim(a)),
+        std => |x, _| x[0].std(),
+        std_dim => |x, a| x[0].std_dim(attr_i(a, "dim"), keepdim(a)),
+        cumsum => |x, a| x[0].cumsum(attr_i(a, "dim")),
+        cumsum_dim0 => |x, a| x[0].cumsum(attr_i(a, "dim")),
+        int_cumsum => |x, a| x[0].cumsum(attr_i(a, "dim")),
+        uint8_cumsum => |x, a| x[0].cumsum(attr_i(a, "dim")),
+    }
+
+    gradchecks! {
+        sum: [randn(&[3, 4], 1)] => |x| x[0].sum();
+        sum_dim: [randn(&[3, 4, 2], 1)] => |x| x[0].sum_dim(1, false);
+        sum_dims_keep: [randn(&[3, 4, 2], 1)] => |x| x[0].sum_dims(&[0, 2], true);
+        mean: [randn(&[3, 4], 1)] => |x| x[0].mean();
+        mean_dim: [randn(&[3, 4], 1)] => |x| x[0].mean_dim(-1, true);
+        max: [randn(&[3, 4], 1)] => |x| x[0].max();
+        min: [randn(&[3, 4], 1)] => |x| x[0].min();
+        max_dim: [randn(&[3, 5], 1)] => |x| x[0].max_dim(1, false).0;
+        min_dim: [randn(&[4, 3], 1)] => |x| x[0].min_dim(0, true).0;
+        prod: [randn(&[2, 3], 1)] => |x| x[0].prod();
+        prod_dim_with_zero: [Tensor::from_vec(vec![2.0f64, 0.0, 3.0, 1.5, -1.0, 0.5], [2, 3])] => |x| x[0].prod_dim(1, false);
+        var: [randn(&[3, 4], 1)] => |x| x[0].var();
+        var_dim: [randn(&[3, 4], 1)] => |x| x[0].var_dim(1, true);
+        std: [randn(&[3, 4], 1)] => |x| x[0].std();
+        std_dim: [randn(&[3, 4], 1)] => |x| x[0].std_dim(0, false);
+        cumsum: [randn(&[3, 4], 1)] => |x| x[0].cumsum(1);
+        cumsum_dim0_3d: [randn(&[4, 2, 3], 1)] => |x| x[0].cumsum(0);
+    }
 
     #[test]
     fn integer_sums_widen() {

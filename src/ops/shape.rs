@@ -7,7 +7,7 @@ use std::ops::{Bound, RangeBounds};
 use crate::autograd::{grad_fn, node, zeros_like_grad};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::layout::{view_strides, wrap_dim};
-use crate::tensor::{Dims, Layout, ShapeArg, Tensor};
+use crate::tensor::{Dims, Element, Layout, ShapeArg, Tensor};
 
 /// Resolves one `-1` in a requested shape against `numel`.
 fn infer_shape(sizes: &[isize], numel: usize) -> Result<Dims> {
@@ -544,6 +544,55 @@ impl Tensor {
         ))
     }
 
+    /// A copy with the order of elements reversed along each of `dims`
+    /// (`torch.flip`; a copy, as in PyTorch, not a view).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::arange(6).reshape([2, 3]);
+    /// assert_eq!(t.flip(&[1]).to_vec::<i64>(), vec![2, 1, 0, 5, 4, 3]);
+    /// ```
+    #[track_caller]
+    pub fn flip(&self, dims: &[isize]) -> Tensor {
+        or_panic!(self.try_flip(dims))
+    }
+
+    /// Fallible [`Tensor::flip`].
+    pub fn try_flip(&self, dims: &[isize]) -> Result<Tensor> {
+        let mut ds = Vec::with_capacity(dims.len());
+        for &d in dims {
+            let d = wrap_dim(d, self.dim())?;
+            if ds.contains(&d) {
+                return Err(shape_err(format!(
+                    "dim {d} appears multiple times in the list of dims"
+                )));
+            }
+            ds.push(d);
+        }
+        // A view walking each flipped dim backwards, then a copy.
+        let l = self.layout();
+        let mut offset = l.offset as isize;
+        let mut strides: Vec<isize> = l.strides.iter().map(|&s| s as isize).collect();
+        for &d in &ds {
+            if l.shape[d] > 0 {
+                offset += (l.shape[d] as isize - 1) * strides[d];
+            }
+            strides[d] = -strides[d];
+        }
+        let out = crate::autograd::no_grad(|| {
+            crate::tensor::with_dtype!(self.dtype(), T => self.with_slice(|data: &[T], _| {
+                let mut out = Vec::with_capacity(self.numel());
+                for_each_signed(&l.shape, &strides, offset, |i| out.push(data[i]));
+                Tensor::from_buffer(T::into_buffer(out), &l.shape)
+            }))
+        });
+        let dims = ds;
+        Ok(Tensor::record(out, &[self], || FlipBackward0 {
+            x: self.clone(),
+            dims,
+        }))
+    }
+
     /// Expands to another tensor's shape.
     #[track_caller]
     pub fn expand_as(&self, other: &Tensor) -> Tensor {
@@ -586,6 +635,45 @@ grad_fn! {
     backward(n, g, acc) { acc.add(&n.x, || g.transpose(n.a as isize, n.b as isize)) }
 }
 
+/// `f(offset)` for every index of `shape` in row-major order, with strides
+/// that may be negative (a flipped walk).
+fn for_each_signed(shape: &[usize], strides: &[isize], offset: isize, mut f: impl FnMut(usize)) {
+    if shape.contains(&0) {
+        return;
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut at = offset;
+    loop {
+        f(at as usize);
+        let mut d = shape.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            index[d] += 1;
+            at += strides[d];
+            if index[d] < shape[d] {
+                break;
+            }
+            at -= strides[d] * shape[d] as isize;
+            index[d] = 0;
+        }
+    }
+}
+
+grad_fn! {
+    /// The gradient is flipped back.
+    FlipBackward0 { x: Tensor, dims: Vec<usize> }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let dims: Vec<isize> = n.dims.iter().map(|&d| d as isize).collect();
+            g.flip(&dims)
+        })
+    }
+}
+
 grad_fn! {
     /// Repeated elements add their gradients.
     ExpandBackward0 { x: Tensor }
@@ -624,6 +712,48 @@ grad_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::golden::{attr_i, goldens, gradchecks};
+
+    fn dims(a: &serde_json::Value) -> Vec<isize> {
+        a["dims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_i64().unwrap() as isize)
+            .collect()
+    }
+
+    goldens! { "shape";
+        reshape => |x, _| x[0].reshape([2, 6]),
+        reshape_copy => |x, _| x[0].t().reshape([12]),
+        flatten => |x, _| x[0].flatten(1, -1),
+        squeeze => |x, _| x[0].squeeze(),
+        squeeze_dim => |x, a| x[0].squeeze_dim(attr_i(a, "dim")),
+        unsqueeze => |x, a| x[0].unsqueeze(attr_i(a, "dim")),
+        permute => |x, _| x[0].permute(&[2, 0, 1]),
+        transpose => |x, _| x[0].transpose(0, 2),
+        t => |x, _| x[0].t(),
+        narrow => |x, _| x[0].narrow(0, 1, 3),
+        slice_step => |x, _| x[0].slice(0, 1, 9, 3),
+        select => |x, _| x[0].i(2),
+        select_dim1 => |x, _| x[0].select(1, -1),
+        expand => |x, _| x[0].expand([2, 3, 4]),
+        flip => |x, a| x[0].flip(&dims(a)),
+        flip_dims => |x, a| x[0].flip(&dims(a)),
+        int_flip => |x, a| x[0].flip(&dims(a)),
+    }
+
+    gradchecks! {
+        reshape_view: [randn(&[3, 4], 1)] => |x| x[0].reshape([2, 6]) * 1.5;
+        reshape_copy: [randn(&[3, 4], 1)] => |x| x[0].t().reshape([12]);
+        flatten_squeeze_unsqueeze: [randn(&[3, 1, 4], 1)] => |x| x[0].squeeze().unsqueeze(0).flatten(0, 1);
+        permute_transpose: [randn(&[2, 3, 4], 1)] => |x| x[0].permute(&[2, 0, 1]).transpose(0, 1);
+        narrow_slice_select: [randn(&[10, 3], 1)] => |x| x[0].narrow(0, 1, 8).slice(0, 0, 8, 3).select(1, -1);
+        expand: [randn(&[3, 1], 1)] => |x| x[0].expand([2, 3, 4]);
+        flip: [randn(&[2, 3, 4], 1)] => |x| x[0].flip(&[0, 2]);
+        flip_of_a_view: [randn(&[4, 3], 1)] => |x| x[0].t().flip(&[1]);
+    }
+
     use crate::DType;
 
     #[test]

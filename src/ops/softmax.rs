@@ -153,6 +153,20 @@ grad_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::golden::{attr_i, goldens, gradchecks};
+
+    goldens! { "softmax";
+        softmax => |x, a| x[0].softmax(attr_i(a, "dim")),
+        softmax_dim0 => |x, a| x[0].softmax(attr_i(a, "dim")),
+        softmax_3d => |x, a| x[0].softmax(attr_i(a, "dim")),
+        log_softmax => |x, a| x[0].log_softmax(attr_i(a, "dim")),
+    }
+
+    gradchecks! {
+        softmax: [randn(&[3, 5], 1)] => |x| x[0].softmax(1);
+        softmax_3d: [randn(&[2, 3, 4], 1)] => |x| x[0].softmax(1);
+        log_softmax: [randn(&[3, 5], 1)] => |x| x[0].log_softmax(-1);
+    }
 
     #[test]
     fn stable_for_large_inputs() {

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: reading PyTorch goldens.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use kindling::{DType, Tensor};
+use kindling::Tensor;
 use serde_json::Value;
 
 /// Parses a golden JSON file from `tests/golden/`.
@@ -11,106 +11,28 @@ pub fn golden(name: &str) -> Value {
     serde_json::from_str(&text).expect("golden JSON")
 }
 
-pub fn dtype(name: &str) -> DType {
-    match name {
-        "float32" => DType::F32,
-        "float64" => DType::F64,
-        "int64" => DType::I64,
-        "uint8" => DType::U8,
-        "bool" => DType::Bool,
-        other => panic!("unknown dtype {other}"),
-    }
-}
+pub use kindling::testing::{
+    dtype_named as dtype, json_shape as shape, json_tensor as tensor, json_values as values,
+};
 
-fn number(v: &Value) -> f64 {
-    match v {
-        Value::String(s) if s == "nan" => f64::NAN,
-        Value::String(s) if s == "inf" => f64::INFINITY,
-        Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
-        Value::Bool(b) => *b as u8 as f64,
-        v => v.as_f64().expect("number"),
-    }
-}
-
-/// The values of a `{dtype, shape, values}` golden as f64.
-pub fn values(t: &Value) -> Vec<f64> {
-    t["values"]
-        .as_array()
-        .expect("values")
-        .iter()
-        .map(number)
-        .collect()
-}
-
-pub fn shape(t: &Value) -> Vec<usize> {
-    t["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect()
-}
-
-/// Builds the tensor a `{dtype, shape, values}` golden describes.
-pub fn tensor(t: &Value) -> Tensor {
-    let v = values(t);
-    let shape = shape(t);
-    match dtype(t["dtype"].as_str().unwrap()) {
-        DType::F32 => Tensor::from_vec(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), shape),
-        DType::F64 => Tensor::from_vec(v, shape),
-        DType::I64 => Tensor::from_vec(v.iter().map(|&x| x as i64).collect::<Vec<_>>(), shape),
-        DType::U8 => Tensor::from_vec(v.iter().map(|&x| x as u8).collect::<Vec<_>>(), shape),
-        DType::Bool => Tensor::from_vec(v.iter().map(|&x| x != 0.0).collect::<Vec<_>>(), shape),
-    }
-}
-
-/// Asserts `got` matches a golden in dtype, shape and values (see
-/// [`assert_values_close`]).
+/// Asserts `got` matches a golden in dtype, shape and values.
 pub fn assert_close(what: &str, got: &Tensor, want: &Value, rtol: f64) {
-    assert_eq!(
-        got.dtype(),
-        dtype(want["dtype"].as_str().unwrap()),
-        "{what}: dtype"
-    );
-    assert_eq!(got.shape(), shape(want).as_slice(), "{what}: shape");
-    assert_values_close(what, &got.to_vec::<f64>(), &values(want), rtol);
+    kindling::testing::assert_matches_json(what, got, want, rtol);
 }
 
-/// Asserts two tensors have one shape and close values (see
-/// [`assert_values_close`]).
+/// Asserts two tensors have one shape and close values.
 pub fn assert_tensor_close(what: &str, got: &Tensor, want: &Tensor, rtol: f64) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    assert_values_close(what, &got.to_vec::<f64>(), &want.to_vec::<f64>(), rtol);
+    kindling::testing::assert_close(what, got, want, rtol);
 }
 
-/// The one closeness rule of the tests: each element within `rtol` relative to
-/// itself plus `rtol` times the largest magnitude (sums and products accumulate
-/// in another order than PyTorch's); NaN matches NaN, infinities match exactly.
+/// The one closeness rule of the tests ([`kindling::testing::close_values`]).
 pub fn assert_values_close(what: &str, got: &[f64], want: &[f64], rtol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold(0.0f64, |m, x| m.max(x.abs()));
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        let ok = (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= rtol * (b.abs() + scale);
-        assert!(ok, "{what}: element {i}: kindling {a} vs PyTorch {b}");
+    if let Err(e) = kindling::testing::close_values(got, want, rtol) {
+        panic!("{what}: {e}");
     }
 }
 
-/// The one gradient check of the tests: the library's
-/// [`kindling::autograd::gradcheck_with`] with its default tolerances, as a
-/// panic naming the case.
-pub fn assert_gradcheck(
-    name: &str,
-    f: impl Fn(&[Tensor]) -> Tensor,
-    inputs: &[Tensor],
-    params: &[Tensor],
-) {
-    if let Err(e) = kindling::autograd::gradcheck_with(f, inputs, params, Default::default()) {
-        panic!("{name}: {e}");
-    }
-}
+pub use kindling::testing::assert_gradcheck;
 
 pub mod fixture;
 pub mod server;

@@ -4,7 +4,8 @@
 
 Needs torch (CPU is enough). Writes, next to this script:
   print_cases.json  - tensors and the exact text PyTorch prints for them
-  op_cases.json     - inputs, forward values, grad_fn names and gradients of ops
+  ops/FAMILY.json   - per op family (src/ops/FAMILY.rs): inputs, forward
+                      values, grad_fn names and gradients of each op's cases
 The Rust tests read these files; they never need Python.
 """
 import gzip
@@ -12,6 +13,7 @@ import json
 import math
 import os
 import sys
+import zlib
 
 import torch
 
@@ -122,123 +124,163 @@ def print_cases(images):
     return cases
 
 
+# Each op family's cases go to tests/golden/ops/<family>.json, read by the tests
+# in src/ops/<family>.rs. Every case draws from its own generator, seeded by its
+# name, so adding a case changes no other.
+FAMILIES = {}
+
+
+def case(family, name, inputs, fn, grad=True, attrs=None):
+    ins = [t.clone().requires_grad_(grad and t.dtype.is_floating_point) for t in inputs]
+    out = fn(*ins)
+    c = {"attrs": attrs or {}, "inputs": [tensor_json(t) for t in inputs],
+         "output": tensor_json(out), "grad_fn": type(out.grad_fn).__name__ if out.grad_fn else None}
+    if out.requires_grad:
+        w = torch.randn(out.shape, generator=gen("w" + name), dtype=out.dtype)
+        (out * w).sum().backward()
+        c["weight"] = tensor_json(w)
+        c["grads"] = [tensor_json(t.grad) if t.grad is not None else None for t in ins]
+    FAMILIES.setdefault(family, {})[name] = c
+
+
+def gen(name):
+    return torch.Generator().manual_seed(zlib.crc32(name.encode()))
+
+
 def op_cases():
-    g = torch.Generator().manual_seed(1)
-    r = lambda *s: torch.randn(*s, generator=g)
-    pos = lambda *s: torch.rand(*s, generator=g) + 0.5
-    cases = []
+    def family(fam):
+        def add(name, make_inputs, fn, grad=True, attrs=None):
+            g = gen(name)
+            r = lambda *s: torch.randn(*s, generator=g)
+            pos = lambda *s: torch.rand(*s, generator=g) + 0.5
+            case(fam, name, make_inputs(r, pos), fn, grad, attrs)
+        return add
 
-    def add(name, inputs, fn, grad=True, attrs=None):
-        ins = [t.clone().requires_grad_(grad and t.dtype.is_floating_point) for t in inputs]
-        out = fn(*ins)
-        case = {"name": name, "attrs": attrs or {}, "inputs": [tensor_json(t) for t in inputs],
-                "output": tensor_json(out), "grad_fn": type(out.grad_fn).__name__ if out.grad_fn else None}
-        if out.requires_grad:
-            w = torch.randn(out.shape, generator=g, dtype=out.dtype)
-            (out * w).sum().backward()
-            case["weight"] = tensor_json(w)
-            case["grads"] = [tensor_json(t.grad) if t.grad is not None else None for t in ins]
-        cases.append(case)
+    add = family("elementwise")
+    add("add", lambda r, p: [r(3, 1), r(4)], lambda a, b: a + b)
+    add("sub", lambda r, p: [r(2, 3), r(3)], lambda a, b: a - b)
+    add("mul", lambda r, p: [r(2, 1, 3), r(4, 1)], lambda a, b: a * b)
+    add("div", lambda r, p: [r(3, 4), p(4)], lambda a, b: a / b)
+    add("add_scalar", lambda r, p: [r(5)], lambda a: a + 2.5)
+    add("sub_scalar", lambda r, p: [r(5)], lambda a: a - 2.5)
+    add("rsub_scalar", lambda r, p: [r(5)], lambda a: 2.5 - a)
+    add("mul_scalar", lambda r, p: [r(5)], lambda a: a * -1.5)
+    add("div_scalar", lambda r, p: [r(5)], lambda a: a / 255)
+    add("pow_scalar", lambda r, p: [r(6)], lambda a: a ** 2)
+    add("pow_scalar_frac", lambda r, p: [p(6)], lambda a: a ** 1.5)
+    add("pow", lambda r, p: [p(2, 3), r(3)], lambda a, b: a ** b)
+    add("maximum", lambda r, p: [r(4, 3), r(3)], torch.maximum)
+    add("minimum", lambda r, p: [r(4, 3), r(3)], torch.minimum)
+    add("neg", lambda r, p: [r(4)], lambda a: -a)
+    add("abs", lambda r, p: [r(6)], torch.abs)
+    add("exp", lambda r, p: [r(3, 3)], torch.exp)
+    add("log", lambda r, p: [p(3, 3)], torch.log)
+    add("sqrt", lambda r, p: [p(7)], torch.sqrt)
+    add("tanh", lambda r, p: [r(7)], torch.tanh)
+    add("sigmoid", lambda r, p: [r(4, 5)], torch.sigmoid)
+    add("relu", lambda r, p: [r(4, 5)], torch.relu)
+    add("gelu", lambda r, p: [r(4, 5) * 2], torch.nn.functional.gelu)
+    add("leaky_relu", lambda r, p: [r(4, 5)], lambda a: torch.nn.functional.leaky_relu(a, 0.1), attrs={"slope": 0.1})
+    add("sin", lambda r, p: [r(3, 4) * 3], torch.sin)
+    add("cos", lambda r, p: [r(3, 4) * 3], torch.cos)
+    add("clamp", lambda r, p: [r(10)], lambda a: a.clamp(-0.5, 0.5), attrs={"min": -0.5, "max": 0.5})
+    add("clamp_min", lambda r, p: [r(10)], lambda a: a.clamp(min=0.1), attrs={"min": 0.1})
+    add("where", lambda r, p: [torch.tensor([True, False, True]), r(2, 3), r(3)], torch.where)
+    add("uint8_div_255", lambda r, p: [torch.tensor([0, 1, 128, 255], dtype=torch.uint8)], lambda a: a / 255)
+    add("uint8_add_wraps", lambda r, p: [torch.tensor([250, 5], dtype=torch.uint8)], lambda a: a + 10)
+    add("int_true_div", lambda r, p: [torch.tensor([1, 2, 3]), torch.tensor([2, 2, 2])], lambda a, b: a / b)
+    add("int_mul_float", lambda r, p: [torch.tensor([1, 2, 3])], lambda a: a * 0.5)
+    add("int_exp", lambda r, p: [torch.tensor([0, 1, 2])], torch.exp)
+    add("int_sin", lambda r, p: [torch.tensor([0, 1, 2])], torch.sin)
+    add("compare_gt", lambda r, p: [r(5), r(5)], lambda a, b: a > b, grad=False)
+    add("compare_eq_int", lambda r, p: [torch.tensor([1, 2, 3]), torch.tensor([3, 2, 1])], lambda a, b: a == b)
 
-    add("add", [r(3, 1), r(4)], lambda a, b: a + b)
-    add("sub", [r(2, 3), r(3)], lambda a, b: a - b)
-    add("mul", [r(2, 1, 3), r(4, 1)], lambda a, b: a * b)
-    add("div", [r(3, 4), pos(4)], lambda a, b: a / b)
-    add("add_scalar", [r(5)], lambda a: a + 2.5)
-    add("sub_scalar", [r(5)], lambda a: a - 2.5)
-    add("rsub_scalar", [r(5)], lambda a: 2.5 - a)
-    add("mul_scalar", [r(5)], lambda a: a * -1.5)
-    add("div_scalar", [r(5)], lambda a: a / 255)
-    add("pow_scalar", [r(6)], lambda a: a ** 2)
-    add("pow_scalar_frac", [pos(6)], lambda a: a ** 1.5)
-    add("pow", [pos(2, 3), r(3)], lambda a, b: a ** b)
-    add("maximum", [r(4, 3), r(3)], torch.maximum)
-    add("minimum", [r(4, 3), r(3)], torch.minimum)
-    add("neg", [r(4)], lambda a: -a)
-    add("abs", [r(6)], torch.abs)
-    add("exp", [r(3, 3)], torch.exp)
-    add("log", [pos(3, 3)], torch.log)
-    add("sqrt", [pos(7)], torch.sqrt)
-    add("tanh", [r(7)], torch.tanh)
-    add("sigmoid", [r(4, 5)], torch.sigmoid)
-    add("relu", [r(4, 5)], torch.relu)
-    add("clamp", [r(10)], lambda a: a.clamp(-0.5, 0.5), attrs={"min": -0.5, "max": 0.5})
-    add("clamp_min", [r(10)], lambda a: a.clamp(min=0.1), attrs={"min": 0.1})
-    add("sum", [r(3, 4)], lambda a: a.sum())
-    add("sum_dim", [r(3, 4, 2)], lambda a: a.sum(1), attrs={"dim": 1, "keepdim": False})
-    add("sum_dim_keep", [r(3, 4)], lambda a: a.sum(-1, keepdim=True), attrs={"dim": -1, "keepdim": True})
-    add("mean", [r(3, 4)], lambda a: a.mean())
-    add("mean_dim", [r(3, 4)], lambda a: a.mean(0), attrs={"dim": 0, "keepdim": False})
-    add("max", [r(3, 4)], lambda a: a.max())
-    add("min", [r(3, 4)], lambda a: a.min())
-    add("max_dim", [r(3, 5)], lambda a: a.max(dim=1).values, attrs={"dim": 1, "keepdim": False})
-    add("max_dim_indices", [r(3, 5)], lambda a: a.max(dim=1).indices, grad=False, attrs={"dim": 1})
-    add("min_dim", [r(4, 3)], lambda a: a.min(dim=0, keepdim=True).values, attrs={"dim": 0, "keepdim": True})
-    add("argmax", [r(3, 5)], lambda a: a.argmax(), grad=False)
-    add("argmax_dim", [r(3, 5)], lambda a: a.argmax(dim=1), grad=False, attrs={"dim": 1})
-    add("argmin_dim", [r(3, 5)], lambda a: a.argmin(dim=0), grad=False, attrs={"dim": 0})
-    add("prod", [pos(2, 3)], lambda a: a.prod())
-    add("prod_with_zero", [torch.tensor([2.0, 0.0, 3.0, 4.0])], lambda a: a.prod())
-    add("prod_dim", [r(3, 4)], lambda a: a.prod(1), attrs={"dim": 1, "keepdim": False})
-    add("var", [r(3, 4)], lambda a: a.var())
-    add("var_dim", [r(3, 4)], lambda a: a.var(1), attrs={"dim": 1, "keepdim": False})
-    add("std", [r(3, 4)], lambda a: a.std())
-    add("std_dim", [r(3, 4)], lambda a: a.std(0, keepdim=True), attrs={"dim": 0, "keepdim": True})
-    add("softmax", [r(3, 5)], lambda a: a.softmax(1), attrs={"dim": 1})
-    add("softmax_dim0", [r(3, 5)], lambda a: a.softmax(0), attrs={"dim": 0})
-    add("softmax_3d", [r(2, 3, 4)], lambda a: a.softmax(1), attrs={"dim": 1})
-    add("log_softmax", [r(3, 5) * 10], lambda a: a.log_softmax(1), attrs={"dim": 1})
-    add("mm", [r(4, 3), r(3, 5)], torch.mm)
-    add("addmm", [r(5), r(4, 3), r(3, 5)], torch.addmm)
-    add("linear_784", [r(10), r(13, 784), r(10, 784)], lambda b, x, w: torch.addmm(b, x, w.t()))
-    add("matmul_1d_1d", [r(4), r(4)], torch.matmul)
-    add("matmul_2d_1d", [r(3, 4), r(4)], torch.matmul)
-    add("matmul_1d_2d", [r(4), r(4, 2)], torch.matmul)
-    add("matmul_3d_2d", [r(2, 3, 4), r(4, 5)], torch.matmul)
-    add("matmul_3d_3d", [r(2, 3, 4), r(2, 4, 5)], torch.matmul)
-    add("matmul_broadcast", [r(2, 1, 3, 4), r(3, 4, 2)], torch.matmul)
-    add("reshape", [r(3, 4)], lambda a: a.reshape(2, 6))
-    add("reshape_copy", [r(3, 4)], lambda a: a.t().reshape(12))
-    add("flatten", [r(2, 3, 4)], lambda a: a.flatten(1))
-    add("squeeze", [r(3, 1, 4)], lambda a: a.squeeze())
-    add("squeeze_dim", [r(3, 1, 4)], lambda a: a.squeeze(1), attrs={"dim": 1})
-    add("unsqueeze", [r(3, 4)], lambda a: a.unsqueeze(1), attrs={"dim": 1})
-    add("permute", [r(2, 3, 4)], lambda a: a.permute(2, 0, 1))
-    add("transpose", [r(2, 3, 4)], lambda a: a.transpose(0, 2))
-    add("t", [r(3, 4)], lambda a: a.t())
-    add("narrow", [r(5, 4)], lambda a: a.narrow(0, 1, 3))
-    add("slice_step", [r(10, 3)], lambda a: a[1:9:3])
-    add("select", [r(4, 3)], lambda a: a[2])
-    add("select_dim1", [r(4, 3)], lambda a: a.select(1, -1))
-    add("index_select", [r(5, 3), torch.tensor([4, 0, 4])], lambda a, i: a.index_select(0, i))
-    add("gather", [r(3, 4), torch.tensor([[0, 3], [1, 1], [2, 0]])], lambda a, i: a.gather(1, i))
-    add("scatter_add", [r(3, 4), torch.tensor([[0, 3], [1, 1], [2, 0]]), r(3, 2)], lambda a, i, s: a.scatter_add(1, i, s))
-    add("where", [torch.tensor([True, False, True]), r(2, 3), r(3)], torch.where)
-    add("cat", [r(2, 3), r(1, 3)], lambda a, b: torch.cat([a, b], 0))
-    add("cat_dim1", [r(2, 3), r(2, 1)], lambda a, b: torch.cat([a, b], 1))
-    add("stack", [r(2, 3), r(2, 3)], lambda a, b: torch.stack([a, b], 1))
-    add("expand", [r(3, 1)], lambda a: a.expand(2, 3, 4))
-    add("to_float64", [r(4)], lambda a: a.double())
-    add("contiguous", [r(3, 4)], lambda a: a.t().contiguous())
-    add("chain_linear_sigmoid_softmax", [r(2, 6), r(4, 6), r(4)],
+    add = family("reduce")
+    add("sum", lambda r, p: [r(3, 4)], lambda a: a.sum())
+    add("sum_dim", lambda r, p: [r(3, 4, 2)], lambda a: a.sum(1), attrs={"dim": 1, "keepdim": False})
+    add("sum_dim_keep", lambda r, p: [r(3, 4)], lambda a: a.sum(-1, keepdim=True), attrs={"dim": -1, "keepdim": True})
+    add("uint8_sum", lambda r, p: [torch.tensor([200, 100, 255], dtype=torch.uint8)], lambda a: a.sum())
+    add("bool_sum", lambda r, p: [torch.tensor([True, False, True])], lambda a: a.sum())
+    add("mean", lambda r, p: [r(3, 4)], lambda a: a.mean())
+    add("mean_dim", lambda r, p: [r(3, 4)], lambda a: a.mean(0), attrs={"dim": 0, "keepdim": False})
+    add("max", lambda r, p: [r(3, 4)], lambda a: a.max())
+    add("min", lambda r, p: [r(3, 4)], lambda a: a.min())
+    add("max_dim", lambda r, p: [r(3, 5)], lambda a: a.max(dim=1).values, attrs={"dim": 1, "keepdim": False})
+    add("max_dim_indices", lambda r, p: [r(3, 5)], lambda a: a.max(dim=1).indices, grad=False, attrs={"dim": 1})
+    add("min_dim", lambda r, p: [r(4, 3)], lambda a: a.min(dim=0, keepdim=True).values, attrs={"dim": 0, "keepdim": True})
+    add("argmax", lambda r, p: [r(3, 5)], lambda a: a.argmax(), grad=False)
+    add("argmax_dim", lambda r, p: [r(3, 5)], lambda a: a.argmax(dim=1), grad=False, attrs={"dim": 1})
+    add("argmin_dim", lambda r, p: [r(3, 5)], lambda a: a.argmin(dim=0), grad=False, attrs={"dim": 0})
+    add("prod", lambda r, p: [p(2, 3)], lambda a: a.prod())
+    add("prod_with_zero", lambda r, p: [torch.tensor([2.0, 0.0, 3.0, 4.0])], lambda a: a.prod())
+    add("prod_dim", lambda r, p: [r(3, 4)], lambda a: a.prod(1), attrs={"dim": 1, "keepdim": False})
+    add("var", lambda r, p: [r(3, 4)], lambda a: a.var())
+    add("var_dim", lambda r, p: [r(3, 4)], lambda a: a.var(1), attrs={"dim": 1, "keepdim": False})
+    add("std", lambda r, p: [r(3, 4)], lambda a: a.std())
+    add("std_dim", lambda r, p: [r(3, 4)], lambda a: a.std(0, keepdim=True), attrs={"dim": 0, "keepdim": True})
+    add("cumsum", lambda r, p: [r(3, 4)], lambda a: a.cumsum(1), attrs={"dim": 1})
+    add("cumsum_dim0", lambda r, p: [r(4, 2, 3)], lambda a: a.cumsum(0), attrs={"dim": 0})
+    add("int_cumsum", lambda r, p: [torch.tensor([[1, 2, 3], [4, 5, 6]])], lambda a: a.cumsum(1), attrs={"dim": 1})
+    add("uint8_cumsum", lambda r, p: [torch.tensor([200, 100, 255], dtype=torch.uint8)], lambda a: a.cumsum(0), attrs={"dim": 0})
+
+    add = family("softmax")
+    add("softmax", lambda r, p: [r(3, 5)], lambda a: a.softmax(1), attrs={"dim": 1})
+    add("softmax_dim0", lambda r, p: [r(3, 5)], lambda a: a.softmax(0), attrs={"dim": 0})
+    add("softmax_3d", lambda r, p: [r(2, 3, 4)], lambda a: a.softmax(1), attrs={"dim": 1})
+    add("log_softmax", lambda r, p: [r(3, 5) * 10], lambda a: a.log_softmax(1), attrs={"dim": 1})
+
+    add = family("matmul")
+    add("mm", lambda r, p: [r(4, 3), r(3, 5)], torch.mm)
+    add("addmm", lambda r, p: [r(5), r(4, 3), r(3, 5)], torch.addmm)
+    add("linear_784", lambda r, p: [r(10), r(13, 784), r(10, 784)], lambda b, x, w: torch.addmm(b, x, w.t()))
+    add("matmul_1d_1d", lambda r, p: [r(4), r(4)], torch.matmul)
+    add("matmul_2d_1d", lambda r, p: [r(3, 4), r(4)], torch.matmul)
+    add("matmul_1d_2d", lambda r, p: [r(4), r(4, 2)], torch.matmul)
+    add("matmul_3d_2d", lambda r, p: [r(2, 3, 4), r(4, 5)], torch.matmul)
+    add("matmul_3d_3d", lambda r, p: [r(2, 3, 4), r(2, 4, 5)], torch.matmul)
+    add("matmul_broadcast", lambda r, p: [r(2, 1, 3, 4), r(3, 4, 2)], torch.matmul)
+    add("chain_linear_sigmoid_softmax", lambda r, p: [r(2, 6), r(4, 6), r(4)],
         lambda x, w, b: torch.softmax(torch.sigmoid(torch.addmm(b, x, w.t())), 1))
-    # Integer and bool semantics (forward only).
-    add("uint8_div_255", [torch.tensor([0, 1, 128, 255], dtype=torch.uint8)], lambda a: a / 255)
-    add("uint8_add_wraps", [torch.tensor([250, 5], dtype=torch.uint8)], lambda a: a + 10)
-    add("uint8_sum", [torch.tensor([200, 100, 255], dtype=torch.uint8)], lambda a: a.sum())
-    add("int_true_div", [torch.tensor([1, 2, 3]), torch.tensor([2, 2, 2])], lambda a, b: a / b)
-    add("int_mul_float", [torch.tensor([1, 2, 3])], lambda a: a * 0.5)
-    add("compare_gt", [r(5), r(5)], lambda a, b: a > b, grad=False)
-    add("compare_eq_int", [torch.tensor([1, 2, 3]), torch.tensor([3, 2, 1])], lambda a, b: a == b)
-    add("bool_sum", [torch.tensor([True, False, True])], lambda a: a.sum())
-    add("int_exp", [torch.tensor([0, 1, 2])], torch.exp)
-    return cases
+
+    add = family("shape")
+    add("reshape", lambda r, p: [r(3, 4)], lambda a: a.reshape(2, 6))
+    add("reshape_copy", lambda r, p: [r(3, 4)], lambda a: a.t().reshape(12))
+    add("flatten", lambda r, p: [r(2, 3, 4)], lambda a: a.flatten(1))
+    add("squeeze", lambda r, p: [r(3, 1, 4)], lambda a: a.squeeze())
+    add("squeeze_dim", lambda r, p: [r(3, 1, 4)], lambda a: a.squeeze(1), attrs={"dim": 1})
+    add("unsqueeze", lambda r, p: [r(3, 4)], lambda a: a.unsqueeze(1), attrs={"dim": 1})
+    add("permute", lambda r, p: [r(2, 3, 4)], lambda a: a.permute(2, 0, 1))
+    add("transpose", lambda r, p: [r(2, 3, 4)], lambda a: a.transpose(0, 2))
+    add("t", lambda r, p: [r(3, 4)], lambda a: a.t())
+    add("narrow", lambda r, p: [r(5, 4)], lambda a: a.narrow(0, 1, 3))
+    add("slice_step", lambda r, p: [r(10, 3)], lambda a: a[1:9:3])
+    add("select", lambda r, p: [r(4, 3)], lambda a: a[2])
+    add("select_dim1", lambda r, p: [r(4, 3)], lambda a: a.select(1, -1))
+    add("expand", lambda r, p: [r(3, 1)], lambda a: a.expand(2, 3, 4))
+    add("flip", lambda r, p: [r(3, 4)], lambda a: a.flip(1), attrs={"dims": [1]})
+    add("flip_dims", lambda r, p: [r(2, 3, 4)], lambda a: a.flip(0, 2), attrs={"dims": [0, 2]})
+    add("int_flip", lambda r, p: [torch.tensor([[1, 2, 3], [4, 5, 6]])], lambda a: a.flip(-1), attrs={"dims": [-1]})
+
+    add = family("index")
+    add("index_select", lambda r, p: [r(5, 3), torch.tensor([4, 0, 4])], lambda a, i: a.index_select(0, i))
+    add("gather", lambda r, p: [r(3, 4), torch.tensor([[0, 3], [1, 1], [2, 0]])], lambda a, i: a.gather(1, i))
+    add("scatter_add", lambda r, p: [r(3, 4), torch.tensor([[0, 3], [1, 1], [2, 0]]), r(3, 2)], lambda a, i, s: a.scatter_add(1, i, s))
+    add("cat", lambda r, p: [r(2, 3), r(1, 3)], lambda a, b: torch.cat([a, b], 0))
+    add("cat_dim1", lambda r, p: [r(2, 3), r(2, 1)], lambda a, b: torch.cat([a, b], 1))
+    add("stack", lambda r, p: [r(2, 3), r(2, 3)], lambda a, b: torch.stack([a, b], 1))
+
+    add = family("convert")
+    add("to_float64", lambda r, p: [r(4)], lambda a: a.double())
+    add("contiguous", lambda r, p: [r(3, 4)], lambda a: a.t().contiguous())
+    return FAMILIES
 
 
 if __name__ == "__main__":
     images = mnist_images(sys.argv[1])
     with open(os.path.join(HERE, "print_cases.json"), "w") as f:
         json.dump(print_cases(images), f)
-    with open(os.path.join(HERE, "op_cases.json"), "w") as f:
-        json.dump(op_cases(), f)
-    print("wrote print_cases.json and op_cases.json with torch", torch.__version__)
+    os.makedirs(os.path.join(HERE, "ops"), exist_ok=True)
+    for family, cases in op_cases().items():
+        with open(os.path.join(HERE, "ops", f"{family}.json"), "w") as f:
+            json.dump(cases, f)
+    print("wrote print_cases.json and ops/*.json with torch", torch.__version__)
