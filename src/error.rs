@@ -69,6 +69,13 @@ pub enum Error {
     #[error("{0}")]
     StateDict(String),
 
+    /// Tensors on two devices in one op.
+    #[error("Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!")]
+    Device {
+        a: crate::tensor::Device,
+        b: crate::tensor::Device,
+    },
+
     /// A value argument out of its domain (a negative standard deviation, ...).
     #[error("{0}")]
     Value(String),

@@ -25,6 +25,7 @@
 extern crate self as kindling;
 
 pub mod autograd;
+pub(crate) mod backend;
 pub mod data;
 pub mod error;
 pub mod io;
@@ -40,4 +41,4 @@ pub mod vision;
 pub use autograd::{is_grad_enabled, no_grad, NoGradGuard};
 pub use error::{Error, Result};
 pub use tensor::random::{get_rng_state, manual_seed, set_rng_state, Generator};
-pub use tensor::{DType, Element, Scalar, Tensor};
+pub use tensor::{DType, Device, Element, Scalar, Tensor};

@@ -1,14 +1,44 @@
 //! Copies and conversions: `clone`, `contiguous`, `to_dtype`.
 
 use crate::autograd::grad_fn;
-use crate::tensor::{with_dtype, DType, Element, Tensor};
+use crate::backend::backend;
+use crate::tensor::{DType, Device, Tensor};
 
 impl Tensor {
+    /// A contiguous copy in `dtype` on `device`, without recording.
+    fn copy_kernel(&self, dtype: DType, device: Device) -> Tensor {
+        let buf = self.with_view(|v| backend(self.device()).copy(v, dtype));
+        Tensor::from_buffer_on(buf, self.shape(), device)
+    }
+
     /// A new contiguous tensor with the same values (PyTorch's `clone`); gradients flow
     /// back through it.
     pub fn clone_tensor(&self) -> Tensor {
-        let out = with_dtype!(self.dtype(), T => Tensor::from_buffer(T::into_buffer(self.contiguous_vec::<T>()), self.shape()));
+        let out = self.copy_kernel(self.dtype(), self.device());
         Tensor::record(out, &[self], || CloneBackward0 { x: self.clone() })
+    }
+
+    /// This tensor on `device` (`tensor.to(device)`): itself when it is already
+    /// there, else a copy; gradients flow back to the original device.
+    ///
+    /// ```
+    /// use kindling::{Device, Tensor};
+    /// let x = Tensor::ones([2]).requires_grad_(true);
+    /// let r = x.to(Device::Reference);
+    /// (&r * 3.0).sum().backward();
+    /// assert_eq!(x.grad().unwrap().device(), Device::Cpu);
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![3.0, 3.0]);
+    /// ```
+    pub fn to(&self, device: Device) -> Tensor {
+        if device == self.device() {
+            return self.clone();
+        }
+        let out = self.copy_kernel(self.dtype(), device);
+        if self.dtype().is_floating_point() {
+            Tensor::record(out, &[self], || ToCopyBackward0 { x: self.clone() })
+        } else {
+            out
+        }
     }
 
     /// The tensor itself if contiguous, else a contiguous copy.
@@ -26,7 +56,7 @@ impl Tensor {
         if dtype == self.dtype() {
             return self.clone();
         }
-        let out = with_dtype!(dtype, T => Tensor::from_buffer(T::into_buffer(self.to_vec::<T>()), self.shape()));
+        let out = self.copy_kernel(dtype, self.device());
         if dtype.is_floating_point() {
             Tensor::record(out, &[self], || ToCopyBackward0 { x: self.clone() })
         } else {
@@ -43,10 +73,10 @@ grad_fn! {
 }
 
 grad_fn! {
-    /// A float conversion converts the gradient back.
+    /// A conversion (of dtype or device) converts the gradient back.
     ToCopyBackward0 { x: Tensor }
     inputs [x];
-    backward(n, g, acc) { acc.add(&n.x, || g.to_dtype(n.x.dtype())) }
+    backward(n, g, acc) { acc.add(&n.x, || g.to_dtype(n.x.dtype()).to(n.x.device())) }
 }
 
 #[cfg(test)]

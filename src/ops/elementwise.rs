@@ -1,387 +1,16 @@
 //! Elementwise ops: arithmetic with broadcasting and type promotion, scalar
 //! arithmetic, unary math, comparisons, `where`, and in-place updates.
 
+use super::{device_of, read2, read3};
 use crate::autograd::{self, grad_fn, zeros_like_grad};
+use crate::backend::{backend, FloatOp, GradOp, InplaceOp, UnaryOp};
 use crate::error::{or_panic, Error, Result};
 use crate::tensor::dtype::result_type;
-use crate::tensor::layout::{broadcast_shapes, for_each_offsets};
-use crate::tensor::{with_dtype, DType, Element, Float, Scalar, Tensor};
+use crate::tensor::layout::broadcast_shapes;
+use crate::tensor::{DType, Scalar, Tensor};
 
-use super::read2;
-
-/// Arithmetic each element type supports, with PyTorch's semantics: integers wrap,
-/// bool `+` is `or` and `*` is `and`, `maximum`/`minimum` propagate NaN.
-pub trait Arith: Element {
-    #[doc(hidden)]
-    fn add(a: Self, b: Self) -> Self;
-    #[doc(hidden)]
-    fn sub(a: Self, b: Self) -> Self;
-    #[doc(hidden)]
-    fn mul(a: Self, b: Self) -> Self;
-    #[doc(hidden)]
-    fn div(a: Self, b: Self) -> Self;
-    #[doc(hidden)]
-    fn pow(a: Self, b: Self) -> Self;
-    #[doc(hidden)]
-    fn maximum(a: Self, b: Self) -> Self;
-    #[doc(hidden)]
-    fn minimum(a: Self, b: Self) -> Self;
-}
-
-macro_rules! int_arith {
-    ($t:ty) => {
-        impl Arith for $t {
-            fn add(a: Self, b: Self) -> Self {
-                a.wrapping_add(b)
-            }
-            fn sub(a: Self, b: Self) -> Self {
-                a.wrapping_sub(b)
-            }
-            fn mul(a: Self, b: Self) -> Self {
-                a.wrapping_mul(b)
-            }
-            fn div(a: Self, b: Self) -> Self {
-                if b == 0 {
-                    0
-                } else {
-                    a.wrapping_div(b)
-                }
-            }
-            fn pow(a: Self, b: Self) -> Self {
-                let e = b.to_i64();
-                if e < 0 {
-                    0
-                } else {
-                    a.wrapping_pow(e.min(u32::MAX as i64) as u32)
-                }
-            }
-            fn maximum(a: Self, b: Self) -> Self {
-                a.max(b)
-            }
-            fn minimum(a: Self, b: Self) -> Self {
-                a.min(b)
-            }
-        }
-    };
-}
-int_arith!(u8);
-int_arith!(i64);
-
-macro_rules! float_arith {
-    ($t:ty) => {
-        impl Arith for $t {
-            #[inline(always)]
-            fn add(a: Self, b: Self) -> Self {
-                a + b
-            }
-            #[inline(always)]
-            fn sub(a: Self, b: Self) -> Self {
-                a - b
-            }
-            #[inline(always)]
-            fn mul(a: Self, b: Self) -> Self {
-                a * b
-            }
-            #[inline(always)]
-            fn div(a: Self, b: Self) -> Self {
-                a / b
-            }
-            fn pow(a: Self, b: Self) -> Self {
-                a.powf(b)
-            }
-            fn maximum(a: Self, b: Self) -> Self {
-                if a.is_nan() || b.is_nan() {
-                    <$t>::NAN
-                } else {
-                    a.max(b)
-                }
-            }
-            fn minimum(a: Self, b: Self) -> Self {
-                if a.is_nan() || b.is_nan() {
-                    <$t>::NAN
-                } else {
-                    a.min(b)
-                }
-            }
-        }
-    };
-}
-float_arith!(f32);
-float_arith!(f64);
-
-impl Arith for bool {
-    fn add(a: Self, b: Self) -> Self {
-        a | b
-    }
-    fn sub(a: Self, b: Self) -> Self {
-        a ^ b
-    }
-    fn mul(a: Self, b: Self) -> Self {
-        a & b
-    }
-    fn div(a: Self, b: Self) -> Self {
-        a & b
-    }
-    fn pow(a: Self, b: Self) -> Self {
-        a | !b
-    }
-    fn maximum(a: Self, b: Self) -> Self {
-        a | b
-    }
-    fn minimum(a: Self, b: Self) -> Self {
-        a & b
-    }
-}
-
-/// The binary arithmetic ops.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    /// `a + b`
-    Add,
-    /// `a - b`
-    Sub,
-    /// `a * b`
-    Mul,
-    /// true division `a / b` (integers give float32)
-    Div,
-    /// `a ** b`
-    Pow,
-    /// elementwise maximum
-    Maximum,
-    /// elementwise minimum
-    Minimum,
-}
-
-/// Runs `$body` with `$f` bound to the kernel closure of `$op` for element type `$T`,
-/// so each op gets its own monomorphised (and vectorisable) loop.
-macro_rules! with_binary_kernel {
-    ($op:expr, $T:ty, $f:ident => $body:expr) => {
-        match $op {
-            BinaryOp::Add => {
-                let $f = |x: $T, y: $T| <$T as Arith>::add(x, y);
-                $body
-            }
-            BinaryOp::Sub => {
-                let $f = |x: $T, y: $T| <$T as Arith>::sub(x, y);
-                $body
-            }
-            BinaryOp::Mul => {
-                let $f = |x: $T, y: $T| <$T as Arith>::mul(x, y);
-                $body
-            }
-            BinaryOp::Div => {
-                let $f = |x: $T, y: $T| <$T as Arith>::div(x, y);
-                $body
-            }
-            BinaryOp::Pow => {
-                let $f = |x: $T, y: $T| <$T as Arith>::pow(x, y);
-                $body
-            }
-            BinaryOp::Maximum => {
-                let $f = |x: $T, y: $T| <$T as Arith>::maximum(x, y);
-                $body
-            }
-            BinaryOp::Minimum => {
-                let $f = |x: $T, y: $T| <$T as Arith>::minimum(x, y);
-                $body
-            }
-        }
-    };
-}
-
-/// Comparison ops; results are bool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
-
-macro_rules! with_cmp_kernel {
-    ($op:expr, $T:ty, $f:ident => $body:expr) => {
-        match $op {
-            CmpOp::Eq => {
-                let $f = |x: $T, y: $T| x == y;
-                $body
-            }
-            CmpOp::Ne => {
-                let $f = |x: $T, y: $T| x != y;
-                $body
-            }
-            CmpOp::Lt => {
-                let $f = |x: $T, y: $T| x < y;
-                $body
-            }
-            CmpOp::Le => {
-                let $f = |x: $T, y: $T| x <= y;
-                $body
-            }
-            CmpOp::Gt => {
-                let $f = |x: $T, y: $T| x > y;
-                $body
-            }
-            CmpOp::Ge => {
-                let $f = |x: $T, y: $T| x >= y;
-                $body
-            }
-        }
-    };
-}
-
-/// `f(a[i], b[i])` over the broadcast `shape`; `a` and `b` hold `A` and `B`.
-pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
-    a: &Tensor,
-    b: &Tensor,
-    shape: &[usize],
-    f: impl Fn(A, B) -> O,
-) -> Tensor {
-    let n: usize = shape.iter().product();
-    let out: Vec<O> = read2(a, b, |ba, bb| {
-        let (da, db) = (A::slice(ba), B::slice(bb));
-        let (la, lb) = (a.layout(), b.layout());
-        let same = la.shape.as_slice() == shape && lb.shape.as_slice() == shape;
-        match (la.contiguous_range(), lb.contiguous_range()) {
-            (Some(ra), Some(rb)) if same => zip_slices(&da[ra], &db[rb], &f),
-            (Some(ra), _) if la.shape.as_slice() == shape && lb.numel() == 1 => {
-                let y = db[lb.offset];
-                da[ra].iter().map(|&x| f(x, y)).collect()
-            }
-            (_, Some(rb)) if lb.shape.as_slice() == shape && la.numel() == 1 => {
-                let x = da[la.offset];
-                db[rb].iter().map(|&y| f(x, y)).collect()
-            }
-            (Some(ra), Some(rb))
-                if la.shape.as_slice() == shape
-                    && is_trailing(&lb.shape, shape)
-                    && !rb.is_empty() =>
-            {
-                // A row vector broadcast over a matrix (a bias): whole rows at a time.
-                let row = &db[rb];
-                let mut out = Vec::with_capacity(n);
-                for chunk in da[ra].chunks_exact(row.len()) {
-                    out.extend(chunk.iter().zip(row).map(|(&x, &y)| f(x, y)));
-                }
-                out
-            }
-            _ => {
-                let (sa, sb) = (la.broadcast_strides(shape), lb.broadcast_strides(shape));
-                let mut out = Vec::with_capacity(n);
-                for_each_offsets(shape, [&sa, &sb], [la.offset, lb.offset], |[i, j]| {
-                    out.push(f(da[i], db[j]))
-                });
-                out
-            }
-        }
-    });
-    Tensor::from_buffer(O::into_buffer(out), shape)
-}
-
-// NOTE(avx2): the portable x86-64 build may only use SSE2. The two loops every
-// elementwise op ends in are compiled a second time with AVX2 enabled and picked
-// at run time, which doubles their vector width. The operations are the same
-// (Rust never fuses a multiply and an add on its own), so results are identical
-// on every machine.
-
-/// `f(a[i], b[i])` over two slices of equal length; see NOTE(avx2).
-fn zip_slices<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> Vec<O> {
-    #[inline(always)]
-    fn body<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> Vec<O> {
-        // A plain loop rather than `collect`, whose out-of-line helper would be
-        // compiled without AVX2.
-        let len = a.len().min(b.len());
-        let mut out = Vec::with_capacity(len);
-        for ((o, &x), &y) in out.spare_capacity_mut().iter_mut().zip(a).zip(b) {
-            o.write(f(x, y));
-        }
-        // SAFETY: the loop initialised the first `len` elements.
-        unsafe { out.set_len(len) };
-        out
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> Vec<O> {
-            body(a, b, f)
-        }
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2<A: Copy, B: Copy, O>(a: &[A], b: &[B], f: &impl Fn(A, B) -> O) -> Vec<O> {
-            body(a, b, f)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { avx512(a, b, f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2(a, b, f) };
-        }
-    }
-    body(a, b, f)
-}
-
-/// `f(a[i])` over a slice; see NOTE(avx2).
-fn map_slice<A: Copy, O>(a: &[A], f: &impl Fn(A) -> O) -> Vec<O> {
-    #[inline(always)]
-    fn body<A: Copy, O>(a: &[A], f: &impl Fn(A) -> O) -> Vec<O> {
-        // A plain loop, as in `zip_slices`.
-        let mut out = Vec::with_capacity(a.len());
-        for (o, &x) in out.spare_capacity_mut().iter_mut().zip(a) {
-            o.write(f(x));
-        }
-        // SAFETY: the loop initialised all `a.len()` elements.
-        unsafe { out.set_len(a.len()) };
-        out
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512<A: Copy, O>(a: &[A], f: &impl Fn(A) -> O) -> Vec<O> {
-            body(a, f)
-        }
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2<A: Copy, O>(a: &[A], f: &impl Fn(A) -> O) -> Vec<O> {
-            body(a, f)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { avx512(a, f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2(a, f) };
-        }
-    }
-    body(a, f)
-}
-
-/// True when `small`, stripped of leading 1s, equals the trailing dims of `shape`.
-fn is_trailing(small: &[usize], shape: &[usize]) -> bool {
-    let first = small.iter().position(|&d| d != 1).unwrap_or(small.len());
-    let small = &small[first..];
-    small.len() <= shape.len() && &shape[shape.len() - small.len()..] == small
-}
-
-/// `f(a[i])` over every element, in row-major order.
-pub(crate) fn map<A: Element, O: Element>(a: &Tensor, f: impl Fn(A) -> O) -> Tensor {
-    let out: Vec<O> = a.with_slice(|d: &[A], l| match l.contiguous_range() {
-        Some(r) => map_slice(&d[r], &f),
-        None => {
-            let mut out = Vec::with_capacity(l.numel());
-            for_each_offsets(&l.shape, [&l.strides], [l.offset], |[i]| out.push(f(d[i])));
-            out
-        }
-    });
-    Tensor::from_buffer(O::into_buffer(out), a.shape())
-}
+pub use crate::backend::math::Arith;
+pub use crate::backend::{BinaryOp, CmpOp};
 
 /// The tensor converted to `dtype` without recording a graph edge (the caller
 /// records the op against the original input).
@@ -406,8 +35,10 @@ impl Tensor {
                 "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into(),
             ));
         }
+        let device = device_of(&[self, other])?;
         let (a, b) = (cast(self, dtype), cast(other, dtype));
-        let out = with_dtype!(dtype, T => with_binary_kernel!(op, T, f => zip_map::<T, T, T>(&a, &b, &shape, f)));
+        let buf = read2(&a, &b, |va, vb| backend(device).binary(op, va, vb, &shape));
+        let out = Tensor::from_buffer_on(buf, &shape, device);
         if !dtype.is_floating_point() {
             return Ok(out);
         }
@@ -431,20 +62,7 @@ impl Tensor {
         if op == BinaryOp::Div {
             dtype = dtype.to_float();
         }
-        let out = if self.dtype() == DType::U8 && dtype == DType::F32 {
-            // Pixels to floats (`data / 255`): converted inside the loop, without
-            // a float32 copy of the whole input first. Only this pair of dtypes:
-            // each other pair would be one more set of loops to compile, for
-            // casts no lecture step repeats over a whole dataset.
-            let y = f32::from_scalar(s);
-            with_binary_kernel!(op, f32, f => map::<u8, f32>(self, move |x| f(f32::from(x), y)))
-        } else {
-            let a = cast(self, dtype);
-            with_dtype!(dtype, T => {
-                let y = T::from_scalar(s);
-                with_binary_kernel!(op, T, f => map::<T, T>(&a, move |x| f(x, y)))
-            })
-        };
+        let out = self.scalar_kernel(op, s, false, dtype);
         if !dtype.is_floating_point() {
             return Ok(out);
         }
@@ -465,15 +83,31 @@ impl Tensor {
         })
     }
 
+    /// `op(self, s)` (or `op(s, self)`) computed in `dtype`; uint8 input meets
+    /// a float scalar inside the loop, without a float copy first.
+    fn scalar_kernel(&self, op: BinaryOp, s: Scalar, reversed: bool, dtype: DType) -> Tensor {
+        let device = self.device();
+        let a = if self.dtype() == DType::U8 && dtype == DType::F32 {
+            self.clone()
+        } else {
+            cast(self, dtype)
+        };
+        let buf = a.with_view(|v| backend(device).binary_scalar(op, v, s, reversed, dtype));
+        Tensor::from_buffer_on(buf, self.shape(), device)
+    }
+
+    /// Runs a unary kernel of any dtype.
+    fn unary_kernel(&self, op: UnaryOp) -> Tensor {
+        let device = self.device();
+        let buf = self.with_view(|v| backend(device).unary(op, v));
+        Tensor::from_buffer_on(buf, self.shape(), device)
+    }
+
     /// `scalar - self` (PyTorch's `rsub`).
     pub fn rsub_scalar(&self, s: impl Into<Scalar>) -> Tensor {
         let s = s.into();
         let dtype = s.result_type_with(self.dtype());
-        let a = cast(self, dtype);
-        let out = with_dtype!(dtype, T => {
-            let y = T::from_scalar(s);
-            map::<T, T>(&a, move |x| T::sub(y, x))
-        });
+        let out = self.scalar_kernel(BinaryOp::Sub, s, true, dtype);
         if !dtype.is_floating_point() {
             return out;
         }
@@ -557,21 +191,19 @@ impl Tensor {
     pub fn try_compare(&self, other: &Tensor, op: CmpOp) -> Result<Tensor> {
         let shape = broadcast_shapes(self.shape(), other.shape())?;
         let dtype = result_type(self.dtype(), self.dim(), other.dtype(), other.dim());
+        let device = device_of(&[self, other])?;
         let (a, b) = (cast(self, dtype), cast(other, dtype));
-        Ok(
-            with_dtype!(dtype, T => with_cmp_kernel!(op, T, f => zip_map::<T, T, bool>(&a, &b, &shape, f))),
-        )
+        let buf = read2(&a, &b, |va, vb| backend(device).compare(op, va, vb, &shape));
+        Ok(Tensor::from_buffer_on(buf, &shape, device))
     }
 
     /// Elementwise comparison with a scalar; the result is bool.
     pub fn compare_scalar(&self, s: impl Into<Scalar>, op: CmpOp) -> Tensor {
         let s = s.into();
         let dtype = s.result_type_with(self.dtype());
-        let a = cast(self, dtype);
-        with_dtype!(dtype, T => {
-            let y = T::from_scalar(s);
-            with_cmp_kernel!(op, T, f => map::<T, bool>(&a, move |x| f(x, y)))
-        })
+        let device = self.device();
+        let buf = cast(self, dtype).with_view(|v| backend(device).compare_scalar(op, v, s));
+        Tensor::from_buffer_on(buf, self.shape(), device)
     }
 
     /// `self == other` elementwise.
@@ -632,45 +264,48 @@ impl Tensor {
 
     // ----- unary --------------------------------------------------------------------
 
+    /// A float function of each element (integers compute in float32), without
+    /// recording.
+    fn float_kernel(&self, op: FloatOp) -> Tensor {
+        let device = self.device();
+        let a = cast(self, self.dtype().to_float());
+        let buf = a.with_view(|v| backend(device).float_unary(op, v));
+        Tensor::from_buffer_on(buf, self.shape(), device)
+    }
+
     fn float_unary<N: autograd::Node + 'static>(
         &self,
-        f32_fn: impl Fn(f32) -> f32,
-        f64_fn: impl Fn(f64) -> f64,
+        op: FloatOp,
         node: impl FnOnce(Tensor, Tensor) -> N,
     ) -> Tensor {
-        let dtype = self.dtype().to_float();
-        let a = cast(self, dtype);
-        let out = match dtype {
-            DType::F32 => map::<f32, f32>(&a, f32_fn),
-            _ => map::<f64, f64>(&a, f64_fn),
-        };
+        let out = self.float_kernel(op);
         let saved = out.detach();
         Tensor::record(out, &[self], || node(self.clone(), saved))
     }
 
     /// `e^x` elementwise (integers compute in float32).
     pub fn exp(&self) -> Tensor {
-        self.float_unary(f32::exp, f64::exp, |x, out| ExpBackward0 { x, out })
+        self.float_unary(FloatOp::Exp, |x, out| ExpBackward0 { x, out })
     }
     /// Natural logarithm elementwise.
     pub fn log(&self) -> Tensor {
-        self.float_unary(f32::ln, f64::ln, |x, _| LogBackward0 { x })
+        self.float_unary(FloatOp::Log, |x, _| LogBackward0 { x })
     }
     /// Square root elementwise.
     pub fn sqrt(&self) -> Tensor {
-        self.float_unary(f32::sqrt, f64::sqrt, |x, out| SqrtBackward0 { x, out })
+        self.float_unary(FloatOp::Sqrt, |x, out| SqrtBackward0 { x, out })
     }
     /// Sine elementwise, in radians (integers compute in float32).
     pub fn sin(&self) -> Tensor {
-        self.float_unary(f32::sin, f64::sin, |x, _| SinBackward0 { x })
+        self.float_unary(FloatOp::Sin, |x, _| SinBackward0 { x })
     }
     /// Cosine elementwise, in radians (integers compute in float32).
     pub fn cos(&self) -> Tensor {
-        self.float_unary(f32::cos, f64::cos, |x, _| CosBackward0 { x })
+        self.float_unary(FloatOp::Cos, |x, _| CosBackward0 { x })
     }
     /// Hyperbolic tangent elementwise.
     pub fn tanh(&self) -> Tensor {
-        self.float_unary(f32::tanh, f64::tanh, |x, out| TanhBackward0 { x, out })
+        self.float_unary(FloatOp::Tanh, |x, out| TanhBackward0 { x, out })
     }
     /// Logistic sigmoid `1 / (1 + e^-x)` elementwise.
     ///
@@ -679,28 +314,17 @@ impl Tensor {
     /// assert_eq!(Tensor::from_vec(vec![0.0f32], [1]).sigmoid().to_vec::<f32>(), vec![0.5]);
     /// ```
     pub fn sigmoid(&self) -> Tensor {
-        self.float_unary(sigmoid::<f32>, sigmoid::<f64>, |x, out| SigmoidBackward0 {
-            x,
-            out,
-        })
+        self.float_unary(FloatOp::Sigmoid, |x, out| SigmoidBackward0 { x, out })
     }
 
     /// The error function elementwise (no gradient: used inside GELU).
     pub fn erf(&self) -> Tensor {
-        let dtype = self.dtype().to_float();
-        let a = cast(self, dtype);
-        match dtype {
-            DType::F32 => map::<f32, f32>(&a, libm::erff),
-            _ => map::<f64, f64>(&a, libm::erf),
-        }
+        self.float_kernel(FloatOp::Erf)
     }
 
     /// `max(x, 0)` elementwise; keeps the dtype.
     pub fn relu(&self) -> Tensor {
-        let out = with_dtype!(self.dtype(), T => {
-            let zero = T::default();
-            map::<T, T>(self, move |x| if x > zero { x } else { zero })
-        });
+        let out = self.unary_kernel(UnaryOp::Relu);
         let saved = out.detach();
         Tensor::record(out, &[self], || ReluBackward0 {
             x: self.clone(),
@@ -750,7 +374,7 @@ impl Tensor {
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
             ));
         }
-        let out = with_dtype!(self.dtype(), T => map::<T, T>(self, |x| T::sub(T::default(), x)));
+        let out = self.unary_kernel(UnaryOp::Neg);
         Ok(Tensor::record(out, &[self], || NegBackward0 {
             x: self.clone(),
         }))
@@ -758,31 +382,18 @@ impl Tensor {
 
     /// `|x|` elementwise.
     pub fn abs(&self) -> Tensor {
-        let out = with_dtype!(self.dtype(), T => {
-            let zero = T::default();
-            map::<T, T>(self, move |x| if x < zero { T::sub(zero, x) } else { x })
-        });
+        let out = self.unary_kernel(UnaryOp::Abs);
         Tensor::record(out, &[self], || AbsBackward0 { x: self.clone() })
     }
 
     /// The sign (-1, 0 or 1) elementwise, in the same dtype.
     pub fn sign(&self) -> Tensor {
-        with_dtype!(self.dtype(), T => {
-            let zero = T::default();
-            map::<T, T>(self, move |x| if x > zero { T::from_i64(1) } else if x < zero { T::from_i64(-1) } else { zero })
-        })
+        self.unary_kernel(UnaryOp::Sign)
     }
 
     /// Clamps every element into `[min, max]` (either bound optional).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Tensor {
-        let out = with_dtype!(self.dtype(), T => {
-            let (lo, hi) = (min.map(T::from_f64), max.map(T::from_f64));
-            map::<T, T>(self, move |mut x| {
-                if let Some(lo) = lo { if x < lo { x = lo } }
-                if let Some(hi) = hi { if x > hi { x = hi } }
-                x
-            })
-        });
+        let out = self.unary_kernel(UnaryOp::Clamp(min, max));
         if !self.dtype().is_floating_point() {
             return out;
         }
@@ -809,20 +420,12 @@ impl Tensor {
         }
         let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
         let dtype = result_type(a.dtype(), a.dim(), b.dtype(), b.dim());
+        let device = device_of(&[cond, a, b])?;
         let (x, y) = (cast(a, dtype), cast(b, dtype));
-        let c = cond.contiguous_vec::<bool>();
-        let cl = crate::tensor::Layout::contiguous(cond.shape());
-        let sc = cl.broadcast_strides(&shape);
-        let out = with_dtype!(dtype, T => read2(&x, &y, |bx, by| {
-            let (dx, dy) = (T::slice(bx), T::slice(by));
-            let (lx, ly) = (x.layout(), y.layout());
-            let (sx, sy) = (lx.broadcast_strides(&shape), ly.broadcast_strides(&shape));
-            let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
-            for_each_offsets(&shape, [&sc, &sx, &sy], [0, lx.offset, ly.offset], |[k, i, j]| {
-                out.push(if c[k] { dx[i] } else { dy[j] })
-            });
-            Tensor::from_buffer(T::into_buffer(out), &shape)
-        }));
+        let buf = read3(cond, &x, &y, |vc, vx, vy| {
+            backend(device).where_(vc, vx, vy, &shape)
+        });
+        let out = Tensor::from_buffer_on(buf, &shape, device);
         if !dtype.is_floating_point() {
             return Ok(out);
         }
@@ -846,8 +449,8 @@ impl Tensor {
         Ok(())
     }
 
-    /// Applies `f(self[i], other[i])` in place, `other` broadcast to `self`'s shape.
-    fn zip_inplace(&self, other: &Tensor, op: impl FnOnce(DType) -> Result<()>) -> Result<()> {
+    /// Checks that `other` broadcasts to `self`'s shape, for an in-place op.
+    fn check_broadcast_into(&self, other: &Tensor) -> Result<()> {
         self.check_inplace()?;
         let shape = broadcast_shapes(self.shape(), other.shape())?;
         if shape.as_slice() != self.shape() {
@@ -857,51 +460,34 @@ impl Tensor {
                 shape.as_slice()
             )));
         }
-        op(self.dtype())
+        device_of(&[self, other])?;
+        Ok(())
     }
 
-    fn apply_inplace<T: Element>(&self, other: &Tensor, f: impl Fn(T, T) -> T) {
+    /// `self op= other` in place, `other` broadcast to `self`'s shape and
+    /// converted to its dtype.
+    fn apply_inplace(&self, other: &Tensor, op: InplaceOp) -> Result<()> {
+        self.check_broadcast_into(other)?;
         // Reading `other` while writing `self` must not lock one storage twice.
         let other = if self.shares_storage(other) {
             other.clone_tensor()
         } else {
-            cast(other, T::DTYPE)
+            cast(other, self.dtype())
         };
+        let other = cast(&other, self.dtype());
         let src = other.inner.storage.read();
         let mut dst = self.inner.storage.write();
-        let (ds, dd) = (T::slice(&src), T::slice_mut(&mut dst));
-        let (ls, ld) = (other.layout(), self.layout());
-        match (ld.contiguous_range(), ls.contiguous_range()) {
-            (Some(rd), Some(rs)) if ls.shape == ld.shape => {
-                for (x, &y) in dd[rd].iter_mut().zip(&ds[rs]) {
-                    *x = f(*x, y);
-                }
-            }
-            _ => {
-                let ss = ls.broadcast_strides(&ld.shape);
-                for_each_offsets(
-                    &ld.shape,
-                    [&ld.strides, &ss],
-                    [ld.offset, ls.offset],
-                    |[i, j]| dd[i] = f(dd[i], ds[j]),
-                );
-            }
-        }
+        let view = crate::backend::View {
+            buf: &src,
+            layout: other.layout(),
+        };
+        backend(self.device()).inplace(op, &mut dst, self.layout(), view);
+        Ok(())
     }
 
     /// `self += alpha * other` in place (PyTorch's `add_(other, alpha=alpha)`).
     pub fn try_add_(&self, other: &Tensor, alpha: f64) -> Result<()> {
-        self.zip_inplace(other, |dtype| {
-            with_dtype!(dtype, T => {
-                if alpha == 1.0 {
-                    self.apply_inplace::<T>(other, T::add);
-                } else {
-                    let a = T::from_f64(alpha);
-                    self.apply_inplace::<T>(other, move |x, y| T::add(x, T::mul(a, y)));
-                }
-            });
-            Ok(())
-        })
+        self.apply_inplace(other, InplaceOp::Add(alpha))
     }
 
     /// `self += alpha * other` in place.
@@ -913,10 +499,7 @@ impl Tensor {
     /// `self *= other` in place.
     #[track_caller]
     pub fn mul_(&self, other: &Tensor) {
-        or_panic!(self.zip_inplace(other, |dtype| {
-            with_dtype!(dtype, T => self.apply_inplace::<T>(other, T::mul));
-            Ok(())
-        }))
+        or_panic!(self.apply_inplace(other, InplaceOp::Mul))
     }
 
     /// Copies `src` (broadcast, converted) into this tensor's elements in place.
@@ -927,31 +510,23 @@ impl Tensor {
 
     /// Fallible [`Tensor::copy_`].
     pub fn try_copy_(&self, src: &Tensor) -> Result<()> {
-        self.zip_inplace(src, |dtype| {
-            with_dtype!(dtype, T => self.apply_inplace::<T>(src, |_, y| y));
-            Ok(())
-        })
+        self.apply_inplace(src, InplaceOp::Copy)
     }
 
     /// `self *= s` in place.
     #[track_caller]
     pub fn mul_scalar_(&self, s: f64) {
         or_panic!(self.check_inplace());
-        with_dtype!(self.dtype(), T => {
-            let s = T::from_f64(s);
-            self.map_inplace::<T>(move |x| T::mul(x, s))
-        })
+        let mut dst = self.inner.storage.write();
+        backend(self.device()).inplace_scalar(&mut dst, self.layout(), Scalar::Float(s), true);
     }
 
     /// Sets every element to `value` in place.
     #[track_caller]
     pub fn fill_(&self, value: impl Into<Scalar>) {
         or_panic!(self.check_inplace());
-        let value = value.into();
-        with_dtype!(self.dtype(), T => {
-            let v = T::from_scalar(value);
-            self.map_inplace::<T>(move |_| v)
-        })
+        let mut dst = self.inner.storage.write();
+        backend(self.device()).inplace_scalar(&mut dst, self.layout(), value.into(), false);
     }
 
     /// Sets every element to zero in place.
@@ -959,21 +534,6 @@ impl Tensor {
     pub fn zero_(&self) {
         self.fill_(0)
     }
-
-    pub(crate) fn map_inplace<T: Element>(&self, f: impl Fn(T) -> T) {
-        let mut buf = self.inner.storage.write();
-        let d = T::slice_mut(&mut buf);
-        let l = self.layout();
-        match l.contiguous_range() {
-            Some(r) => d[r].iter_mut().for_each(|x| *x = f(*x)),
-            None => for_each_offsets(&l.shape, [&l.strides], [l.offset], |[i]| d[i] = f(d[i])),
-        }
-    }
-}
-
-#[inline(always)]
-fn sigmoid<T: Float>(x: T) -> T {
-    T::ONE / (T::ONE + (-x).fast_exp()) // see NOTE(fast-exp)
 }
 
 // ----- gradients ----------------------------------------------------------------------
@@ -1187,7 +747,7 @@ grad_fn! {
     TanhBackward0 { x: Tensor, out: Tensor }
     inputs [x];
     backward(n, g, acc) {
-        acc.add(&n.x, || fused(g, &n.out, |g, y| g * (1.0 - y * y), |g, y| g * (1.0 - y * y)))
+        acc.add(&n.x, || fused(g, &n.out, GradOp::Tanh))
     }
 }
 
@@ -1196,9 +756,7 @@ grad_fn! {
     SigmoidBackward0 { x: Tensor, out: Tensor }
     inputs [x];
     backward(n, g, acc) {
-        acc.add(&n.x, || {
-            fused(g, &n.out, |g, y| g * (y * (1.0 - y)), |g, y| g * (y * (1.0 - y)))
-        })
+        acc.add(&n.x, || fused(g, &n.out, GradOp::Sigmoid))
     }
 }
 
@@ -1207,14 +765,7 @@ grad_fn! {
     ReluBackward0 { x: Tensor, out: Tensor }
     inputs [x];
     backward(n, g, acc) {
-        acc.add(&n.x, || {
-            fused(
-                g,
-                &n.out,
-                |g, y| if y > 0.0 { g } else { 0.0 },
-                |g, y| if y > 0.0 { g } else { 0.0 },
-            )
-        })
+        acc.add(&n.x, || fused(g, &n.out, GradOp::Relu))
     }
 }
 
@@ -1267,19 +818,12 @@ fn float_input(x: &Tensor, op: &'static str) -> Result<()> {
     }
 }
 
-/// `f(g, y)` elementwise for a gradient and a saved output of the same shape and
-/// float dtype: one pass and one allocation instead of a chain of ops.
-fn fused(
-    g: &Tensor,
-    y: &Tensor,
-    f32_fn: impl Fn(f32, f32) -> f32,
-    f64_fn: impl Fn(f64, f64) -> f64,
-) -> Tensor {
-    let shape = g.shape().to_vec();
-    match g.dtype() {
-        DType::F32 => zip_map::<f32, f32, f32>(g, y, &shape, f32_fn),
-        _ => zip_map::<f64, f64, f64>(g, &y.to_dtype(g.dtype()), &shape, f64_fn),
-    }
+/// `op(g, y)` elementwise for a gradient and a saved output of the same shape:
+/// one pass and one allocation instead of a chain of ops.
+fn fused(g: &Tensor, y: &Tensor, op: GradOp) -> Tensor {
+    let y = cast(y, g.dtype());
+    let buf = read2(g, &y, |vg, vy| backend(g.device()).grad_unary(op, vg, vy));
+    Tensor::from_buffer_on(buf, g.shape(), g.device())
 }
 
 #[cfg(test)]

@@ -329,6 +329,12 @@ pub trait Float:
     #[doc(hidden)]
     fn tanh(self) -> Self;
     #[doc(hidden)]
+    fn sin(self) -> Self;
+    #[doc(hidden)]
+    fn cos(self) -> Self;
+    #[doc(hidden)]
+    fn erf(self) -> Self;
+    #[doc(hidden)]
     fn powf(self, e: Self) -> Self;
     #[doc(hidden)]
     fn abs(self) -> Self;
@@ -343,7 +349,7 @@ pub trait Float:
 }
 
 macro_rules! float {
-    ($t:ty, $fast_exp:expr) => {
+    ($t:ty, $fast_exp:expr, $erf:expr) => {
         impl Float for $t {
             #[inline(always)]
             fn exp(self) -> Self {
@@ -366,6 +372,18 @@ macro_rules! float {
                 <$t>::tanh(self)
             }
             #[inline(always)]
+            fn sin(self) -> Self {
+                <$t>::sin(self)
+            }
+            #[inline(always)]
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            #[inline(always)]
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            #[inline(always)]
             fn powf(self, e: Self) -> Self {
                 <$t>::powf(self, e)
             }
@@ -383,8 +401,8 @@ macro_rules! float {
         }
     };
 }
-float!(f32, exp_f32);
-float!(f64, f64::exp);
+float!(f32, exp_f32, libm::erff);
+float!(f64, f64::exp, libm::erf);
 
 // NOTE(fast-exp): libm's `expf` is a function call per element, so loops calling it
 // do not vectorise; sigmoid spent a tenth of a small network's training step in

@@ -1,5 +1,6 @@
 //! The [`Tensor`] type: a strided view of shared storage, with autograd metadata.
 
+pub(crate) mod device;
 mod display;
 pub(crate) mod dtype;
 pub(crate) mod layout;
@@ -10,11 +11,12 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use device::Device;
 pub(crate) use dtype::{with_dtype, with_float};
 pub use dtype::{DType, Element, Float, Scalar};
 pub(crate) use layout::{Dims, Layout};
 pub use random::Generator;
-pub use storage::Buffer;
+pub(crate) use storage::Buffer;
 use storage::Storage;
 
 use crate::autograd::{self, GradFn, Node};
@@ -112,15 +114,17 @@ impl Tensor {
         }
     }
 
-    /// A new contiguous tensor owning `buf`, with no autograd history.
+    /// A new contiguous CPU tensor owning `buf`, with no autograd history.
     pub(crate) fn from_buffer(buf: Buffer, shape: &[usize]) -> Tensor {
-        debug_assert_eq!(
-            shape.iter().product::<usize>(),
-            with_dtype!(buf.dtype(), T => T::slice(&buf).len())
-        );
+        Tensor::from_buffer_on(buf, shape, Device::Cpu)
+    }
+
+    /// A new contiguous tensor on `device` owning `buf`, with no autograd history.
+    pub(crate) fn from_buffer_on(buf: Buffer, shape: &[usize], device: Device) -> Tensor {
+        debug_assert_eq!(shape.iter().product::<usize>(), buf.len());
         let dtype = buf.dtype();
         Tensor::from_parts(
-            Arc::new(Storage::new(buf)),
+            Arc::new(Storage::new(buf, device)),
             Layout::contiguous(shape),
             dtype,
             None,
@@ -344,6 +348,11 @@ impl Tensor {
     /// The element type.
     pub fn dtype(&self) -> DType {
         self.inner.dtype
+    }
+
+    /// The device the elements live on.
+    pub fn device(&self) -> Device {
+        self.inner.storage.device()
     }
 
     /// True when the elements are laid out row-major with no gaps.

@@ -1,10 +1,13 @@
-//! The flat buffer behind one or more tensors.
+//! The flat buffer behind one or more tensors, in the memory of its device.
 
+use std::ops::{Deref, DerefMut};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::device::Device;
 use super::dtype::DType;
 
-/// A typed, flat, row-major buffer.
+/// A typed, flat, row-major buffer of host memory. Not part of the public API:
+/// kernels reach it through the backend (`crate::backend`).
 #[derive(Clone, Debug)]
 pub enum Buffer {
     /// bool elements
@@ -30,6 +33,46 @@ impl Buffer {
             Buffer::F64(_) => DType::F64,
         }
     }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Buffer::Bool(v) => v.len(),
+            Buffer::U8(v) => v.len(),
+            Buffer::I64(v) => v.len(),
+            Buffer::F32(v) => v.len(),
+            Buffer::F64(v) => v.len(),
+        }
+    }
+}
+
+/// A storage's elements, by the backend that owns them.
+///
+/// NOTE(memory): both of today's backends keep host memory, so both variants
+/// hold a [`Buffer`] and everything that reads elements on the host (printing,
+/// `to_vec`, the backends themselves) reaches it through [`Memory::host`]. A GPU
+/// backend adds a variant holding device memory, and `host` becomes a copy for
+/// it; the ops above never see the difference.
+#[derive(Debug)]
+pub(crate) enum Memory {
+    /// Computed on by the CPU backend.
+    Cpu(Buffer),
+    /// Computed on by the reference backend.
+    Reference(Buffer),
+}
+
+impl Memory {
+    fn host(&self) -> &Buffer {
+        match self {
+            Memory::Cpu(b) | Memory::Reference(b) => b,
+        }
+    }
+
+    fn host_mut(&mut self) -> &mut Buffer {
+        match self {
+            Memory::Cpu(b) | Memory::Reference(b) => b,
+        }
+    }
 }
 
 // NOTE(storage): a storage is shared (behind an `Arc`) by every view of it, and
@@ -38,21 +81,57 @@ impl Buffer {
 // its cost (one uncontended atomic) is paid per op, never per element.
 #[derive(Debug)]
 pub(crate) struct Storage {
-    buf: RwLock<Buffer>,
+    device: Device,
+    mem: RwLock<Memory>,
+}
+
+/// A read lock on a storage, seen as its host buffer.
+pub(crate) struct ReadBuf<'a>(RwLockReadGuard<'a, Memory>);
+
+impl Deref for ReadBuf<'_> {
+    type Target = Buffer;
+    fn deref(&self) -> &Buffer {
+        self.0.host()
+    }
+}
+
+/// A write lock on a storage, seen as its host buffer.
+pub(crate) struct WriteBuf<'a>(RwLockWriteGuard<'a, Memory>);
+
+impl Deref for WriteBuf<'_> {
+    type Target = Buffer;
+    fn deref(&self) -> &Buffer {
+        self.0.host()
+    }
+}
+
+impl DerefMut for WriteBuf<'_> {
+    fn deref_mut(&mut self) -> &mut Buffer {
+        self.0.host_mut()
+    }
 }
 
 impl Storage {
-    pub(crate) fn new(buf: Buffer) -> Storage {
+    pub(crate) fn new(buf: Buffer, device: Device) -> Storage {
+        let mem = match device {
+            Device::Cpu => Memory::Cpu(buf),
+            Device::Reference => Memory::Reference(buf),
+        };
         Storage {
-            buf: RwLock::new(buf),
+            device,
+            mem: RwLock::new(mem),
         }
     }
 
-    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Buffer> {
-        self.buf.read().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn device(&self) -> Device {
+        self.device
     }
 
-    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Buffer> {
-        self.buf.write().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn read(&self) -> ReadBuf<'_> {
+        ReadBuf(self.mem.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub(crate) fn write(&self) -> WriteBuf<'_> {
+        WriteBuf(self.mem.write().unwrap_or_else(|e| e.into_inner()))
     }
 }

@@ -1,0 +1,253 @@
+//! The CPU backend's elementwise kernels: contiguous fast paths (equal shapes,
+//! a scalar, a bias row), SIMD loops (NOTE(simd)), and a strided walk for
+//! everything else.
+
+use super::simd::simd_versions;
+use crate::backend::math::{
+    with_binary_fn, with_cmp_fn, with_float_fn, with_grad_fn, with_unary_fn, Arith,
+};
+use crate::backend::{BinaryOp, CmpOp, FloatOp, GradOp, InplaceOp, UnaryOp, View};
+use crate::tensor::layout::for_each_offsets;
+use crate::tensor::{convert, with_dtype, with_float, Buffer, DType, Element, Layout, Scalar};
+
+/// `f(a[i], b[i])` over the broadcast `shape`; `a` and `b` hold `A` and `B`.
+pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
+    a: View,
+    b: View,
+    shape: &[usize],
+    f: impl Fn(A, B) -> O,
+) -> Vec<O> {
+    let n: usize = shape.iter().product();
+    let (da, db) = (a.data::<A>(), b.data::<B>());
+    let (la, lb) = (a.layout, b.layout);
+    let same = la.shape.as_slice() == shape && lb.shape.as_slice() == shape;
+    match (la.contiguous_range(), lb.contiguous_range()) {
+        (Some(ra), Some(rb)) if same => zip_slices(&da[ra], &db[rb], &f),
+        (Some(ra), _) if la.shape.as_slice() == shape && lb.numel() == 1 => {
+            let y = db[lb.offset];
+            da[ra].iter().map(|&x| f(x, y)).collect()
+        }
+        (_, Some(rb)) if lb.shape.as_slice() == shape && la.numel() == 1 => {
+            let x = da[la.offset];
+            db[rb].iter().map(|&y| f(x, y)).collect()
+        }
+        (Some(ra), Some(rb))
+            if la.shape.as_slice() == shape && is_trailing(&lb.shape, shape) && !rb.is_empty() =>
+        {
+            // A row vector broadcast over a matrix (a bias): whole rows at a time.
+            let row = &db[rb];
+            let mut out = Vec::with_capacity(n);
+            for chunk in da[ra].chunks_exact(row.len()) {
+                out.extend(chunk.iter().zip(row).map(|(&x, &y)| f(x, y)));
+            }
+            out
+        }
+        _ => {
+            let (sa, sb) = (la.broadcast_strides(shape), lb.broadcast_strides(shape));
+            let mut out = Vec::with_capacity(n);
+            for_each_offsets(shape, [&sa, &sb], [la.offset, lb.offset], |[i, j]| {
+                out.push(f(da[i], db[j]))
+            });
+            out
+        }
+    }
+}
+
+simd_versions! {
+    /// `f(a[i], b[i])` over two slices of equal length; see NOTE(simd).
+    fn zip_slices<A: Copy, B: Copy, O, F: Fn(A, B) -> O>(a: &[A], b: &[B], f: &F) -> Vec<O> {
+        // A plain loop rather than `collect`, whose out-of-line helper would be
+        // compiled without the wider instructions.
+        let len = a.len().min(b.len());
+        let mut out = Vec::with_capacity(len);
+        for ((o, &x), &y) in out.spare_capacity_mut().iter_mut().zip(a).zip(b) {
+            o.write(f(x, y));
+        }
+        // SAFETY: the loop initialised the first `len` elements.
+        unsafe { out.set_len(len) };
+        out
+    }
+}
+
+simd_versions! {
+    /// `f(a[i])` over a slice; see NOTE(simd).
+    fn map_slice<A: Copy, O, F: Fn(A) -> O>(a: &[A], f: &F) -> Vec<O> {
+        let mut out = Vec::with_capacity(a.len());
+        for (o, &x) in out.spare_capacity_mut().iter_mut().zip(a) {
+            o.write(f(x));
+        }
+        // SAFETY: the loop initialised all `a.len()` elements.
+        unsafe { out.set_len(a.len()) };
+        out
+    }
+}
+
+/// True when `small`, stripped of leading 1s, equals the trailing dims of `shape`.
+fn is_trailing(small: &[usize], shape: &[usize]) -> bool {
+    let first = small.iter().position(|&d| d != 1).unwrap_or(small.len());
+    let small = &small[first..];
+    small.len() <= shape.len() && &shape[shape.len() - small.len()..] == small
+}
+
+/// `f(x[i])` over every element, in row-major order.
+pub(crate) fn map<A: Element, O: Element>(x: View, f: impl Fn(A) -> O) -> Vec<O> {
+    let (d, l) = (x.data::<A>(), x.layout);
+    match l.contiguous_range() {
+        Some(r) => map_slice(&d[r], &f),
+        None => {
+            let mut out = Vec::with_capacity(l.numel());
+            for_each_offsets(&l.shape, [&l.strides], [l.offset], |[i]| out.push(f(d[i])));
+            out
+        }
+    }
+}
+
+pub(super) fn binary(op: BinaryOp, a: View, b: View, shape: &[usize]) -> Buffer {
+    with_dtype!(a.dtype(), T => with_binary_fn!(op, T, f => T::into_buffer(zip_map::<T, T, T>(a, b, shape, f))))
+}
+
+pub(super) fn compare(op: CmpOp, a: View, b: View, shape: &[usize]) -> Buffer {
+    with_dtype!(a.dtype(), T => with_cmp_fn!(op, T, f => bool::into_buffer(zip_map::<T, T, bool>(a, b, shape, f))))
+}
+
+pub(super) fn binary_scalar(
+    op: BinaryOp,
+    a: View,
+    s: Scalar,
+    reversed: bool,
+    out: DType,
+) -> Buffer {
+    if a.dtype() == DType::U8 && out == DType::F32 {
+        // Pixels to floats (`data / 255`): converted inside the loop, without a
+        // float32 copy of the whole input first. Only this pair of dtypes: each
+        // other pair would be one more set of loops to compile, for casts no
+        // lecture step repeats over a whole dataset.
+        let y = f32::from_scalar(s);
+        return with_binary_fn!(op, f32, f => f32::into_buffer(if reversed {
+            map::<u8, f32>(a, move |x| f(y, f32::from(x)))
+        } else {
+            map::<u8, f32>(a, move |x| f(f32::from(x), y))
+        }));
+    }
+    with_dtype!(a.dtype(), T => {
+        let y = T::from_scalar(s);
+        with_binary_fn!(op, T, f => T::into_buffer(if reversed {
+            map::<T, T>(a, move |x| f(y, x))
+        } else {
+            map::<T, T>(a, move |x| f(x, y))
+        }))
+    })
+}
+
+pub(super) fn compare_scalar(op: CmpOp, a: View, s: Scalar) -> Buffer {
+    with_dtype!(a.dtype(), T => {
+        let y = T::from_scalar(s);
+        with_cmp_fn!(op, T, f => bool::into_buffer(map::<T, bool>(a, move |x| f(x, y))))
+    })
+}
+
+pub(super) fn float_unary(op: FloatOp, x: View) -> Buffer {
+    with_float!(x.dtype(), T => with_float_fn!(op, T, f => T::into_buffer(map::<T, T>(x, f))))
+}
+
+pub(super) fn unary(op: UnaryOp, x: View) -> Buffer {
+    with_dtype!(x.dtype(), T => with_unary_fn!(op, T, f => T::into_buffer(map::<T, T>(x, f))))
+}
+
+pub(super) fn grad_unary(op: GradOp, g: View, y: View) -> Buffer {
+    let shape = g.shape().to_vec();
+    with_float!(g.dtype(), T => with_grad_fn!(op, T, f => T::into_buffer(zip_map::<T, T, T>(g, y, &shape, f))))
+}
+
+pub(super) fn where_(cond: View, a: View, b: View, shape: &[usize]) -> Buffer {
+    let (c, lc) = (cond.data::<bool>(), cond.layout);
+    let sc = lc.broadcast_strides(shape);
+    with_dtype!(a.dtype(), T => {
+        let (dx, dy) = (a.data::<T>(), b.data::<T>());
+        let (lx, ly) = (a.layout, b.layout);
+        let (sx, sy) = (lx.broadcast_strides(shape), ly.broadcast_strides(shape));
+        let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
+        for_each_offsets(shape, [&sc, &sx, &sy], [lc.offset, lx.offset, ly.offset], |[k, i, j]| {
+            out.push(if c[k] { dx[i] } else { dy[j] })
+        });
+        T::into_buffer(out)
+    })
+}
+
+/// The elements in row-major order, in their own type.
+pub(crate) fn contiguous_vec<T: Element>(x: View) -> Vec<T> {
+    let (data, layout) = (x.data::<T>(), x.layout);
+    match layout.contiguous_range() {
+        Some(r) => data[r].to_vec(),
+        None => {
+            let mut out = Vec::with_capacity(layout.numel());
+            for_each_offsets(&layout.shape, [&layout.strides], [layout.offset], |[o]| {
+                out.push(data[o])
+            });
+            out
+        }
+    }
+}
+
+pub(super) fn copy(x: View, to: DType) -> Buffer {
+    with_dtype!(x.dtype(), S => {
+        let v = contiguous_vec::<S>(x);
+        if to == x.dtype() {
+            S::into_buffer(v)
+        } else {
+            with_dtype!(to, T => T::into_buffer(v.into_iter().map(convert::<S, T>).collect()))
+        }
+    })
+}
+
+fn apply_inplace<T: Element>(dst: &mut Buffer, ld: &Layout, src: View, f: impl Fn(T, T) -> T) {
+    let (ds, dd) = (src.data::<T>(), T::slice_mut(dst));
+    let ls = src.layout;
+    match (ld.contiguous_range(), ls.contiguous_range()) {
+        (Some(rd), Some(rs)) if ls.shape == ld.shape => {
+            for (x, &y) in dd[rd].iter_mut().zip(&ds[rs]) {
+                *x = f(*x, y);
+            }
+        }
+        _ => {
+            let ss = ls.broadcast_strides(&ld.shape);
+            for_each_offsets(
+                &ld.shape,
+                [&ld.strides, &ss],
+                [ld.offset, ls.offset],
+                |[i, j]| dd[i] = f(dd[i], ds[j]),
+            );
+        }
+    }
+}
+
+pub(super) fn inplace(op: InplaceOp, dst: &mut Buffer, ld: &Layout, src: View) {
+    with_dtype!(dst.dtype(), T => match op {
+        InplaceOp::Add(1.0) => apply_inplace::<T>(dst, ld, src, T::add),
+        InplaceOp::Add(alpha) => {
+            let a = T::from_f64(alpha);
+            apply_inplace::<T>(dst, ld, src, move |x, y| T::add(x, T::mul(a, y)))
+        }
+        InplaceOp::Mul => apply_inplace::<T>(dst, ld, src, T::mul),
+        InplaceOp::Copy => apply_inplace::<T>(dst, ld, src, |_, y| y),
+    })
+}
+
+pub(crate) fn map_inplace<T: Element>(dst: &mut Buffer, l: &Layout, f: impl Fn(T) -> T) {
+    let d = T::slice_mut(dst);
+    match l.contiguous_range() {
+        Some(r) => d[r].iter_mut().for_each(|x| *x = f(*x)),
+        None => for_each_offsets(&l.shape, [&l.strides], [l.offset], |[i]| d[i] = f(d[i])),
+    }
+}
+
+pub(super) fn inplace_scalar(dst: &mut Buffer, l: &Layout, s: Scalar, mul: bool) {
+    with_dtype!(dst.dtype(), T => {
+        let v = T::from_scalar(s);
+        if mul {
+            map_inplace::<T>(dst, l, move |x| T::mul(x, v))
+        } else {
+            map_inplace::<T>(dst, l, move |_| v)
+        }
+    })
+}
