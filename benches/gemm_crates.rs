@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 
-use kindling::ops::matmul::with_threads;
+use kindling::with_threads;
 use kindling::Tensor;
 use std::time::Instant;
 

@@ -381,3 +381,184 @@ macro_rules! with_unary_fn {
     }};
 }
 pub(crate) use with_unary_fn;
+
+/// Softmax (or log-softmax) of one lane: the lane's maximum is subtracted
+/// before exponentiating (NaN wins, an all `-inf` lane uses 0), and the sum of
+/// exponentials accumulates in f64.
+pub(crate) fn softmax_lane<T: Float>(src: &[T], out: &mut [T], log: bool) {
+    let max = src.iter().fold(
+        T::NEG_INFINITY,
+        |m, &v| if v > m || v.is_nan() { v } else { m },
+    );
+    let max = if max == T::NEG_INFINITY { T::ZERO } else { max };
+    let sum: f64 = src.iter().map(|&v| (v - max).fast_exp().to_f64()).sum();
+    if log {
+        let lse = T::from_f64(sum.ln());
+        for (o, &v) in out.iter_mut().zip(src) {
+            *o = v - max - lse;
+        }
+    } else {
+        let inv = T::from_f64(1.0 / sum);
+        for (o, &v) in out.iter_mut().zip(src) {
+            *o = (v - max).fast_exp() * inv;
+        }
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::eq_op)]
+pub(crate) fn is_nan<T: PartialEq>(x: T) -> bool {
+    x != x
+}
+
+/// Whether `v` replaces `best` as a lane's extreme: NaN wins (and then
+/// stays), ties keep the first, as in PyTorch.
+#[inline(always)]
+pub(crate) fn beats<T: PartialOrd + Copy>(v: T, best: T, max: bool) -> bool {
+    !is_nan(best) && (is_nan(v) || (max && v > best) || (!max && v < best))
+}
+
+/// A lane's variance with `correction`, in f64.
+pub(crate) fn variance(lane: impl Iterator<Item = f64> + Clone, correction: usize) -> f64 {
+    let n = lane.clone().count() as f64;
+    let mean = lane.clone().sum::<f64>() / n;
+    let ss = lane.map(|v| (v - mean).powi(2)).sum::<f64>();
+    ss / (n - correction as f64).max(0.0)
+}
+
+/// One SGD step's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SgdStep {
+    pub lr: f64,
+    pub momentum: f64,
+    pub dampening: f64,
+    pub weight_decay: f64,
+    pub nesterov: bool,
+    /// The momentum buffer's first step (it starts as the gradient).
+    pub first: bool,
+}
+
+/// One Adam or AdamW step's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdamStep {
+    pub lr: f64,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// AdamW: weight decay applied to the parameter, not the gradient.
+    pub decoupled: bool,
+    pub amsgrad: bool,
+    /// √(1 - β2ᵗ)
+    pub bias_correction2_sqrt: f64,
+    /// lr / (1 - β1ᵗ)
+    pub step_size: f64,
+}
+
+/// Adam's per-step constants, in the parameters' precision.
+pub(crate) struct AdamConsts<T> {
+    pub decay: T,
+    pub wd: T,
+    pub one_minus_b1: T,
+    pub b2: T,
+    pub one_minus_b2: T,
+    pub bc2: T,
+    pub eps: T,
+    pub neg_step: T,
+}
+
+impl<T: Float> AdamConsts<T> {
+    pub fn new(s: &AdamStep) -> AdamConsts<T> {
+        let (b1, b2) = s.betas;
+        AdamConsts {
+            decay: T::from_f64(1.0 - s.lr * s.weight_decay),
+            wd: T::from_f64(s.weight_decay),
+            one_minus_b1: T::from_f64(1.0 - b1),
+            b2: T::from_f64(b2),
+            one_minus_b2: T::from_f64(1.0 - b2),
+            bc2: T::from_f64(s.bias_correction2_sqrt),
+            eps: T::from_f64(s.eps),
+            neg_step: T::from_f64(-s.step_size),
+        }
+    }
+}
+
+/// `a + b·c` rounded once, as a fused multiply-add does, without needing the FMA
+/// instruction (which baseline x86-64 lacks): the product of two floats is exact
+/// in f64 and the sum is rounded back once (double rounding differs from a true
+/// FMA only in rare ties).
+#[inline(always)]
+pub(crate) fn fused_add<T: Float>(a: T, b: T, c: T) -> T {
+    T::from_f64(a.to_f64() + b.to_f64() * c.to_f64())
+}
+
+/// Adam's update of one element (after AdamW's decay), in PyTorch's order of
+/// operations, with the L2 term and AMSGrad chosen at compile time.
+#[inline(always)]
+pub(crate) fn adam_element<T: Float, const L2: bool, const AMSGRAD: bool>(
+    p: &mut T,
+    g: T,
+    m: &mut T,
+    v: &mut T,
+    vmax: &mut T,
+    c: &AdamConsts<T>,
+) {
+    // PyTorch adds the L2 term with one rounding (a fused multiply-add); the
+    // product of two f32 is exact in f64, so this rounds once too.
+    let g = if L2 { fused_add(g, c.wd, *p) } else { g };
+    *m = *m + c.one_minus_b1 * (g - *m); // lerp with weight 1 - β1 < 0.5
+    *v = *v * c.b2 + c.one_minus_b2 * g * g;
+    let second = if AMSGRAD {
+        if *v > *vmax || v.is_nan() {
+            *vmax = *v;
+        }
+        *vmax
+    } else {
+        *v
+    };
+    let denom = second.sqrt() / c.bc2 + c.eps;
+    *p += c.neg_step * (*m / denom);
+}
+
+/// SGD's update of one element with a momentum buffer `b`:
+/// `d = g + wd·p; b = d (first step) or momentum·b + (1 - dampening)·d;
+/// p -= lr·(d + momentum·b if nesterov, else b)`.
+#[inline(always)]
+pub(crate) fn sgd_momentum_element<T: Float>(p: &mut T, g: T, b: &mut T, k: &SgdConsts<T>) {
+    let d = if k.wd != T::ZERO { g + k.wd * *p } else { g };
+    *b = if k.first {
+        d
+    } else {
+        *b * k.momentum + k.damp_c * d
+    };
+    *p += k.neg_lr * if k.nesterov { d + k.momentum * *b } else { *b };
+}
+
+/// SGD's update of one element without momentum: `p -= lr·(g + wd·p)`.
+#[inline(always)]
+pub(crate) fn sgd_element<T: Float>(p: &mut T, g: T, k: &SgdConsts<T>) {
+    let d = if k.wd != T::ZERO { g + k.wd * *p } else { g };
+    *p += k.neg_lr * d;
+}
+
+/// SGD's per-step constants, in the parameters' precision.
+pub(crate) struct SgdConsts<T> {
+    pub neg_lr: T,
+    pub momentum: T,
+    pub damp_c: T,
+    pub wd: T,
+    pub nesterov: bool,
+    pub first: bool,
+}
+
+impl<T: Float> SgdConsts<T> {
+    pub fn new(s: &SgdStep) -> SgdConsts<T> {
+        SgdConsts {
+            neg_lr: T::from_f64(-s.lr),
+            momentum: T::from_f64(s.momentum),
+            damp_c: T::from_f64(1.0 - s.dampening),
+            wd: T::from_f64(s.weight_decay),
+            nesterov: s.nesterov,
+            first: s.first,
+        }
+    }
+}

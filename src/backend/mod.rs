@@ -21,7 +21,10 @@ pub(crate) mod cpu;
 pub(crate) mod math;
 pub(crate) mod reference;
 
+use std::ops::Range;
+
 use crate::tensor::{Buffer, DType, Device, Element, Layout, Scalar};
+pub(crate) use math::{AdamStep, SgdStep};
 
 /// A tensor's elements as a kernel sees them: its buffer and its layout.
 #[derive(Clone, Copy)]
@@ -128,6 +131,14 @@ pub(crate) enum InplaceOp {
     Copy,
 }
 
+/// Reductions along one dimension: floats keep their dtype and accumulate in
+/// f64; integers and bools give int64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReduceOp {
+    Sum,
+    Prod,
+}
+
 /// The kernels a device provides. Inputs of one call share a dtype unless a
 /// method says otherwise; outputs are contiguous buffers in row-major order of
 /// the output shape.
@@ -156,6 +167,69 @@ pub(crate) trait Backend: Sync {
     fn inplace(&self, op: InplaceOp, dst: &mut Buffer, dst_layout: &Layout, src: View);
     /// `dst = f(dst)` for `dst *= s` (`mul`) or `dst = s` (`fill`).
     fn inplace_scalar(&self, dst: &mut Buffer, dst_layout: &Layout, s: Scalar, mul: bool);
+
+    /// `op` over each lane along `dim`, in row-major order of the other dims.
+    fn reduce(&self, op: ReduceOp, x: View, dim: usize) -> Buffer;
+    /// Each lane's largest (`max`) or smallest value and its index (int64).
+    fn arg_extreme(&self, x: View, dim: usize, max: bool) -> (Buffer, Buffer);
+    /// Each lane's variance, `Σ(x - mean)² / (n - correction)`.
+    fn var(&self, x: View, dim: usize, correction: usize) -> Buffer;
+    /// The running sum along `dim`, in `x`'s shape (floats keep their dtype and
+    /// accumulate in f64; integers and bools give int64).
+    fn cumsum(&self, x: View, dim: usize) -> Buffer;
+    /// Softmax (or log-softmax) of each lane along `dim`, in `x`'s shape.
+    fn softmax(&self, x: View, dim: usize, log: bool) -> Buffer;
+
+    /// `bias + a·b` for `a: [m, k]`, `b: [k, n]` and `bias` viewed as `[m, n]`.
+    fn matmul(&self, a: View, b: View, bias: Option<View>) -> Buffer;
+    /// Batched `a·b` for `[..., m, k]` and `[..., k, n]` of one batch shape.
+    fn bmm(&self, a: View, b: View) -> Buffer;
+
+    /// The slices of `x` at `rows` along `dim`, in order (`x`'s shape with
+    /// `dim` of `rows.len()`).
+    fn index_select(&self, x: View, dim: usize, rows: &[usize]) -> Buffer;
+    /// A copy of `x` with slice `k` of `src` along `dim` added at slice
+    /// `rows[k]`.
+    fn index_add(&self, x: View, dim: usize, rows: &[usize], src: View) -> Buffer;
+    /// `out[p] = x[p with coordinate dim replaced by index[p]]` for every
+    /// position `p` of `index_shape` (`index` row-major, in range).
+    fn gather(&self, x: View, dim: usize, index: &[usize], index_shape: &[usize]) -> Buffer;
+    /// A contiguous copy of `x` with `src[p]` added at `p` with coordinate
+    /// `dim` replaced by `index[p]`, for every position `p` of `index_shape`.
+    fn scatter_add(
+        &self,
+        x: View,
+        dim: usize,
+        index: &[usize],
+        index_shape: &[usize],
+        src: View,
+    ) -> Buffer;
+    /// The parts joined along `dim` into `shape` (parts of one dtype).
+    fn cat(&self, parts: &[View], dim: usize, shape: &[usize]) -> Buffer;
+    /// A copy of `x` with the order reversed along each of `dims`.
+    fn flip(&self, x: View, dims: &[usize]) -> Buffer;
+
+    /// One SGD step on the float elements `range` of `param`, in place, from a
+    /// contiguous gradient of the same dtype (and the momentum buffer, as long
+    /// as the range, when there is momentum).
+    fn sgd_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        momentum: Option<&mut Buffer>,
+        step: &SgdStep,
+    );
+    /// One Adam/AdamW step on `range` of `param`, with its `exp_avg`,
+    /// `exp_avg_sq` and `max_exp_avg_sq` buffers.
+    fn adam_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        moments: [&mut Buffer; 3],
+        step: &AdamStep,
+    );
 }
 
 /// The backend of a device.

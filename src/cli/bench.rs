@@ -44,7 +44,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     if args.runs == 0 || args.threads == 0 {
         return Err(fail("--runs and --threads must be at least 1"));
     }
-    kindling::ops::matmul::with_threads(args.threads, || jobs(&args))
+    kindling::with_threads(args.threads, || jobs(&args))
 }
 
 fn jobs(args: &BenchArgs) -> Result<(), Failure> {

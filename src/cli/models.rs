@@ -82,7 +82,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     let dataset = dataset_of(&meta, args.dataset);
     let ds = Arc::new(open_dataset(dataset, args.split, &args.source, true)?);
     let classes = ds.classes.clone();
-    let report = kindling::ops::matmul::with_threads(args.threads, || {
+    let report = kindling::with_threads(args.threads, || {
         kindling::train::evaluate(&net, ds, classes.len(), 1000)
     })?;
     let split = if args.split == Split::Train {

@@ -262,9 +262,7 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
         .map_err(|e| io_fail(&out, format!("cannot write in the output folder ({e})")))?;
     let _ = std::fs::remove_file(&probe);
 
-    kindling::ops::matmul::with_threads(config.threads, || {
-        train_loop(&args, &config, &out, resumed)
-    })
+    kindling::with_threads(config.threads, || train_loop(&args, &config, &out, resumed))
 }
 
 fn train_loop(

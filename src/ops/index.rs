@@ -1,20 +1,13 @@
 //! Indexing with tensors and joining: `index_select`, `gather`, `scatter_add`,
 //! `cat`, `stack`.
 
+use super::{device_of, read2};
 use crate::autograd::{self, grad_fn, zeros_like_grad, Inputs, Node, Sink};
+use crate::backend::{backend, View};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::dtype::result_type;
-use crate::tensor::layout::{contiguous_strides, for_each_offsets, wrap_dim};
-use crate::tensor::{with_dtype, DType, Element, Tensor};
-
-/// `(outer, size, inner)`: a contiguous shape seen as three dims around `dim`.
-fn split(shape: &[usize], dim: usize) -> (usize, usize, usize) {
-    (
-        shape[..dim].iter().product(),
-        shape[dim],
-        shape[dim + 1..].iter().product(),
-    )
-}
+use crate::tensor::layout::wrap_dim;
+use crate::tensor::{DType, Tensor};
 
 fn check_index(index: &Tensor, op: &str) -> Result<Vec<i64>> {
     if index.dtype() != DType::I64 {
@@ -65,25 +58,16 @@ impl Tensor {
                 "index_select() cannot be applied to a 0-dim tensor.",
             ));
         }
-        let (outer, size, inner) = split(self.shape(), d);
+        let device = device_of(&[self, index])?;
+        let size = self.shape()[d];
         let rows: Vec<usize> = idx
             .iter()
             .map(|&i| bounded(i, d, size))
             .collect::<Result<_>>()?;
-        let src = autograd::no_grad(|| self.contiguous());
         let mut shape = self.shape().to_vec();
         shape[d] = rows.len();
-        let out = with_dtype!(self.dtype(), T => src.with_slice(|data: &[T], l| {
-            let data = &data[l.offset..];
-            let mut out = Vec::with_capacity(outer * rows.len() * inner);
-            for o in 0..outer {
-                for &r in &rows {
-                    let start = (o * size + r) * inner;
-                    out.extend_from_slice(&data[start..start + inner]);
-                }
-            }
-            Tensor::from_buffer(T::into_buffer(out), &shape)
-        }));
+        let buf = self.with_view(|v| backend(device).index_select(v, d, &rows));
+        let out = Tensor::from_buffer_on(buf, &shape, device);
         Ok(Tensor::record(out, &[self], || IndexSelectBackward0 {
             x: self.clone(),
             dim: d,
@@ -94,28 +78,15 @@ impl Tensor {
     /// A copy of `self` with `src`'s slices added at `index` along `dim`
     /// (out-of-place `index_add`; no autograd: used by gradients).
     pub(crate) fn index_add(&self, dim: usize, index: &Tensor, src: &Tensor) -> Tensor {
-        let idx = index.contiguous_vec::<i64>();
-        let base = self.clone_tensor().detach();
-        let src = src.contiguous();
-        let (outer, size, inner) = split(self.shape(), dim);
-        with_dtype!(self.dtype(), T => {
-            let add = crate::ops::elementwise::Arith::add;
-            let s = src.contiguous_vec::<T>();
-            {
-                let mut buf = base.inner.storage.write();
-                let out = T::slice_mut(&mut buf);
-                for o in 0..outer {
-                    for (k, &r) in idx.iter().enumerate() {
-                        let dst = (o * size + r as usize) * inner;
-                        let from = (o * idx.len() + k) * inner;
-                        for i in 0..inner {
-                            out[dst + i] = add(out[dst + i], s[from + i]);
-                        }
-                    }
-                }
-            }
-            base
-        })
+        let rows: Vec<usize> = index
+            .contiguous_vec::<i64>()
+            .iter()
+            .map(|&i| i as usize)
+            .collect();
+        let buf = read2(self, src, |vx, vs| {
+            backend(self.device()).index_add(vx, dim, &rows, vs)
+        });
+        Tensor::from_buffer_on(buf, self.shape(), self.device())
     }
 
     /// `out[i][j] = self[index[i][j]][j]` for `dim = 0` (and likewise for other
@@ -155,25 +126,14 @@ impl Tensor {
         let d = wrap_dim(dim, self.dim())?;
         let idx = check_index(index, "gather")?;
         self.check_scatter_shapes(d, index, "gather")?;
+        let device = device_of(&[self, index])?;
         let size = self.shape().get(d).copied().unwrap_or(1);
-        let istrides = contiguous_strides(index.shape());
-        let out = with_dtype!(self.dtype(), T => self.with_slice(|data: &[T], l| {
-            let mut sstrides = l.strides.clone();
-            let step = sstrides.get(d).copied().unwrap_or(0);
-            if let Some(s) = sstrides.get_mut(d) { *s = 0; }
-            let mut out = Vec::with_capacity(index.numel());
-            let mut err = None;
-            for_each_offsets(index.shape(), [&istrides, &sstrides], [0, l.offset], |[i, s]| {
-                match bounded(idx[i], d, size) {
-                    Ok(j) => out.push(data[s + j * step]),
-                    Err(e) => { err.get_or_insert(e); out.push(T::default()) }
-                }
-            });
-            match err {
-                Some(e) => Err(e),
-                None => Ok(Tensor::from_buffer(T::into_buffer(out), index.shape())),
-            }
-        }))?;
+        let picks: Vec<usize> = idx
+            .iter()
+            .map(|&i| bounded(i, d, size))
+            .collect::<Result<_>>()?;
+        let buf = self.with_view(|v| backend(device).gather(v, d, &picks, index.shape()));
+        let out = Tensor::from_buffer_on(buf, index.shape(), device);
         Ok(Tensor::record(out, &[self], || GatherBackward0 {
             x: self.clone(),
             dim: d,
@@ -206,31 +166,16 @@ impl Tensor {
                 found: src.dtype(),
             });
         }
-        let out = autograd::no_grad(|| self.clone_tensor());
+        let device = device_of(&[self, index, src])?;
         let size = self.shape().get(d).copied().unwrap_or(1);
-        let istrides = contiguous_strides(index.shape());
-        let mut ostrides = contiguous_strides(self.shape());
-        let step = ostrides.get(d).copied().unwrap_or(0);
-        if let Some(s) = ostrides.get_mut(d) {
-            *s = 0;
-        }
-        with_dtype!(self.dtype(), T => {
-            let add = crate::ops::elementwise::Arith::add;
-            let srcbuf = src.inner.storage.read();
-            let sdata = T::slice(&srcbuf);
-            let sl = src.layout();
-            let mut obuf = out.inner.storage.write();
-            let odata = T::slice_mut(&mut obuf);
-            let mut err = None;
-            for_each_offsets(index.shape(), [&istrides, &sl.strides, &ostrides], [0, sl.offset, 0], |[i, s, o]| {
-                match bounded(idx[i], d, size) {
-                    Ok(j) => odata[o + j * step] = add(odata[o + j * step], sdata[s]),
-                    Err(e) => { err.get_or_insert(e); }
-                }
-            });
-            if let Some(e) = err { return Err(e); }
+        let picks: Vec<usize> = idx
+            .iter()
+            .map(|&i| bounded(i, d, size))
+            .collect::<Result<_>>()?;
+        let buf = read2(self, src, |vx, vs| {
+            backend(device).scatter_add(vx, d, &picks, index.shape(), vs)
         });
-        let out = out.detach();
+        let out = Tensor::from_buffer_on(buf, self.shape(), device);
         Ok(Tensor::record(out, &[self, src], || ScatterAddBackward0 {
             x: self.clone(),
             dim: d,
@@ -279,24 +224,34 @@ impl Tensor {
         }
         let mut shape = first.shape().to_vec();
         shape[d] = total;
-        let (outer, _, inner) = split(&shape, d);
-        let parts: Vec<Tensor> = autograd::no_grad(|| {
-            tensors
-                .iter()
-                .map(|t| t.to_dtype(dtype).contiguous())
-                .collect()
-        });
-        let out = with_dtype!(dtype, T => {
-            let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
-            let datas: Vec<Vec<T>> = parts.iter().map(|p| p.contiguous_vec::<T>()).collect();
-            for o in 0..outer {
-                for (p, data) in parts.iter().zip(&datas) {
-                    let chunk = p.shape()[d] * inner;
-                    out.extend_from_slice(&data[o * chunk..(o + 1) * chunk]);
+        let device = device_of(&tensors.iter().collect::<Vec<_>>())?;
+        // Each part converted (a copy only where its dtype differs) and locked
+        // in turn; a storage that appears twice is locked once.
+        let parts: Vec<Tensor> =
+            autograd::no_grad(|| tensors.iter().map(|t| t.to_dtype(dtype)).collect());
+        let mut guards = Vec::with_capacity(parts.len());
+        let mut owners: Vec<usize> = Vec::with_capacity(parts.len());
+        for (i, p) in parts.iter().enumerate() {
+            match parts[..i].iter().position(|q| q.shares_storage(p)) {
+                Some(j) => owners.push(owners[j]),
+                None => {
+                    owners.push(guards.len());
+                    guards.push(p.inner.storage.read());
                 }
             }
-            Tensor::from_buffer(T::into_buffer(out), &shape)
-        });
+        }
+        let views: Vec<View> = parts
+            .iter()
+            .zip(&owners)
+            .map(|(p, &g)| View {
+                buf: &guards[g],
+                layout: p.layout(),
+            })
+            .collect();
+        let buf = backend(device).cat(&views, d, &shape);
+        drop(views);
+        drop(guards);
+        let out = Tensor::from_buffer_on(buf, &shape, device);
         let refs: Vec<&Tensor> = tensors.iter().collect();
         Ok(Tensor::record(out, &refs, || CatBackward0 {
             xs: tensors.to_vec(),

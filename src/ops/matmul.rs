@@ -1,277 +1,42 @@
 //! Matrix products: `mm`, `matmul` (1-D, 2-D and batched with broadcasting),
-//! `addmm`. Float products run on the `gemm` crate's kernels, which take strides,
-//! so transposed views are multiplied without a copy.
+//! `addmm`. The CPU backend runs float products on the `gemm` crate's kernels,
+//! which take strides, so transposed views are multiplied without a copy.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use super::{device_of, read2, read3};
 use crate::autograd::grad_fn;
+use crate::backend::backend;
 use crate::error::{or_panic, shape_err, Error, Result};
-use crate::tensor::layout::{broadcast_shapes, for_each_offsets};
-use crate::tensor::{with_dtype, DType, Dims, Element, Layout, Tensor};
+use crate::tensor::layout::broadcast_shapes;
+use crate::tensor::{DType, Tensor};
 
-static THREADS: AtomicUsize = AtomicUsize::new(1);
-
-/// Sets how many threads matrix products may use (1 = none spawned). Results are
-/// identical for every setting: each output element is computed by one thread.
-pub fn set_num_threads(n: usize) {
-    THREADS.store(n.max(1), Ordering::Relaxed);
-}
-
-/// The thread count set by [`set_num_threads`].
-pub fn num_threads() -> usize {
-    THREADS.load(Ordering::Relaxed)
-}
-
-/// Runs `f` with `n` threads for matrix products and optimizer updates, then
-/// restores the previous setting.
-///
-/// With two threads, large products and updates are split in two halves and a
-/// helper thread that spins between tasks takes one (see the notes in `ops/matmul.rs`
-/// and BENCHMARKS.md); with more, `f` runs inside a rayon pool of `n` threads,
-/// so that gemm's own threads are already awake when a product needs them.
-///
-/// Results do not depend on `n`: products are split by output blocks, never
-/// along the summed dimension, where they are split depends only on their
-/// shape, and every reduction kindling does itself runs on one thread in a
-/// fixed order.
-///
-/// ```
-/// use kindling::{ops::matmul::with_threads, Tensor};
-/// let a = Tensor::ones([512, 512]);
-/// let one = with_threads(1, || a.mm(&a));
-/// let two = with_threads(2, || a.mm(&a));
-/// assert_eq!(one.to_vec::<f32>(), two.to_vec::<f32>());
-/// ```
-pub fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
-    let (n, previous) = (n.max(1), num_threads());
-    set_num_threads(n);
-    let result = if n <= 2 {
-        f()
-    } else {
-        match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
-            Ok(pool) => pool.install(f),
-            Err(_) => {
-                set_num_threads(1);
-                f()
-            }
-        }
+/// `bias + a·b` for 2-D `a` and `b` of one dtype (no autograd); `bias`
+/// broadcasts to the output.
+fn mm_kernel(a: &Tensor, b: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (m, n) = (a.shape()[0], b.shape()[1]);
+    let device = match bias {
+        Some(c) => device_of(&[a, b, c])?,
+        None => device_of(&[a, b])?,
     };
-    set_num_threads(previous);
-    result
-}
-
-/// Products from this many multiply-adds up are split in two (see [`gemm_raw`]).
-const SPLIT_MIN: usize = 1 << 22;
-
-/// A 2-D operand: storage offset and (row, column) strides.
-#[derive(Clone, Copy)]
-struct Mat {
-    offset: usize,
-    rs: usize,
-    cs: usize,
-}
-
-/// `dst[m×n] = (dst if accumulate) + lhs[m×k] · rhs[k×n]`, for f32 and f64.
-#[allow(clippy::too_many_arguments)]
-fn gemm_into<T: Element>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [T],
-    accumulate: bool,
-    lhs: &[T],
-    a: Mat,
-    rhs: &[T],
-    b: Mat,
-) {
-    assert!(dst.len() >= m * n);
-    if k == 0 {
-        if !accumulate {
-            dst[..m * n].fill(T::default());
+    let buf = match bias {
+        Some(c) => {
+            let c = crate::no_grad(|| c.expand([m, n]));
+            read3(a, b, &c, |va, vb, vc| {
+                backend(device).matmul(va, vb, Some(vc))
+            })
         }
-        return;
-    }
-    // SAFETY: `dst` holds at least m·n initialised elements (asserted above).
-    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), accumulate, lhs, a, rhs, b) }
-}
-
-/// `lhs · rhs` into a new buffer that the kernel writes directly, without
-/// zeroing it first.
-fn gemm_fresh<T: Element>(
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: &[T],
-    a: Mat,
-    rhs: &[T],
-    b: Mat,
-) -> Vec<T> {
-    if k == 0 || m == 0 || n == 0 {
-        return vec![T::default(); m * n];
-    }
-    let mut out: Vec<T> = Vec::with_capacity(m * n);
-    // SAFETY: the kernel writes all m·n elements (it does not read `dst` when
-    // `accumulate` is false), so they are initialised before `set_len`.
-    unsafe {
-        gemm_raw(m, n, k, out.as_mut_ptr(), false, lhs, a, rhs, b);
-        out.set_len(m * n);
-    }
-    out
-}
-
-/// # Safety
-/// `dst` must be valid for writes of `m·n` elements (and reads, when
-/// `accumulate`) and must not overlap `lhs` or `rhs`; `k > 0`.
-///
-/// Products from [`SPLIT_MIN`] multiply-adds up (a training step's first layer
-/// in `mlp`, 64×784·784×128, and its weight gradient; inference on large
-/// batches) are computed as two independent halves of the output: side by side
-/// when there are threads, one after the other when there are not. The split
-/// depends only on the shape, never on the thread count, so the numbers are the
-/// same either way. With two threads the second half goes to a helper thread
-/// that spins between tasks ([`crate::ops::pair`]): a rayon worker sleeps between
-/// the steps of a training loop, and waking it cost what the split saved
-/// (BENCHMARKS.md). With more threads, each half runs on gemm's own threads in
-/// the rayon pool, which also split by output blocks only.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_raw<T: Element>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut T,
-    accumulate: bool,
-    lhs: &[T],
-    a: Mat,
-    rhs: &[T],
-    b: Mat,
-) {
-    assert!(T::DTYPE.is_floating_point());
-    if m == 0 || n == 0 {
-        return;
-    }
-    let last = |x: Mat, rows: usize, cols: usize| x.offset + (rows - 1) * x.rs + (cols - 1) * x.cs;
-    assert!(last(a, m, k) < lhs.len() && last(b, k, n) < rhs.len());
-    let macs = m * n * k;
-    let dst_at = SendPtr(dst);
-    // One gemm call on the block of rows `rows` and columns `cols` of the output.
-    // Outputs at most 16 wide (the lecture's first layers) go to kindling's own
-    // kernel, twice as fast there (ops/narrow.rs; BENCHMARKS.md).
-    let narrow = n <= crate::ops::narrow::MAX_N
-        && m >= crate::ops::narrow::ROWS
-        && crate::ops::narrow::available();
-    let block = |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, par| {
-        let b = Mat {
-            offset: b.offset + cols.start * b.cs,
-            ..b
-        };
-        let mut rows = rows;
-        if T::DTYPE == DType::F32 && narrow && a.cs == 1 {
-            // SAFETY: T is f32 (checked), so both slices hold f32; the assert
-            // above keeps every index inside them, the caller vouches for `dst`,
-            // and `narrow` checked the CPU.
-            let done = unsafe {
-                let f32s = |s: &[T]| std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len());
-                crate::ops::narrow::product(
-                    (rows.len(), cols.len(), k),
-                    dst_at.get().add(rows.start * n + cols.start) as *mut f32,
-                    n,
-                    accumulate,
-                    f32s(lhs),
-                    (a.offset + rows.start * a.rs, a.rs),
-                    f32s(rhs),
-                    (b.offset, b.rs, b.cs),
-                )
-            };
-            rows.start += done;
-            if rows.is_empty() {
-                return;
-            }
-        }
-        let a = Mat {
-            offset: a.offset + rows.start * a.rs,
-            ..a
-        };
-        // SAFETY: the assert above keeps every index the kernel reads inside `lhs`
-        // and `rhs`; the caller vouches for `dst`, and the blocks of one product
-        // never overlap.
-        unsafe {
-            gemm::gemm(
-                rows.len(),
-                cols.len(),
-                k,
-                dst_at.get().add(rows.start * n + cols.start),
-                1,
-                n as isize,
-                accumulate,
-                lhs.as_ptr().add(a.offset),
-                a.cs as isize,
-                a.rs as isize,
-                rhs.as_ptr().add(b.offset),
-                b.cs as isize,
-                b.rs as isize,
-                T::from_f64(1.0),
-                T::from_f64(1.0),
-                false,
-                false,
-                false,
-                par,
-            )
-        }
+        None => read2(a, b, |va, vb| backend(device).matmul(va, vb, None)),
     };
-    if macs < SPLIT_MIN || (m < 128 && n < 32) {
-        return block(0..m, 0..n, gemm::Parallelism::None);
-    }
-    // Rows when there are many (a weight gradient's), else columns, cut at a
-    // multiple of 16 (the kernels' width).
-    let (first, second) = if m >= 128 {
-        let h = m / 2 / 16 * 16;
-        ((0..h, 0..n), (h..m, 0..n))
-    } else {
-        let h = n / 2 / 16 * 16;
-        ((0..m, 0..h), (0..m, h..n))
-    };
-    let none = gemm::Parallelism::None;
-    match num_threads() {
-        1 => {
-            block(first.0, first.1, none);
-            block(second.0, second.1, none);
-        }
-        2 => crate::ops::pair::join2(
-            || block(first.0, first.1, none),
-            || block(second.0, second.1, none),
-        ),
-        threads => {
-            let par = |t: usize| gemm::Parallelism::Rayon(t.max(1));
-            rayon::join(
-                || block(first.0, first.1, par(threads / 2)),
-                || block(second.0, second.1, par(threads - threads / 2)),
-            );
-        }
-    }
+    Ok(Tensor::from_buffer_on(buf, &[m, n], device))
 }
 
-/// The output pointer, shared by the two halves of a split product (which write
-/// disjoint blocks).
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-// SAFETY: only used to write disjoint blocks of one output from two threads.
-unsafe impl<T> Send for SendPtr<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for SendPtr<T> {}
-
-impl<T> SendPtr<T> {
-    /// The pointer (a method, so closures capture the wrapper, not the field).
-    fn get(self) -> *mut T {
-        self.0
-    }
-}
-
-fn mat(l: &Layout, row_dim: usize) -> Mat {
-    Mat {
-        offset: l.offset,
-        rs: l.strides[row_dim],
-        cs: l.strides[row_dim + 1],
-    }
+/// Batched product of `[..., m, k]` and `[..., k, n]` with equal batch shapes.
+fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let nd = a.dim();
+    let device = device_of(&[a, b])?;
+    let mut shape = a.shape()[..nd - 1].to_vec();
+    shape.push(b.shape()[nd - 1]);
+    let buf = read2(a, b, |va, vb| backend(device).bmm(va, vb));
+    Ok(Tensor::from_buffer_on(buf, &shape, device))
 }
 
 fn check_dtypes(a: &Tensor, b: &Tensor) -> Result<DType> {
@@ -290,65 +55,6 @@ fn check_dtypes(a: &Tensor, b: &Tensor) -> Result<DType> {
         });
     }
     Ok(a.dtype())
-}
-
-/// `init + a·b` for 2-D `a` and `b` of one dtype; `init` is the prefilled output.
-fn mm_kernel(a: &Tensor, b: &Tensor, init: Option<Tensor>) -> Tensor {
-    let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
-    with_dtype!(a.dtype(), T => {
-        if init.is_none() && T::DTYPE.is_floating_point() {
-            let out = a.with_slice(|da: &[T], la| b.with_slice(|db: &[T], lb| gemm_fresh(m, n, k, da, mat(la, 0), db, mat(lb, 0))));
-            return Tensor::from_buffer(T::into_buffer(out), &[m, n]);
-        }
-        let mut out: Vec<T> = match &init {
-            // A bias row under every output row: the linear layer's case.
-            Some(t) if t.dim() == 1 && t.shape()[0] == n && t.is_contiguous() => {
-                let row = t.contiguous_vec::<T>();
-                let mut out = Vec::with_capacity(m * n);
-                for _ in 0..m {
-                    out.extend_from_slice(&row);
-                }
-                out
-            }
-            Some(t) => t.expand([m, n]).contiguous_vec::<T>(),
-            None => vec![T::default(); m * n],
-        };
-        a.with_slice(|da: &[T], la| b.with_slice(|db: &[T], lb| {
-            if T::DTYPE.is_floating_point() {
-                gemm_into(m, n, k, &mut out, init.is_some(), da, mat(la, 0), db, mat(lb, 0));
-            } else {
-                naive_mm(m, n, k, &mut out, da, mat(la, 0), db, mat(lb, 0));
-            }
-        }));
-        Tensor::from_buffer(T::into_buffer(out), &[m, n])
-    })
-}
-
-/// Integer products (rare: no fast kernel is worth its build time).
-#[allow(clippy::too_many_arguments)]
-fn naive_mm<T: Element>(
-    m: usize,
-    n: usize,
-    k: usize,
-    out: &mut [T],
-    da: &[T],
-    a: Mat,
-    db: &[T],
-    b: Mat,
-) {
-    for i in 0..m {
-        for j in 0..n {
-            let mut s = out[i * n + j].to_i64();
-            for p in 0..k {
-                s = s.wrapping_add(
-                    da[a.offset + i * a.rs + p * a.cs]
-                        .to_i64()
-                        .wrapping_mul(db[b.offset + p * b.rs + j * b.cs].to_i64()),
-                );
-            }
-            out[i * n + j] = T::from_i64(s);
-        }
-    }
 }
 
 fn check_mm_shapes(a: &Tensor, b: &Tensor) -> Result<()> {
@@ -388,7 +94,7 @@ impl Tensor {
     pub fn try_mm(&self, other: &Tensor) -> Result<Tensor> {
         check_mm_shapes(self, other)?;
         check_dtypes(self, other)?;
-        let out = mm_kernel(self, other, None);
+        let out = mm_kernel(self, other, None)?;
         Ok(Tensor::record(out, &[self, other], || MmBackward0 {
             a: self.clone(),
             b: other.clone(),
@@ -425,7 +131,7 @@ impl Tensor {
                     input.shape()
                 ))
             })?;
-        let out = mm_kernel(mat1, mat2, Some(input.clone()));
+        let out = mm_kernel(mat1, mat2, Some(input))?;
         Ok(Tensor::record(out, &[input, mat1, mat2], || {
             AddmmBackward0 {
                 bias: input.clone(),
@@ -468,8 +174,11 @@ impl Tensor {
                     )));
                 }
                 let out = crate::autograd::no_grad(|| {
-                    mm_kernel(&self.unsqueeze(0), &other.unsqueeze(1), None).reshape([0usize; 0])
-                });
+                    Ok::<_, Error>(
+                        mm_kernel(&self.unsqueeze(0), &other.unsqueeze(1), None)?
+                            .reshape([0usize; 0]),
+                    )
+                })?;
                 Ok(Tensor::record(out, &[self, other], || DotBackward0 {
                     a: self.clone(),
                     b: other.clone(),
@@ -485,8 +194,8 @@ impl Tensor {
                     });
                 }
                 let out = crate::autograd::no_grad(|| {
-                    mm_kernel(self, &other.unsqueeze(1), None).reshape([-1])
-                });
+                    Ok::<_, Error>(mm_kernel(self, &other.unsqueeze(1), None)?.reshape([-1]))
+                })?;
                 Ok(Tensor::record(out, &[self, other], || MvBackward0 {
                     a: self.clone(),
                     v: other.clone(),
@@ -519,7 +228,7 @@ impl Tensor {
                 let mut sb: Vec<usize> = batch.to_vec();
                 sb.extend([k, n]);
                 let (a, b) = (self.try_expand(sa)?, other.try_expand(sb)?);
-                let out = bmm_kernel(&a, &b);
+                let out = bmm_kernel(&a, &b)?;
                 let out = Tensor::record(out, &[&a, &b], || BmmBackward0 {
                     a: a.clone(),
                     b: b.clone(),
@@ -529,34 +238,6 @@ impl Tensor {
             }
         }
     }
-}
-
-/// Batched product of `[..., m, k]` and `[..., k, n]` with equal batch shapes.
-pub(crate) fn bmm_kernel(a: &Tensor, b: &Tensor) -> Tensor {
-    let nd = a.dim();
-    let (m, k, n) = (a.shape()[nd - 2], a.shape()[nd - 1], b.shape()[nd - 1]);
-    let batch: Dims = a.shape()[..nd - 2].into();
-    let mut shape: Vec<usize> = batch.to_vec();
-    shape.extend([m, n]);
-    with_dtype!(a.dtype(), T => {
-        let count: usize = batch.iter().product();
-        let mut out = vec![T::default(); count * m * n];
-        a.with_slice(|da: &[T], la| b.with_slice(|db: &[T], lb| {
-            let mut i = 0;
-            for_each_offsets(&batch, [&la.strides[..nd - 2], &lb.strides[..nd - 2]], [la.offset, lb.offset], |[oa, ob]| {
-                let ma = Mat { offset: oa, rs: la.strides[nd - 2], cs: la.strides[nd - 1] };
-                let mb = Mat { offset: ob, rs: lb.strides[nd - 2], cs: lb.strides[nd - 1] };
-                let dst = &mut out[i * m * n..(i + 1) * m * n];
-                if T::DTYPE.is_floating_point() {
-                    gemm_into(m, n, k, dst, false, da, ma, db, mb);
-                } else {
-                    naive_mm(m, n, k, dst, da, ma, db, mb);
-                }
-                i += 1;
-            });
-        }));
-        Tensor::from_buffer(T::into_buffer(out), &shape)
-    })
 }
 
 // ----- gradients ----------------------------------------------------------------------

@@ -5,50 +5,10 @@
 //! order of work (thread count) and are at least as accurate as PyTorch's.
 
 use crate::autograd::{grad_fn, unreduce, zeros_like_grad};
+use crate::backend::{backend, ReduceOp};
 use crate::error::{or_panic, Error, Result};
-use crate::tensor::layout::{for_each_offsets, wrap_dim};
-use crate::tensor::{with_dtype, with_float, DType, Dims, Element, Tensor};
-
-/// One line of elements along the reduced dimension.
-pub(crate) struct Lane<'a, T> {
-    data: &'a [T],
-    start: usize,
-    stride: usize,
-    len: usize,
-}
-
-impl<T: Copy> Lane<'_, T> {
-    fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        (0..self.len).map(move |k| self.data[self.start + k * self.stride])
-    }
-}
-
-/// `f(lane)` for every lane along `dim`, in row-major order of the other dims.
-pub(crate) fn lanes<T: Element, R>(
-    t: &Tensor,
-    dim: usize,
-    mut f: impl FnMut(Lane<'_, T>) -> R,
-) -> Vec<R> {
-    t.with_slice(|data: &[T], l| {
-        let mut shape = l.shape.clone();
-        let len = shape.remove(dim);
-        let mut strides = l.strides.clone();
-        let stride = strides.remove(dim);
-        let mut out = Vec::with_capacity(shape.iter().product());
-        if len == 0 && shape.contains(&0) {
-            return out;
-        }
-        for_each_offsets(&shape, [&strides], [l.offset], |[start]| {
-            out.push(f(Lane {
-                data,
-                start,
-                stride,
-                len,
-            }))
-        });
-        out
-    })
-}
+use crate::tensor::layout::wrap_dim;
+use crate::tensor::{Buffer, Dims, Tensor};
 
 /// The output shape of reducing `dim` of `shape`.
 fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Dims {
@@ -61,104 +21,33 @@ fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Dims {
     out
 }
 
-/// Sums along `dim` of a contiguous tensor in f64, adding whole rows at a time
-/// (vectorised), in the same order as the lane-by-lane path: element `k` of
-/// each lane is added before element `k + 1`.
-fn sum_rows<T: Element>(x: &Tensor, dim: usize) -> Vec<f64> {
-    let shape = x.shape();
-    let (outer, size, inner): (usize, usize, usize) = (
-        shape[..dim].iter().product(),
-        shape[dim],
-        shape[dim + 1..].iter().product(),
-    );
-    let mut out = vec![0f64; outer * inner];
-    x.with_slice(|data: &[T], l| {
-        let data = &data[l.offset..l.offset + outer * size * inner];
-        for (o, acc) in out.chunks_exact_mut(inner.max(1)).enumerate().take(outer) {
-            for k in 0..size {
-                let row = &data[(o * size + k) * inner..(o * size + k + 1) * inner];
-                for (a, &v) in acc.iter_mut().zip(row) {
-                    *a += v.to_f64();
-                }
-            }
-        }
-    });
-    out
-}
-
-#[inline(always)]
-#[allow(clippy::eq_op)]
-fn is_nan<T: PartialEq>(x: T) -> bool {
-    x != x
-}
-
-/// [`arg_extreme`] over a slice: the rows of logits that `argmax(1)` reads.
-fn arg_extreme_row<T: Element, const MAX: bool>(row: &[T]) -> (usize, T) {
-    let mut best = (0, row[0]);
-    if is_nan(best.1) {
-        return best;
-    }
-    for (k, &v) in row.iter().enumerate() {
-        if is_nan(v) {
-            return (k, v);
-        }
-        if (MAX && v > best.1) || (!MAX && v < best.1) {
-            best = (k, v);
-        }
-    }
-    best
-}
-
-/// The index of the largest (`max = true`) or smallest element; NaN wins, ties
-/// go to the first, as in PyTorch.
-fn arg_extreme<T: Element>(lane: Lane<'_, T>, max: bool) -> (usize, T) {
-    let mut best = (0, lane.data[lane.start]);
-    for (k, v) in lane.iter().enumerate().skip(1) {
-        if is_nan(best.1) {
-            break;
-        }
-        if is_nan(v) || (max && v > best.1) || (!max && v < best.1) {
-            best = (k, v);
-        }
-    }
-    best
-}
-
 impl Tensor {
     /// A one-dimensional view or copy of all elements, without graph recording.
     fn flat(&self) -> Tensor {
         crate::autograd::no_grad(|| self.reshape([-1]))
     }
 
+    /// A reduction kernel along `dim`, with no autograd, in the result's shape.
+    fn reduce_kernel(&self, op: ReduceOp, dim: usize, keepdim: bool) -> Tensor {
+        let shape = reduced_shape(self.shape(), dim, keepdim);
+        let buf = self.with_view(|v| backend(self.device()).reduce(op, v, dim));
+        Tensor::from_buffer_on(buf, &shape, self.device())
+    }
+
     /// Sums along `dim` with no autograd; ints and bools sum to int64.
     fn sum_kernel(&self, dim: usize, keepdim: bool) -> Tensor {
+        self.reduce_kernel(ReduceOp::Sum, dim, keepdim)
+    }
+
+    /// Each lane's extreme value and index along `dim`, with no autograd.
+    fn extreme_kernel(&self, dim: usize, keepdim: bool, max: bool) -> (Tensor, Tensor) {
         let shape = reduced_shape(self.shape(), dim, keepdim);
-        match self.dtype() {
-            DType::F32 if self.is_contiguous() => {
-                let sums = sum_rows::<f32>(self, dim);
-                Tensor::from_buffer(
-                    f32::into_buffer(sums.into_iter().map(|v| v as f32).collect()),
-                    &shape,
-                )
-            }
-            DType::F64 if self.is_contiguous() => {
-                Tensor::from_buffer(f64::into_buffer(sum_rows::<f64>(self, dim)), &shape)
-            }
-            DType::F32 => Tensor::from_buffer(
-                f32::into_buffer(lanes(self, dim, |l: Lane<'_, f32>| {
-                    l.iter().map(|x| x as f64).sum::<f64>() as f32
-                })),
-                &shape,
-            ),
-            DType::F64 => Tensor::from_buffer(
-                f64::into_buffer(lanes(self, dim, |l: Lane<'_, f64>| l.iter().sum())),
-                &shape,
-            ),
-            dtype => with_dtype!(dtype, T => Tensor::from_buffer(
-                i64::into_buffer(lanes(self, dim, |l: Lane<'_, T>| l.iter().fold(0i64, |s, x| s.wrapping_add(x.to_i64())))),
-                &shape,
-            )),
-        }
+        let (values, indices): (Buffer, Buffer) =
+            self.with_view(|v| backend(self.device()).arg_extreme(v, dim, max));
+        (
+            Tensor::from_buffer_on(values, &shape, self.device()),
+            Tensor::from_buffer_on(indices, &shape, self.device()),
+        )
     }
 
     /// The sum of all elements as a 0-d tensor (ints and bools sum to int64).
@@ -276,11 +165,7 @@ impl Tensor {
                 "{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
             )));
         }
-        let flat = self.flat();
-        let out = with_dtype!(self.dtype(), T => {
-            let v = lanes(&flat, 0, |l: Lane<'_, T>| arg_extreme(l, max).1);
-            Tensor::from_buffer(T::into_buffer(v), &[])
-        });
+        let out = self.flat().extreme_kernel(0, false, max).0;
         let saved = out.detach();
         Ok(Tensor::record(out, &[self], || ExtremeAllBackward {
             x: self.clone(),
@@ -323,26 +208,7 @@ impl Tensor {
                 if max { "max" } else { "min" }
             )));
         }
-        let shape = reduced_shape(self.shape(), d, keepdim);
-        let (values, indices) = with_dtype!(self.dtype(), T => {
-            let pairs = if d + 1 == self.dim() && self.is_contiguous() {
-                // Rows of a contiguous matrix (logits): plain slices, no index arithmetic.
-                let n = self.shape()[d];
-                self.with_slice(|data: &[T], l| {
-                    let rows = data[l.offset..l.offset + self.numel()].chunks_exact(n);
-                    if max {
-                        rows.map(arg_extreme_row::<T, true>).collect::<Vec<_>>()
-                    } else {
-                        rows.map(arg_extreme_row::<T, false>).collect::<Vec<_>>()
-                    }
-                })
-            } else {
-                lanes(self, d, |l: Lane<'_, T>| arg_extreme(l, max))
-            };
-            let idx: Vec<i64> = pairs.iter().map(|p| p.0 as i64).collect();
-            let val: Vec<T> = pairs.into_iter().map(|p| p.1).collect();
-            (Tensor::from_buffer(T::into_buffer(val), &shape), Tensor::from_buffer(i64::into_buffer(idx), &shape))
-        });
+        let (values, indices) = self.extreme_kernel(d, keepdim, max);
         let saved = indices.clone();
         let values = Tensor::record(values, &[self], || ExtremeDimBackward {
             x: self.clone(),
@@ -397,23 +263,7 @@ impl Tensor {
     }
 
     fn prod_kernel(&self, dim: usize, keepdim: bool) -> Tensor {
-        let shape = reduced_shape(self.shape(), dim, keepdim);
-        match self.dtype() {
-            DType::F32 => Tensor::from_buffer(
-                f32::into_buffer(lanes(self, dim, |l: Lane<'_, f32>| {
-                    l.iter().map(|x| x as f64).product::<f64>() as f32
-                })),
-                &shape,
-            ),
-            DType::F64 => Tensor::from_buffer(
-                f64::into_buffer(lanes(self, dim, |l: Lane<'_, f64>| l.iter().product())),
-                &shape,
-            ),
-            dtype => with_dtype!(dtype, T => Tensor::from_buffer(
-                i64::into_buffer(lanes(self, dim, |l: Lane<'_, T>| l.iter().fold(1i64, |s, x| s.wrapping_mul(x.to_i64())))),
-                &shape,
-            )),
-        }
+        self.reduce_kernel(ReduceOp::Prod, dim, keepdim)
     }
 
     /// The product of all elements (ints and bools give int64).
@@ -466,34 +316,8 @@ impl Tensor {
             }));
         }
         let d = wrap_dim(dim, self.dim())?;
-        // Scan each lane, then move the lanes' results back into place: lane `j`
-        // along `d` of the row-major order of the other dims.
-        let mut moved: Vec<usize> = (0..self.dim()).filter(|&k| k != d).collect();
-        moved.push(d);
-        let scan_shape: Vec<usize> = moved.iter().map(|&k| self.shape()[k]).collect();
-        let out = match self.dtype() {
-            DType::F32 | DType::F64 => with_float!(self.dtype(), T => {
-                let v: Vec<T> = lanes(self, d, |l: Lane<'_, T>| {
-                    let mut acc = 0f64;
-                    l.iter().map(|x| { acc += x.to_f64(); T::from_f64(acc) }).collect::<Vec<T>>()
-                })
-                .concat();
-                Tensor::from_buffer(T::into_buffer(v), &scan_shape)
-            }),
-            dtype => with_dtype!(dtype, T => {
-                let v: Vec<i64> = lanes(self, d, |l: Lane<'_, T>| {
-                    let mut acc = 0i64;
-                    l.iter().map(|x| { acc = acc.wrapping_add(x.to_i64()); acc }).collect::<Vec<i64>>()
-                })
-                .concat();
-                Tensor::from_buffer(i64::into_buffer(v), &scan_shape)
-            }),
-        };
-        let mut back = vec![0isize; self.dim()];
-        for (i, &k) in moved.iter().enumerate() {
-            back[k] = i as isize;
-        }
-        let out = crate::autograd::no_grad(|| out.permute(&back).contiguous());
+        let buf = self.with_view(|v| backend(self.device()).cumsum(v, d));
+        let out = Tensor::from_buffer_on(buf, self.shape(), self.device());
         if !self.dtype().is_floating_point() {
             return Ok(out);
         }
@@ -535,15 +359,8 @@ impl Tensor {
             None => Dims::new(),
             Some(_) => reduced_shape(x.shape(), d, keepdim),
         };
-        let out = with_dtype!(self.dtype(), T => {
-            let v: Vec<T> = lanes(&x, d, |l: Lane<'_, T>| {
-                let n = l.len as f64;
-                let mean = l.iter().map(|v| v.to_f64()).sum::<f64>() / n;
-                let ss = l.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>();
-                T::from_f64(ss / (n - correction as f64).max(0.0))
-            });
-            Tensor::from_buffer(T::into_buffer(v), &shape)
-        });
+        let buf = x.with_view(|v| backend(x.device()).var(v, d, correction));
+        let out = Tensor::from_buffer_on(buf, &shape, x.device());
         let dim = dim.map(|_| d);
         Ok(Tensor::record(out, &[self], || VarBackward0 {
             x: self.clone(),
@@ -747,6 +564,7 @@ fn product_of_others(x: &Tensor, dim: Option<usize>) -> Tensor {
 mod tests {
     use super::*;
     use crate::ops::golden::{attr_i, goldens, gradchecks, keepdim};
+    use crate::DType;
 
     goldens! { "reduce";
         sum => |x, _| x[0].sum(),

@@ -7,7 +7,7 @@ use std::ops::{Bound, RangeBounds};
 use crate::autograd::{grad_fn, node, zeros_like_grad};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::layout::{view_strides, wrap_dim};
-use crate::tensor::{Dims, Element, Layout, ShapeArg, Tensor};
+use crate::tensor::{Dims, Layout, ShapeArg, Tensor};
 
 /// Resolves one `-1` in a requested shape against `numel`.
 fn infer_shape(sizes: &[isize], numel: usize) -> Result<Dims> {
@@ -569,23 +569,8 @@ impl Tensor {
             }
             ds.push(d);
         }
-        // A view walking each flipped dim backwards, then a copy.
-        let l = self.layout();
-        let mut offset = l.offset as isize;
-        let mut strides: Vec<isize> = l.strides.iter().map(|&s| s as isize).collect();
-        for &d in &ds {
-            if l.shape[d] > 0 {
-                offset += (l.shape[d] as isize - 1) * strides[d];
-            }
-            strides[d] = -strides[d];
-        }
-        let out = crate::autograd::no_grad(|| {
-            crate::tensor::with_dtype!(self.dtype(), T => self.with_slice(|data: &[T], _| {
-                let mut out = Vec::with_capacity(self.numel());
-                for_each_signed(&l.shape, &strides, offset, |i| out.push(data[i]));
-                Tensor::from_buffer(T::into_buffer(out), &l.shape)
-            }))
-        });
+        let buf = self.with_view(|v| crate::backend::backend(self.device()).flip(v, &ds));
+        let out = Tensor::from_buffer_on(buf, self.shape(), self.device());
         let dims = ds;
         Ok(Tensor::record(out, &[self], || FlipBackward0 {
             x: self.clone(),
@@ -633,33 +618,6 @@ grad_fn! {
     name(n) n.name;
     inputs [x];
     backward(n, g, acc) { acc.add(&n.x, || g.transpose(n.a as isize, n.b as isize)) }
-}
-
-/// `f(offset)` for every index of `shape` in row-major order, with strides
-/// that may be negative (a flipped walk).
-fn for_each_signed(shape: &[usize], strides: &[isize], offset: isize, mut f: impl FnMut(usize)) {
-    if shape.contains(&0) {
-        return;
-    }
-    let mut index = vec![0usize; shape.len()];
-    let mut at = offset;
-    loop {
-        f(at as usize);
-        let mut d = shape.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            index[d] += 1;
-            at += strides[d];
-            if index[d] < shape[d] {
-                break;
-            }
-            at -= strides[d] * shape[d] as isize;
-            index[d] = 0;
-        }
-    }
 }
 
 grad_fn! {

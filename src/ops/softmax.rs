@@ -1,72 +1,11 @@
 //! `softmax` and `log_softmax` along a dimension, computed stably
 //! (the lane's maximum is subtracted before exponentiating).
 
-use crate::autograd::{self, grad_fn};
+use crate::autograd::grad_fn;
+use crate::backend::backend;
 use crate::error::{or_panic, Error, Result};
 use crate::tensor::layout::wrap_dim;
-use crate::tensor::{with_float, Element, Float, Tensor};
-
-/// Softmax (or log-softmax) of each lane along `dim` of a contiguous tensor.
-fn per_lane<T: Float>(x: &Tensor, dim: usize, log: bool) -> Vec<T> {
-    let shape = x.shape();
-    let (outer, size, inner): (usize, usize, usize) = if shape.is_empty() {
-        (1, 1, 1)
-    } else {
-        (
-            shape[..dim].iter().product(),
-            shape[dim],
-            shape[dim + 1..].iter().product(),
-        )
-    };
-    let mut out = vec![T::ZERO; outer * size * inner];
-    x.with_slice(|data: &[T], l| {
-        let data = &data[l.offset..l.offset + out.len()];
-        if inner == 1 {
-            // The usual case (classes along the last dim): rows are slices.
-            for (src, dst) in data
-                .chunks_exact(size.max(1))
-                .zip(out.chunks_exact_mut(size.max(1)))
-            {
-                softmax_lane(src, dst, log);
-            }
-            return;
-        }
-        let (mut src, mut dst) = (vec![T::ZERO; size], vec![T::ZERO; size]);
-        for o in 0..outer {
-            for i in 0..inner {
-                let base = o * size * inner + i;
-                for k in 0..size {
-                    src[k] = data[base + k * inner];
-                }
-                softmax_lane(&src, &mut dst, log);
-                for k in 0..size {
-                    out[base + k * inner] = dst[k];
-                }
-            }
-        }
-    });
-    out
-}
-
-fn softmax_lane<T: Float>(src: &[T], out: &mut [T], log: bool) {
-    let max = src.iter().fold(
-        T::NEG_INFINITY,
-        |m, &v| if v > m || v.is_nan() { v } else { m },
-    );
-    let max = if max == T::NEG_INFINITY { T::ZERO } else { max };
-    let sum: f64 = src.iter().map(|&v| (v - max).fast_exp().to_f64()).sum();
-    if log {
-        let lse = T::from_f64(sum.ln());
-        for (o, &v) in out.iter_mut().zip(src) {
-            *o = v - max - lse;
-        }
-    } else {
-        let inv = T::from_f64(1.0 / sum);
-        for (o, &v) in out.iter_mut().zip(src) {
-            *o = (v - max).fast_exp() * inv;
-        }
-    }
-}
+use crate::tensor::Tensor;
 
 impl Tensor {
     fn softmax_impl(&self, dim: isize, log: bool) -> Result<Tensor> {
@@ -80,11 +19,8 @@ impl Tensor {
             };
             return Err(Error::NotImplemented { op, dtype });
         }
-        let x = autograd::no_grad(|| self.contiguous());
-        let out = with_float!(dtype, T => {
-            let v = per_lane::<T>(&x, d, log);
-            Tensor::from_buffer(T::into_buffer(v), self.shape())
-        });
+        let buf = self.with_view(|v| backend(self.device()).softmax(v, d, log));
+        let out = Tensor::from_buffer_on(buf, self.shape(), self.device());
         let saved = out.detach();
         let x = self.clone();
         Ok(if log {

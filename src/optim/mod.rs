@@ -10,12 +10,14 @@
 mod schedulers;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 pub use schedulers::{CosineAnnealingLR, LrScheduler, OneCycleLR, StepLR};
 
+use crate::backend::{backend, AdamStep, Backend, SgdStep, View};
 use crate::error::{Error, Result};
-use crate::tensor::{with_float, Element, Float, Tensor};
+use crate::tensor::{Buffer, Tensor};
 
 /// An optimizer over a fixed list of parameters.
 pub trait Optimizer {
@@ -174,71 +176,51 @@ impl OptimizerState {
     }
 }
 
-/// Runs `update(param, grad, buffers)` on the elements themselves, in place:
-/// the parameter and its state buffers are written through their storages, with
-/// no copies (loops over slices, which the compiler vectorises).
+/// Locks a parameter (for writing), its gradient and its state buffers, and
+/// hands them to one fused step of the parameter's backend: the parameter and
+/// its buffers are written through their storages, with no copies.
 ///
-/// With threads (see [`crate::ops::matmul::with_threads`]), a large parameter is
-/// updated in two halves side by side, cut where the matrix products cut a
-/// weight's rows: each thread updates the rows it computes with, which stay in
-/// its core's cache. Every element is updated the same way either way.
-fn update<T: Float, const N: usize>(
+/// With threads (see [`crate::with_threads`]), the CPU backend updates a large
+/// parameter in two halves side by side, cut where the matrix products cut a
+/// weight's rows. Every element is updated the same way either way.
+fn fused_step<const N: usize>(
     param: &Tensor,
     grad: &Tensor,
     buffers: [&Tensor; N],
-    update: impl Fn(&mut [T], &[T], [&mut [T]; N]) + Sync,
+    step: impl FnOnce(&dyn Backend, &mut Buffer, Range<usize>, View, [&mut Buffer; N]),
 ) -> Result<()> {
     let not_contiguous =
         || Error::Value("optimizers update contiguous float parameters only".into());
     let range = param
         .layout()
         .contiguous_range()
-        .filter(|_| param.dtype() == T::DTYPE)
+        .filter(|_| param.dtype().is_floating_point())
         .ok_or_else(not_contiguous)?;
+    crate::ops::device_of(&[param, grad])?;
     let converted;
-    let grad = if grad.dtype() == T::DTYPE && grad.is_contiguous() {
+    let grad = if grad.dtype() == param.dtype() && grad.is_contiguous() {
         grad
     } else {
-        converted = grad.to_dtype(T::DTYPE).contiguous();
+        converted = grad.to_dtype(param.dtype()).contiguous();
         &converted
     };
-    let g_range = grad
-        .layout()
-        .contiguous_range()
-        .ok_or_else(not_contiguous)?;
     // Distinct tensors with distinct storages: each lock is taken once.
     let g_buf = grad.inner.storage.read();
     let mut p_buf = param.inner.storage.write();
     let mut b_bufs = buffers.map(|b| b.inner.storage.write());
-    let slices = b_bufs.each_mut().map(|b| T::slice_mut(b));
-    let (p, g) = (
-        &mut T::slice_mut(&mut p_buf)[range],
-        &T::slice(&g_buf)[g_range],
+    let view = View {
+        buf: &g_buf,
+        layout: grad.layout(),
+    };
+    step(
+        backend(param.device()),
+        &mut p_buf,
+        range,
+        view,
+        b_bufs.each_mut().map(|b| &mut **b),
     );
-    let split = crate::ops::matmul::num_threads() > 1
-        && p.len() >= SPLIT_UPDATE_MIN
-        && slices.iter().all(|b| b.len() == p.len());
-    if !split {
-        update(p, g, slices);
-        return Ok(());
-    }
-    let half = p.len() / 2 / 16 * 16;
-    let (p1, p2) = p.split_at_mut(half);
-    let (g1, g2) = g.split_at(half);
-    let mut seconds = Vec::with_capacity(N);
-    let firsts = slices.map(|b| {
-        let (first, second) = b.split_at_mut(half);
-        seconds.push(second);
-        first
-    });
-    let seconds: [&mut [T]; N] = seconds.try_into().expect("one half per buffer");
-    crate::ops::pair::join2(|| update(p1, g1, firsts), || update(p2, g2, seconds));
     Ok(())
 }
-
-/// Parameters from this many elements up are updated in two halves when there
-/// are threads (a first layer's weight: 100,352 in `mlp`, 12,544 in `threeblue`).
-const SPLIT_UPDATE_MIN: usize = 1 << 16;
 
 /// PyTorch refuses an optimizer with nothing to train; so does `step()`: a model
 /// whose layers were never registered would otherwise train silently on nothing.
@@ -352,31 +334,22 @@ impl Optimizer for SGD {
             if self.momentum != 0.0 && first {
                 *slot = Some(Tensor::full_dtype(p.shape(), 0, p.dtype()));
             }
-            let (lr, mom, damp, wd, nesterov) = (
-                self.lr,
-                self.momentum,
-                self.dampening,
-                self.weight_decay,
-                self.nesterov,
-            );
-            with_float!(p.dtype(), T => {
-                let (lr, mom, damp_c, wd) = (T::from_f64(-lr), T::from_f64(mom), T::from_f64(1.0 - damp), T::from_f64(wd));
-                let decayed = move |p: T, g: T| if wd != T::ZERO { g + wd * p } else { g };
-                match slot {
-                    Some(buf) => update::<T, 1>(p, &g, [&*buf], |p, g, [b]| {
-                        for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
-                            let d = decayed(*p, g);
-                            *b = if first { d } else { *b * mom + damp_c * d };
-                            *p += lr * if nesterov { d + mom * *b } else { *b };
-                        }
-                    })?,
-                    None => update::<T, 0>(p, &g, [], |p, g, []| {
-                        for (p, &g) in p.iter_mut().zip(g) {
-                            *p += lr * decayed(*p, g);
-                        }
-                    })?,
-                }
-            });
+            let step = SgdStep {
+                lr: self.lr,
+                momentum: self.momentum,
+                dampening: self.dampening,
+                weight_decay: self.weight_decay,
+                nesterov: self.nesterov,
+                first,
+            };
+            match slot {
+                Some(buf) => fused_step(p, &g, [&*buf], |be, p, range, g, [b]| {
+                    be.sgd_step(p, range, g, Some(b), &step)
+                })?,
+                None => fused_step(p, &g, [], |be, p, range, g, []| {
+                    be.sgd_step(p, range, g, None, &step)
+                })?,
+            }
         }
         self.steps += 1;
         Ok(())
@@ -420,62 +393,6 @@ impl Optimizer for SGD {
         self.steps = state.step;
         self.lr = state.lr;
         Ok(())
-    }
-}
-
-/// Adam's per-step constants, in the parameters' precision.
-struct AdamConsts<T> {
-    decay: T,
-    wd: T,
-    one_minus_b1: T,
-    b2: T,
-    one_minus_b2: T,
-    bc2: T,
-    eps: T,
-    neg_step: T,
-}
-
-/// `a + b·c` rounded once, as a fused multiply-add does, without needing the FMA
-/// instruction (which baseline x86-64 lacks): the product of two floats is exact
-/// in f64 and the sum is rounded back once (double rounding differs from a true
-/// FMA only in rare ties).
-#[inline(always)]
-fn fused_add<T: Float>(a: T, b: T, c: T) -> T {
-    T::from_f64(a.to_f64() + b.to_f64() * c.to_f64())
-}
-
-/// Adam's element update (after AdamW's decay), with or without the L2 term and
-/// AMSGrad chosen at compile time.
-fn adam_loop<T: Float, const L2: bool, const AMSGRAD: bool>(
-    p: &mut [T],
-    g: &[T],
-    m: &mut [T],
-    v: &mut [T],
-    vmax: &mut [T],
-    c: &AdamConsts<T>,
-) {
-    let n = p.len();
-    let (g, m, v, vmax) = (&g[..n], &mut m[..n], &mut v[..n], &mut vmax[..n]);
-    for i in 0..n {
-        // PyTorch adds the L2 term with one rounding (a fused multiply-add); the
-        // product of two f32 is exact in f64, so this rounds once too.
-        let g = if L2 {
-            fused_add(g[i], c.wd, p[i])
-        } else {
-            g[i]
-        };
-        m[i] = m[i] + c.one_minus_b1 * (g - m[i]); // lerp with weight 1 - β1 < 0.5
-        v[i] = v[i] * c.b2 + c.one_minus_b2 * g * g;
-        let second = if AMSGRAD {
-            if v[i] > vmax[i] || v[i].is_nan() {
-                vmax[i] = v[i];
-            }
-            vmax[i]
-        } else {
-            v[i]
-        };
-        let denom = second.sqrt() / c.bc2 + c.eps;
-        p[i] += c.neg_step * (m[i] / denom);
     }
 }
 
@@ -597,26 +514,22 @@ impl Optimizer for Adam {
             let bufs = slot.get_or_insert_with(|| {
                 std::array::from_fn(|_| Tensor::full_dtype(p.shape(), 0, p.dtype()))
             });
-            let (decoupled, amsgrad) = (self.decoupled, self.amsgrad);
-            let (lr, wd, eps) = (self.lr, self.weight_decay, self.eps);
-            with_float!(p.dtype(), T => {
-                let decay = T::from_f64(1.0 - lr * wd);
-                let (wd, one_minus_b1, b2, one_minus_b2) = (T::from_f64(wd), T::from_f64(1.0 - b1), T::from_f64(b2), T::from_f64(1.0 - b2));
-                let (bc2, eps, neg_step) = (T::from_f64(bias_correction2_sqrt), T::from_f64(eps), T::from_f64(-step_size));
-                let c = AdamConsts { decay, wd, one_minus_b1, b2, one_minus_b2, bc2, eps, neg_step };
-                update::<T, 3>(p, &g, [&bufs[0], &bufs[1], &bufs[2]], |p, g, [m, v, vmax]| {
-                    if decoupled {
-                        p.iter_mut().for_each(|p| *p *= c.decay);
-                    }
-                    // One branch-free loop per variant, so each vectorises.
-                    match (!decoupled && wd != T::ZERO, amsgrad) {
-                        (false, false) => adam_loop::<T, false, false>(p, g, m, v, vmax, &c),
-                        (false, true) => adam_loop::<T, false, true>(p, g, m, v, vmax, &c),
-                        (true, false) => adam_loop::<T, true, false>(p, g, m, v, vmax, &c),
-                        (true, true) => adam_loop::<T, true, true>(p, g, m, v, vmax, &c),
-                    }
-                })?;
-            });
+            let step = AdamStep {
+                lr: self.lr,
+                betas: self.betas,
+                eps: self.eps,
+                weight_decay: self.weight_decay,
+                decoupled: self.decoupled,
+                amsgrad: self.amsgrad,
+                bias_correction2_sqrt,
+                step_size,
+            };
+            fused_step(
+                p,
+                &g,
+                [&bufs[0], &bufs[1], &bufs[2]],
+                |be, p, range, g, m| be.adam_step(p, range, g, m, &step),
+            )?;
         }
         Ok(())
     }

@@ -3,9 +3,20 @@
 //! threads they run on (`runtime`).
 
 mod elementwise;
+mod gemm;
+mod index;
+mod optim;
+mod reduce;
+pub(crate) mod runtime;
 pub(crate) mod simd;
+mod small_gemm;
 
-use crate::backend::{Backend, BinaryOp, CmpOp, FloatOp, GradOp, InplaceOp, UnaryOp, View};
+use std::ops::Range;
+
+use crate::backend::{
+    AdamStep, Backend, BinaryOp, CmpOp, FloatOp, GradOp, InplaceOp, ReduceOp, SgdStep, UnaryOp,
+    View,
+};
 use crate::tensor::{Buffer, DType, Layout, Scalar};
 
 /// The fast CPU backend.
@@ -51,5 +62,75 @@ impl Backend for Cpu {
     }
     fn inplace_scalar(&self, dst: &mut Buffer, dst_layout: &Layout, s: Scalar, mul: bool) {
         elementwise::inplace_scalar(dst, dst_layout, s, mul)
+    }
+
+    fn reduce(&self, op: ReduceOp, x: View, dim: usize) -> Buffer {
+        reduce::reduce(op, x, dim)
+    }
+    fn arg_extreme(&self, x: View, dim: usize, max: bool) -> (Buffer, Buffer) {
+        reduce::extreme(x, dim, max)
+    }
+    fn var(&self, x: View, dim: usize, correction: usize) -> Buffer {
+        reduce::var(x, dim, correction)
+    }
+    fn cumsum(&self, x: View, dim: usize) -> Buffer {
+        reduce::cumsum(x, dim)
+    }
+    fn softmax(&self, x: View, dim: usize, log: bool) -> Buffer {
+        reduce::softmax(x, dim, log)
+    }
+
+    fn matmul(&self, a: View, b: View, bias: Option<View>) -> Buffer {
+        gemm::matmul(a, b, bias)
+    }
+    fn bmm(&self, a: View, b: View) -> Buffer {
+        gemm::bmm(a, b)
+    }
+
+    fn index_select(&self, x: View, dim: usize, rows: &[usize]) -> Buffer {
+        index::index_select(x, dim, rows)
+    }
+    fn index_add(&self, x: View, dim: usize, rows: &[usize], src: View) -> Buffer {
+        index::index_add(x, dim, rows, src)
+    }
+    fn gather(&self, x: View, dim: usize, index: &[usize], index_shape: &[usize]) -> Buffer {
+        index::gather(x, dim, index, index_shape)
+    }
+    fn scatter_add(
+        &self,
+        x: View,
+        dim: usize,
+        index: &[usize],
+        index_shape: &[usize],
+        src: View,
+    ) -> Buffer {
+        index::scatter_add(x, dim, index, index_shape, src)
+    }
+    fn cat(&self, parts: &[View], dim: usize, shape: &[usize]) -> Buffer {
+        index::cat(parts, dim, shape)
+    }
+    fn flip(&self, x: View, dims: &[usize]) -> Buffer {
+        index::flip(x, dims)
+    }
+
+    fn sgd_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        momentum: Option<&mut Buffer>,
+        step: &SgdStep,
+    ) {
+        optim::sgd(param, range, grad, momentum, step)
+    }
+    fn adam_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        moments: [&mut Buffer; 3],
+        step: &AdamStep,
+    ) {
+        optim::adam(param, range, grad, moments, step)
     }
 }

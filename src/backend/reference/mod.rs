@@ -5,10 +5,21 @@
 //! order (products, reductions) they agree to rounding. Tests hold the CPU
 //! backend to it (`Device::Reference`).
 
-use crate::backend::math::{self, with_unary_fn, Arith};
-use crate::backend::{Backend, BinaryOp, CmpOp, FloatOp, GradOp, InplaceOp, UnaryOp, View};
+use crate::backend::math::{self, beats, softmax_lane, variance, with_unary_fn, Arith};
+use std::ops::Range;
+
+use crate::backend::math::{
+    adam_element, sgd_element, sgd_momentum_element, AdamConsts, SgdConsts,
+};
+use crate::backend::{
+    AdamStep, Backend, BinaryOp, CmpOp, FloatOp, GradOp, InplaceOp, ReduceOp, SgdStep, UnaryOp,
+    View,
+};
+use crate::tensor::layout::contiguous_strides;
 use crate::tensor::layout::for_each_offsets;
-use crate::tensor::{convert, with_dtype, with_float, Buffer, DType, Element, Layout, Scalar};
+use crate::tensor::{
+    convert, with_dtype, with_float, Buffer, DType, Element, Float, Layout, Scalar,
+};
 
 /// The plain-loop backend.
 pub(crate) struct Reference;
@@ -30,6 +41,52 @@ fn collect<const N: usize, T>(
     let mut out = Vec::new();
     walk(shape, views, |o| out.push(f(o)));
     out
+}
+
+/// The storage offsets of each lane along `dim` of `x`, lane by lane in
+/// row-major order of the other dims, with the offset of the lane's first
+/// element in a contiguous array of `x`'s shape.
+fn lanes(x: &View, dim: usize) -> Vec<(Vec<usize>, usize, usize)> {
+    let l = x.layout;
+    let out_strides = contiguous_strides(&l.shape);
+    let mut shape = l.shape.clone();
+    let len = shape.remove(dim);
+    let mut strides = l.strides.clone();
+    let stride = strides.remove(dim);
+    let mut os = out_strides.clone();
+    let out_stride = os.remove(dim);
+    let mut out = Vec::new();
+    if len == 0 && shape.contains(&0) {
+        return out;
+    }
+    for_each_offsets(&shape, [&strides, &os], [l.offset, 0], |[start, o]| {
+        out.push((
+            (0..len).map(|k| start + k * stride).collect(),
+            o,
+            out_stride,
+        ))
+    });
+    out
+}
+
+/// The coordinates of every position of `shape`, in row-major order.
+fn positions(shape: &[usize]) -> Vec<Vec<usize>> {
+    let n: usize = shape.iter().product();
+    (0..n)
+        .map(|mut flat| {
+            let mut p = vec![0; shape.len()];
+            for d in (0..shape.len()).rev() {
+                p[d] = flat % shape[d];
+                flat /= shape[d];
+            }
+            p
+        })
+        .collect()
+}
+
+/// The storage offset of coordinates `p` in a view.
+fn at(l: &Layout, p: &[usize]) -> usize {
+    l.offset + p.iter().zip(&l.strides).map(|(i, s)| i * s).sum::<usize>()
 }
 
 impl Backend for Reference {
@@ -135,6 +192,336 @@ impl Backend for Reference {
             for_each_offsets(&ld.shape, [&ld.strides], [ld.offset], |[i]| {
                 d[i] = if mul { T::mul(d[i], v) } else { v }
             });
+        })
+    }
+
+    fn reduce(&self, op: ReduceOp, x: View, dim: usize) -> Buffer {
+        with_dtype!(x.dtype(), T => {
+            let d = x.data::<T>();
+            let lanes = lanes(&x, dim);
+            if x.dtype().is_floating_point() {
+                with_float!(x.dtype(), F => F::into_buffer(lanes.iter().map(|(idx, _, _)| {
+                    let mut acc = if op == ReduceOp::Sum { 0f64 } else { 1f64 };
+                    for &i in idx {
+                        let v = d[i].to_f64();
+                        acc = if op == ReduceOp::Sum { acc + v } else { acc * v };
+                    }
+                    F::from_f64(acc)
+                }).collect()))
+            } else {
+                i64::into_buffer(lanes.iter().map(|(idx, _, _)| {
+                    let mut acc = if op == ReduceOp::Sum { 0i64 } else { 1i64 };
+                    for &i in idx {
+                        let v = d[i].to_i64();
+                        acc = if op == ReduceOp::Sum { acc.wrapping_add(v) } else { acc.wrapping_mul(v) };
+                    }
+                    acc
+                }).collect())
+            }
+        })
+    }
+
+    fn arg_extreme(&self, x: View, dim: usize, max: bool) -> (Buffer, Buffer) {
+        with_dtype!(x.dtype(), T => {
+            let d = x.data::<T>();
+            let (mut values, mut indices) = (Vec::new(), Vec::new());
+            for (idx, _, _) in lanes(&x, dim) {
+                let mut best = 0;
+                for k in 1..idx.len() {
+                    if beats(d[idx[k]], d[idx[best]], max) {
+                        best = k;
+                    }
+                }
+                values.push(d[idx[best]]);
+                indices.push(best as i64);
+            }
+            (T::into_buffer(values), i64::into_buffer(indices))
+        })
+    }
+
+    fn var(&self, x: View, dim: usize, correction: usize) -> Buffer {
+        with_float!(x.dtype(), T => {
+            let d = x.data::<T>();
+            T::into_buffer(lanes(&x, dim).iter().map(|(idx, _, _)| {
+                T::from_f64(variance(idx.iter().map(|&i| d[i].to_f64()), correction))
+            }).collect())
+        })
+    }
+
+    fn cumsum(&self, x: View, dim: usize) -> Buffer {
+        let n: usize = x.shape().iter().product();
+        with_dtype!(x.dtype(), T => {
+            let d = x.data::<T>();
+            if x.dtype().is_floating_point() {
+                with_float!(x.dtype(), F => {
+                    let mut out = vec![F::ZERO; n];
+                    for (idx, start, step) in lanes(&x, dim) {
+                        let mut acc = 0f64;
+                        for (k, &i) in idx.iter().enumerate() {
+                            acc += d[i].to_f64();
+                            out[start + k * step] = F::from_f64(acc);
+                        }
+                    }
+                    F::into_buffer(out)
+                })
+            } else {
+                let mut out = vec![0i64; n];
+                for (idx, start, step) in lanes(&x, dim) {
+                    let mut acc = 0i64;
+                    for (k, &i) in idx.iter().enumerate() {
+                        acc = acc.wrapping_add(d[i].to_i64());
+                        out[start + k * step] = acc;
+                    }
+                }
+                i64::into_buffer(out)
+            }
+        })
+    }
+
+    fn softmax(&self, x: View, dim: usize, log: bool) -> Buffer {
+        let n: usize = x.shape().iter().product();
+        with_float!(x.dtype(), T => {
+            let d = x.data::<T>();
+            let mut out = vec![T::ZERO; n];
+            if x.shape().is_empty() {
+                let mut one = [T::ZERO];
+                softmax_lane(&[d[x.layout.offset]], &mut one, log);
+                out[0] = one[0];
+            }
+            for (idx, start, step) in lanes(&x, dim) {
+                let src: Vec<T> = idx.iter().map(|&i| d[i]).collect();
+                let mut dst = vec![T::ZERO; src.len()];
+                softmax_lane(&src, &mut dst, log);
+                for (k, v) in dst.into_iter().enumerate() {
+                    out[start + k * step] = v;
+                }
+            }
+            T::into_buffer(out)
+        })
+    }
+
+    fn matmul(&self, a: View, b: View, bias: Option<View>) -> Buffer {
+        let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+        let (la, lb) = (a.layout, b.layout);
+        with_dtype!(a.dtype(), T => {
+            let (da, db) = (a.data::<T>(), b.data::<T>());
+            let at = |i: usize, p: usize| da[la.offset + i * la.strides[0] + p * la.strides[1]];
+            let bt = |p: usize, j: usize| db[lb.offset + p * lb.strides[0] + j * lb.strides[1]];
+            let init = |i: usize, j: usize| bias.map(|c| {
+                let l = c.layout;
+                c.data::<T>()[l.offset + i * l.strides[0] + j * l.strides[1]]
+            });
+            let mut out = Vec::with_capacity(m * n);
+            for i in 0..m {
+                for j in 0..n {
+                    out.push(if T::DTYPE.is_floating_point() {
+                        // Summed in f64 and rounded once: the exact product, to
+                        // which the blocked float kernels are compared.
+                        let mut s = init(i, j).map_or(0.0, |v| v.to_f64());
+                        for p in 0..k {
+                            s += at(i, p).to_f64() * bt(p, j).to_f64();
+                        }
+                        T::from_f64(s)
+                    } else {
+                        let mut s = init(i, j).map_or(0, |v| v.to_i64());
+                        for p in 0..k {
+                            s = s.wrapping_add(at(i, p).to_i64().wrapping_mul(bt(p, j).to_i64()));
+                        }
+                        T::from_i64(s)
+                    });
+                }
+            }
+            T::into_buffer(out)
+        })
+    }
+
+    fn bmm(&self, a: View, b: View) -> Buffer {
+        let nd = a.shape().len();
+        let batch: Vec<usize> = a.shape()[..nd - 2].to_vec();
+        let (m, n) = (a.shape()[nd - 2], b.shape()[nd - 1]);
+        let mut parts: Vec<Buffer> = Vec::new();
+        let count: usize = batch.iter().product();
+        for index in 0..count {
+            // The batch element's 2-D views.
+            let (mut oa, mut ob, mut rest) = (a.layout.offset, b.layout.offset, index);
+            for d in (0..nd - 2).rev() {
+                let i = rest % batch[d];
+                rest /= batch[d];
+                oa += i * a.layout.strides[d];
+                ob += i * b.layout.strides[d];
+            }
+            let la = Layout {
+                shape: a.shape()[nd - 2..].into(),
+                strides: a.layout.strides[nd - 2..].into(),
+                offset: oa,
+            };
+            let lb = Layout {
+                shape: b.shape()[nd - 2..].into(),
+                strides: b.layout.strides[nd - 2..].into(),
+                offset: ob,
+            };
+            parts.push(self.matmul(
+                View {
+                    buf: a.buf,
+                    layout: &la,
+                },
+                View {
+                    buf: b.buf,
+                    layout: &lb,
+                },
+                None,
+            ));
+        }
+        with_dtype!(a.dtype(), T => {
+            let mut out: Vec<T> = Vec::with_capacity(count * m * n);
+            for p in &parts {
+                out.extend_from_slice(T::slice(p));
+            }
+            T::into_buffer(out)
+        })
+    }
+
+    fn index_select(&self, x: View, dim: usize, rows: &[usize]) -> Buffer {
+        let mut shape = x.shape().to_vec();
+        shape[dim] = rows.len();
+        with_dtype!(x.dtype(), T => {
+            let d = x.data::<T>();
+            T::into_buffer(positions(&shape).into_iter().map(|mut p| {
+                p[dim] = rows[p[dim]];
+                d[at(x.layout, &p)]
+            }).collect())
+        })
+    }
+
+    fn index_add(&self, x: View, dim: usize, rows: &[usize], src: View) -> Buffer {
+        with_dtype!(x.dtype(), T => {
+            let (d, s) = (x.data::<T>(), src.data::<T>());
+            let strides = contiguous_strides(x.shape());
+            let mut out: Vec<T> = positions(x.shape()).iter().map(|p| d[at(x.layout, p)]).collect();
+            for p in positions(src.shape()) {
+                let mut q = p.clone();
+                q[dim] = rows[p[dim]];
+                let o: usize = q.iter().zip(&strides).map(|(i, s)| i * s).sum();
+                out[o] = T::add(out[o], s[at(src.layout, &p)]);
+            }
+            T::into_buffer(out)
+        })
+    }
+
+    fn gather(&self, x: View, dim: usize, index: &[usize], index_shape: &[usize]) -> Buffer {
+        with_dtype!(x.dtype(), T => {
+            let d = x.data::<T>();
+            T::into_buffer(positions(index_shape).into_iter().enumerate().map(|(k, mut p)| {
+                if !p.is_empty() {
+                    p[dim] = index[k];
+                }
+                d[at(x.layout, &p)]
+            }).collect())
+        })
+    }
+
+    fn scatter_add(
+        &self,
+        x: View,
+        dim: usize,
+        index: &[usize],
+        index_shape: &[usize],
+        src: View,
+    ) -> Buffer {
+        with_dtype!(x.dtype(), T => {
+            let (d, s) = (x.data::<T>(), src.data::<T>());
+            let strides = contiguous_strides(x.shape());
+            let mut out: Vec<T> = positions(x.shape()).iter().map(|p| d[at(x.layout, p)]).collect();
+            for (k, p) in positions(index_shape).into_iter().enumerate() {
+                let mut q = p.clone();
+                if !q.is_empty() {
+                    q[dim] = index[k];
+                }
+                let o: usize = q.iter().zip(&strides).map(|(i, s)| i * s).sum();
+                out[o] = T::add(out[o], s[at(src.layout, &p)]);
+            }
+            T::into_buffer(out)
+        })
+    }
+
+    fn cat(&self, parts: &[View], dim: usize, shape: &[usize]) -> Buffer {
+        with_dtype!(parts[0].dtype(), T => {
+            T::into_buffer(positions(shape).into_iter().map(|mut p| {
+                let mut part = 0;
+                while p[dim] >= parts[part].shape()[dim] {
+                    p[dim] -= parts[part].shape()[dim];
+                    part += 1;
+                }
+                parts[part].data::<T>()[at(parts[part].layout, &p)]
+            }).collect())
+        })
+    }
+
+    fn flip(&self, x: View, dims: &[usize]) -> Buffer {
+        with_dtype!(x.dtype(), T => {
+            let d = x.data::<T>();
+            T::into_buffer(positions(x.shape()).into_iter().map(|mut p| {
+                for &k in dims {
+                    p[k] = x.shape()[k] - 1 - p[k];
+                }
+                d[at(x.layout, &p)]
+            }).collect())
+        })
+    }
+
+    fn sgd_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        momentum: Option<&mut Buffer>,
+        step: &SgdStep,
+    ) {
+        with_float!(param.dtype(), T => {
+            let k = SgdConsts::<T>::new(step);
+            let g = &grad.data::<T>()[grad.layout.offset..];
+            let p = &mut T::slice_mut(param)[range];
+            match momentum {
+                Some(b) => {
+                    let b = T::slice_mut(b);
+                    for i in 0..p.len() {
+                        sgd_momentum_element(&mut p[i], g[i], &mut b[i], &k);
+                    }
+                }
+                None => {
+                    for i in 0..p.len() {
+                        sgd_element(&mut p[i], g[i], &k);
+                    }
+                }
+            }
+        })
+    }
+
+    fn adam_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        moments: [&mut Buffer; 3],
+        step: &AdamStep,
+    ) {
+        with_float!(param.dtype(), T => {
+            let c = AdamConsts::<T>::new(step);
+            let g = &grad.data::<T>()[grad.layout.offset..];
+            let p = &mut T::slice_mut(param)[range];
+            let [m, v, vmax] = moments.map(T::slice_mut);
+            let l2 = !step.decoupled && step.weight_decay != 0.0;
+            for i in 0..p.len() {
+                if step.decoupled {
+                    p[i] *= c.decay;
+                }
+                match (l2, step.amsgrad) {
+                    (false, false) => adam_element::<T, false, false>(&mut p[i], g[i], &mut m[i], &mut v[i], &mut vmax[i], &c),
+                    (false, true) => adam_element::<T, false, true>(&mut p[i], g[i], &mut m[i], &mut v[i], &mut vmax[i], &c),
+                    (true, false) => adam_element::<T, true, false>(&mut p[i], g[i], &mut m[i], &mut v[i], &mut vmax[i], &c),
+                    (true, true) => adam_element::<T, true, true>(&mut p[i], g[i], &mut m[i], &mut v[i], &mut vmax[i], &c),
+                }
+            }
         })
     }
 }

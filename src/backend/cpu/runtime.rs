@@ -1,0 +1,344 @@
+//! The CPU backend's threads: how many (`num_threads`, PyTorch's
+//! `torch.get_num_threads`), a scoped override, and [`join2`], two closures at
+//! once on the calling thread and on one helper thread that spins between tasks.
+//!
+//! NOTE(threads): the count defaults to the cores available, as PyTorch's
+//! does. `set_num_threads` changes the process default; `with_threads` sets it
+//! for one closure on the calling thread only, so callers on other threads
+//! (tests, a server's requests) never clobber each other's setting. Results do
+//! not depend on the count: products are split by output blocks, never along
+//! the summed dimension, where they are split depends on their shape only, and
+//! every reduction runs on one thread in a fixed order.
+//!
+//! A training step of the lecture's networks has only a few products worth
+//! splitting, ~100 µs apart. A rayon worker falls asleep in between, and waking
+//! it costs about what the split saves (measured in BENCHMARKS.md: no gain at
+//! all). The helper instead spins for a few milliseconds after each task, as
+//! OpenMP runtimes do, so a hand-off takes well under a microsecond while
+//! training runs, and sleeps once work stops coming.
+
+use std::cell::{Cell, UnsafeCell};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering, Ordering::SeqCst};
+use std::sync::OnceLock;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// The process default: 0 until first read or set, then the count.
+static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// A `with_threads` override on this thread (0: none).
+    static SCOPED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The most threads accepted: more only costs start-up time.
+pub const MAX_THREADS: usize = 256;
+
+/// The threads the CPU backend uses on this thread: a [`with_threads`]
+/// override, else the process default ([`set_num_threads`], initially the
+/// cores available).
+pub fn num_threads() -> usize {
+    let scoped = SCOPED.with(Cell::get);
+    if scoped > 0 {
+        return scoped;
+    }
+    match DEFAULT_THREADS.load(Ordering::Relaxed) {
+        0 => {
+            let n = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_THREADS);
+            DEFAULT_THREADS.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// Sets the process default thread count (`torch.set_num_threads`), at least 1
+/// and at most [`MAX_THREADS`].
+pub fn set_num_threads(n: usize) {
+    DEFAULT_THREADS.store(n.clamp(1, MAX_THREADS), Ordering::Relaxed);
+}
+
+/// Runs `f` with `n` threads (at least 1, at most [`MAX_THREADS`]) on this
+/// thread, then restores the previous setting; other threads are unaffected.
+///
+/// With two threads, large products and optimizer updates are split in two
+/// halves and a helper thread that spins between tasks takes one ([`join2`]);
+/// with more, `f` runs inside a rayon pool of `n` threads, so that gemm's own
+/// threads are already awake when a product needs them. Results do not depend
+/// on `n`; see NOTE(threads).
+///
+/// ```
+/// use kindling::{with_threads, Tensor};
+/// let a = Tensor::ones([512, 512]);
+/// let one = with_threads(1, || a.mm(&a));
+/// let two = with_threads(2, || a.mm(&a));
+/// assert_eq!(one.to_vec::<f32>(), two.to_vec::<f32>());
+/// ```
+pub fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
+    let n = n.clamp(1, MAX_THREADS);
+    let scoped = |f: &mut dyn FnMut()| {
+        let previous = SCOPED.with(|s| s.replace(n));
+        let _restore = Restore(previous);
+        f()
+    };
+    let mut f = Some(f);
+    let mut result = None;
+    let mut run = || result = Some((f.take().expect("run once"))());
+    if n <= 2 {
+        scoped(&mut run);
+    } else {
+        match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Ok(pool) => pool.install(|| scoped(&mut run)),
+            Err(_) => {
+                let previous = SCOPED.with(|s| s.replace(1));
+                let _restore = Restore(previous);
+                run()
+            }
+        }
+    }
+    result.expect("the closure ran")
+}
+
+/// Puts a thread's previous override back, also when the closure panics.
+struct Restore(usize);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        SCOPED.with(|s| s.set(self.0));
+    }
+}
+
+const IDLE: u8 = 0;
+const POSTED: u8 = 1;
+const DONE: u8 = 2;
+const PANICKED: u8 = 3;
+/// The helper took the posted task and is running it.
+const RUNNING: u8 = 4;
+/// The caller took its own posted task back (the helper had not started it).
+const RECLAIMED: u8 = 5;
+
+/// How long the helper spins after a task before it parks.
+const SPIN: Duration = Duration::from_millis(5);
+
+/// A posted task: a function and the pointer it is called with.
+type Task = (unsafe fn(*mut ()), *mut ());
+
+struct Helper {
+    /// Whether a caller owns the helper: one caller at a time, others run both
+    /// halves themselves.
+    taken: AtomicBool,
+    state: AtomicU8,
+    sleeping: AtomicBool,
+    task: UnsafeCell<Task>,
+    thread: OnceLock<Option<Thread>>,
+}
+
+// SAFETY: `task` is written only by the caller that owns the helper (`taken`),
+// before it publishes POSTED, and read by the helper thread only after it sees
+// POSTED; the owner waits for DONE or PANICKED before it writes again or lets go.
+unsafe impl Sync for Helper {}
+
+/// The placeholder task before the first post.
+unsafe fn nothing(_: *mut ()) {}
+
+static HELPER: Helper = Helper {
+    taken: AtomicBool::new(false),
+    state: AtomicU8::new(IDLE),
+    sleeping: AtomicBool::new(false),
+    task: UnsafeCell::new((nothing, std::ptr::null_mut())),
+    thread: OnceLock::new(),
+};
+
+fn helper_loop() {
+    let h = &HELPER;
+    let mut last = Instant::now();
+    loop {
+        if h.state.load(SeqCst) == POSTED
+            && h.state
+                .compare_exchange(POSTED, RUNNING, SeqCst, SeqCst)
+                .is_ok()
+        {
+            // SAFETY: see `unsafe impl Sync for Helper`; the task's pointer stays
+            // valid until this thread stores DONE or PANICKED.
+            let (f, arg) = unsafe { *h.task.get() };
+            let ok = catch_unwind(AssertUnwindSafe(|| unsafe { f(arg) })).is_ok();
+            h.state.store(if ok { DONE } else { PANICKED }, SeqCst);
+            last = Instant::now();
+        } else if last.elapsed() < SPIN {
+            spin_a_while();
+        } else {
+            // Either this thread sees POSTED here, or the poster sees `sleeping`
+            // and unparks it (both sides use SeqCst).
+            h.sleeping.store(true, SeqCst);
+            if h.state.load(SeqCst) != POSTED {
+                std::thread::park();
+            }
+            h.sleeping.store(false, SeqCst);
+            last = Instant::now();
+        }
+    }
+}
+
+/// A few microseconds of spinning, then a yield: when there are more busy
+/// threads than cores (several programs training at once), a spinning thread
+/// must not keep the thread it waits for off the CPU.
+fn spin_a_while() {
+    for _ in 0..64 {
+        std::hint::spin_loop();
+    }
+    std::thread::yield_now();
+}
+
+/// The helper thread, started on first use; `None` if it could not be spawned.
+fn helper_thread() -> Option<&'static Thread> {
+    HELPER
+        .thread
+        .get_or_init(|| {
+            std::thread::Builder::new()
+                .name("kindling-helper".into())
+                .spawn(helper_loop)
+                .ok()
+                .map(|handle| handle.thread().clone())
+        })
+        .as_ref()
+}
+
+/// Runs `a` on this thread and `b` on the helper thread, and returns when both
+/// are done. When the helper is busy with another caller's task (or cannot be
+/// started), runs `a` and then `b` here; and when `a` is done before the
+/// helper has started `b` (another process holds the other core), this thread
+/// takes `b` back and runs it itself, so two threads are never slower than one
+/// for want of a core. A panic in either is re-raised here after both have
+/// finished.
+pub(crate) fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
+    let h = &HELPER;
+    let thread = match helper_thread() {
+        Some(t)
+            if h.taken
+                .compare_exchange(false, true, SeqCst, SeqCst)
+                .is_ok() =>
+        {
+            t
+        }
+        _ => {
+            a();
+            b();
+            return;
+        }
+    };
+    /// Calls the `Option<B>` that `arg` points to.
+    unsafe fn call<B: FnOnce()>(arg: *mut ()) {
+        // SAFETY: `arg` is the owner's `&mut Option<B>`, alive until the helper
+        // reports DONE or PANICKED.
+        if let Some(b) = unsafe { (*(arg as *mut Option<B>)).take() } {
+            b();
+        }
+    }
+    let mut b = Some(b);
+    // SAFETY: this caller owns the helper, which is IDLE.
+    unsafe { *h.task.get() = (call::<B>, &mut b as *mut Option<B> as *mut ()) };
+    h.state.store(POSTED, SeqCst);
+    if h.sleeping.load(SeqCst) {
+        thread.unpark();
+    }
+    let ran_a = catch_unwind(AssertUnwindSafe(a));
+    let reclaimed = h
+        .state
+        .compare_exchange(POSTED, RECLAIMED, SeqCst, SeqCst)
+        .is_ok();
+    let ran_b = if reclaimed {
+        // The helper never saw the task: `b` is still ours.
+        catch_unwind(AssertUnwindSafe(|| {
+            if let Some(b) = b.take() {
+                b()
+            }
+        }))
+        .map_err(|_| ())
+    } else {
+        let state = loop {
+            match h.state.load(SeqCst) {
+                s @ (DONE | PANICKED) => break s,
+                _ => spin_a_while(),
+            }
+        };
+        if state == DONE {
+            Ok(())
+        } else {
+            Err(())
+        }
+    };
+    h.state.store(IDLE, SeqCst);
+    h.taken.store(false, SeqCst);
+    if let Err(payload) = ran_a {
+        resume_unwind(payload);
+    }
+    assert!(ran_b.is_ok(), "a task of kindling's second thread panicked");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn both_halves_run_once_even_when_callers_race() {
+        let count = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..500 {
+                        let (mut x, mut y) = (0, 0);
+                        join2(|| x = 1, || y = 2);
+                        assert_eq!((x, y), (1, 2));
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        assert_eq!(count.load(Ordering::Relaxed), 2000);
+    }
+
+    #[test]
+    fn a_panic_on_the_helper_reaches_the_caller_and_the_helper_survives() {
+        let r = catch_unwind(|| join2(|| (), || panic!("boom")));
+        assert!(r.is_err());
+        let mut y = 0;
+        join2(|| (), || y = 7);
+        assert_eq!(y, 7);
+    }
+
+    #[test]
+    fn the_caller_takes_the_second_half_back_when_the_helper_is_slow() {
+        // Whoever runs it, each half runs exactly once.
+        for _ in 0..2000 {
+            let (mut x, mut y) = (0, 0);
+            join2(|| x += 1, || y += 1);
+            assert_eq!((x, y), (1, 1));
+        }
+    }
+
+    #[test]
+    fn with_threads_is_per_thread_and_restored() {
+        let outer = num_threads();
+        std::thread::scope(|s| {
+            s.spawn(|| with_threads(1, || assert_eq!(num_threads(), 1)));
+            s.spawn(|| with_threads(2, || assert_eq!(num_threads(), 2)));
+        });
+        assert_eq!(num_threads(), outer);
+        with_threads(3, || assert_eq!(num_threads(), 3));
+        assert_eq!(num_threads(), outer);
+        assert_eq!(with_threads(100_000, num_threads), MAX_THREADS.min(100_000));
+    }
+
+    #[test]
+    fn wakes_a_parked_helper() {
+        join2(|| (), || ());
+        std::thread::sleep(SPIN * 3);
+        let mut y = 0;
+        join2(|| (), || y = 1);
+        assert_eq!(y, 1);
+    }
+}
