@@ -66,7 +66,9 @@ pub fn gradcheck_with(
         p.zero_grad();
     }
     let out = f(&leaves);
-    let w = Tensor::randn_with(out.shape(), &mut Generator::new(99)).to_dtype(out.dtype());
+    let w = Tensor::randn_with(out.shape(), &mut Generator::new(99))
+        .to_dtype(out.dtype())
+        .to(out.device());
     (&out * &w).sum().try_backward(None)?;
     let objective = |xs: &[Tensor]| crate::no_grad(|| (&f(xs) * &w).sum().item().to_f64());
     let fixed: Vec<Tensor> = leaves.iter().map(Tensor::detach).collect();
@@ -90,7 +92,7 @@ pub fn gradcheck_with(
                 let mut v = base.clone();
                 v[i] += delta;
                 let mut xs = fixed.clone();
-                xs[k] = Tensor::from_vec(v, leaf.shape());
+                xs[k] = Tensor::from_vec(v, leaf.shape()).to(leaf.device());
                 objective(&xs)
             };
             let numeric = (at(tol.eps) - at(-tol.eps)) / (2.0 * tol.eps);
@@ -109,12 +111,22 @@ pub fn gradcheck_with(
             let at = |delta: f64| {
                 let mut v = base.clone();
                 v[i] += delta;
-                crate::no_grad(|| p.copy_(&Tensor::from_vec(v, p.shape()).to_dtype(p.dtype())));
+                crate::no_grad(|| {
+                    p.copy_(
+                        &Tensor::from_vec(v, p.shape())
+                            .to_dtype(p.dtype())
+                            .to(p.device()),
+                    )
+                });
                 objective(&fixed)
             };
             let numeric = (at(tol.eps) - at(-tol.eps)) / (2.0 * tol.eps);
             crate::no_grad(|| {
-                p.copy_(&Tensor::from_vec(base.clone(), p.shape()).to_dtype(p.dtype()))
+                p.copy_(
+                    &Tensor::from_vec(base.clone(), p.shape())
+                        .to_dtype(p.dtype())
+                        .to(p.device()),
+                )
             });
             if (analytic[i] - numeric).abs() > tol.atol + tol.rtol * numeric.abs() {
                 return Err(mismatch(format!("parameter {k}"), i, analytic[i], numeric));

@@ -562,3 +562,22 @@ impl<T: Float> SgdConsts<T> {
         }
     }
 }
+
+/// Cross-entropy of one row of logits at class `t`: fills `p` with the row's
+/// softmax and returns `-log_softmax(row)[t]`, rounded as `log_softmax` rounds
+/// it.
+pub(crate) fn cross_entropy_row<T: Float>(row: &[T], p: &mut [T], t: usize) -> f64 {
+    let max = row.iter().fold(
+        T::NEG_INFINITY,
+        |m, &v| if v > m || v.is_nan() { v } else { m },
+    );
+    let max = if max == T::NEG_INFINITY { T::ZERO } else { max };
+    for (p, &v) in p.iter_mut().zip(row) {
+        *p = (v - max).fast_exp();
+    }
+    let sum: f64 = p.iter().map(|&e| e.to_f64()).sum();
+    let inv = T::from_f64(1.0 / sum);
+    p.iter_mut().for_each(|e| *e *= inv);
+    let logp = row[t] - max - T::from_f64(sum.ln());
+    -logp.to_f64()
+}

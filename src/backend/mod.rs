@@ -209,6 +209,12 @@ pub(crate) trait Backend: Sync {
     /// A copy of `x` with the order reversed along each of `dims`.
     fn flip(&self, x: View, dims: &[usize]) -> Buffer;
 
+    /// Cross-entropy of each row of `logits` `[n, c]` at its class in
+    /// `target`: the losses (in f64) and the rows' softmax (for the gradient).
+    fn cross_entropy(&self, logits: View, target: &[usize]) -> (Vec<f64>, Buffer);
+    /// The cross-entropy gradient: `scale[i] · (softmax[i] - onehot(target[i]))`.
+    fn cross_entropy_grad(&self, probs: View, target: &[usize], scale: &[f64]) -> Buffer;
+
     /// One SGD step on the float elements `range` of `param`, in place, from a
     /// contiguous gradient of the same dtype (and the momentum buffer, as long
     /// as the range, when there is momentum).

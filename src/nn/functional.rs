@@ -29,7 +29,7 @@ pub fn cross_entropy_with(
     }
     let t = check_targets(logits, target)?;
     if label_smoothing == 0.0 && logits.dtype().is_floating_point() {
-        return fused_cross_entropy(logits, t, reduction);
+        return fused_cross_entropy(logits, target, t, reduction);
     }
     let logp = logits.try_log_softmax(1)?;
     let nll = nll_loss(&logp, target, reduction)?;

@@ -6,7 +6,7 @@ use crate::tensor::Tensor;
 
 fn fill_with(t: &Tensor, mut f: impl FnMut(&mut crate::Generator) -> f64) {
     let values: Vec<f64> = with_global(|g| (0..t.numel()).map(|_| f(g)).collect());
-    let src = Tensor::from_vec(values, t.shape());
+    let src = Tensor::from_vec(values, t.shape()).to(t.device());
     crate::no_grad(|| t.copy_(&src));
 }
 

@@ -461,7 +461,9 @@ impl Module for Dropout {
                 })
                 .collect()
         });
-        let mask = Tensor::from_vec(mask, x.shape()).to_dtype(x.dtype());
+        let mask = Tensor::from_vec(mask, x.shape())
+            .to_dtype(x.dtype())
+            .to(x.device());
         Ok(x * &mask)
     }
 }

@@ -681,7 +681,7 @@ grad_fn! {
     inputs [x];
     backward(n, g, acc) {
         acc.add(&n.x, || {
-            let mut keep = Tensor::full_dtype(n.x.shape(), true, DType::Bool);
+            let mut keep = n.x.full_like(true, DType::Bool);
             if let Some(lo) = n.min {
                 keep = keep.mul(&n.x.ge_scalar(lo));
             }

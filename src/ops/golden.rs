@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::testing::{assert_matches_json, json_tensor};
-use crate::Tensor;
+use crate::{Device, Tensor};
 
 /// The golden cases of `family`, by name.
 pub(crate) fn cases(family: &str) -> BTreeMap<String, Value> {
@@ -35,19 +35,34 @@ pub(crate) fn keepdim(attrs: &Value) -> bool {
     attrs["keepdim"].as_bool().unwrap_or(false)
 }
 
-/// Runs case `name` of `family` through `apply(inputs, attrs)`.
+/// Runs case `name` of `family` through `apply(inputs, attrs)` on every
+/// backend: the CPU's and the reference's (inputs made on `Device::Reference`),
+/// each held to PyTorch's values, `grad_fn` name and gradients, each output and
+/// gradient on its inputs' device.
 pub(crate) fn check(family: &str, name: &str, apply: impl Fn(&[Tensor], &Value) -> Tensor) {
     let all = cases(family);
     let case = all
         .get(name)
         .unwrap_or_else(|| panic!("no golden case {name} in {family}.json"));
+    for device in [Device::Cpu, Device::Reference] {
+        check_on(device, name, case, &apply);
+    }
+}
+
+fn check_on(
+    device: Device,
+    name: &str,
+    case: &Value,
+    apply: &impl Fn(&[Tensor], &Value) -> Tensor,
+) {
     let wants_grad = case.get("grads").is_some();
+    let what = format!("{name} on {device}");
     let inputs: Vec<Tensor> = case["inputs"]
         .as_array()
         .expect("inputs")
         .iter()
         .map(|t| {
-            let t = json_tensor(t);
+            let t = json_tensor(t).to(device);
             if wants_grad && t.dtype().is_floating_point() {
                 t.requires_grad_(true)
             } else {
@@ -56,22 +71,24 @@ pub(crate) fn check(family: &str, name: &str, apply: impl Fn(&[Tensor], &Value) 
         })
         .collect();
     let out = apply(&inputs, &case["attrs"]);
-    assert_matches_json(&format!("{name} forward"), &out, &case["output"], 1e-6);
-    assert_eq!(out.grad_fn(), case["grad_fn"].as_str(), "{name}: grad_fn");
+    assert_eq!(out.device(), device, "{what}: output device");
+    assert_matches_json(&format!("{what} forward"), &out, &case["output"], 1e-6);
+    assert_eq!(out.grad_fn(), case["grad_fn"].as_str(), "{what}: grad_fn");
     if !wants_grad {
         return;
     }
-    let w = json_tensor(&case["weight"]);
+    let w = json_tensor(&case["weight"]).to(device);
     (&out * &w).sum().backward();
     let grads = case["grads"].as_array().expect("grads");
     for (i, (input, want)) in inputs.iter().zip(grads).enumerate() {
         match (input.grad(), want.is_null()) {
             (Some(g), false) => {
-                assert_matches_json(&format!("{name} grad of input {i}"), &g, want, 1e-6)
+                assert_eq!(g.device(), device, "{what}: grad {i} device");
+                assert_matches_json(&format!("{what} grad of input {i}"), &g, want, 1e-6)
             }
             (None, true) => {}
             (g, _) => panic!(
-                "{name}: input {i} grad presence differs: kindling {:?}",
+                "{what}: input {i} grad presence differs: kindling {:?}",
                 g.is_some()
             ),
         }

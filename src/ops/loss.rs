@@ -1,9 +1,11 @@
 //! The kernels of the classification losses, `nll_loss` and a fused
 //! cross-entropy, with their gradients; `nn::functional` is their public face.
 
+use super::device_of;
 use crate::autograd::{grad_fn, zeros_like_grad};
+use crate::backend::backend;
 use crate::error::{Error, Result};
-use crate::tensor::{with_float, DType, Element, Float, Tensor};
+use crate::tensor::{DType, Tensor};
 
 /// How a loss combines per-sample values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -57,7 +59,7 @@ pub(crate) fn check_targets(input: &Tensor, target: &Tensor) -> Result<Vec<i64>>
 /// (grad_fn `NllLossBackward0`).
 pub fn nll_loss(log_probs: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
     let t = check_targets(log_probs, target)?;
-    let index = Tensor::from_vec(t, [target.numel(), 1]);
+    let index = Tensor::from_vec(t, [target.numel(), 1]).to(log_probs.device());
     let picked = crate::no_grad(|| log_probs.try_gather(1, &index))?;
     let per_sample = crate::no_grad(|| picked.reshape([-1]).neg());
     let out = crate::no_grad(|| reduce(per_sample, reduction))?;
@@ -73,43 +75,25 @@ pub fn nll_loss(log_probs: &Tensor, target: &Tensor, reduction: Reduction) -> Re
 /// `nll_loss(log_softmax(x))`, without its intermediate tensors.
 pub(crate) fn fused_cross_entropy(
     logits: &Tensor,
+    target_tensor: &Tensor,
     target: Vec<i64>,
     reduction: Reduction,
 ) -> Result<Tensor> {
-    let x = crate::no_grad(|| logits.contiguous());
-    let (n, c) = (x.shape()[0], x.shape()[1]);
-    let (losses, probs) = with_float!(x.dtype(), T => {
-        let mut probs = vec![T::ZERO; n * c];
-        let losses: Vec<f64> = x.with_slice(|data: &[T], l| {
-            let data = &data[l.offset..l.offset + n * c];
-            data.chunks_exact(c.max(1))
-                .zip(probs.chunks_exact_mut(c.max(1)))
-                .zip(&target)
-                .map(|((row, p), &t)| {
-                    let max = row.iter().fold(T::NEG_INFINITY, |m, &v| if v > m || v.is_nan() { v } else { m });
-                    let max = if max == T::NEG_INFINITY { T::ZERO } else { max };
-                    for (p, &v) in p.iter_mut().zip(row) {
-                        *p = (v - max).fast_exp();
-                    }
-                    let sum: f64 = p.iter().map(|&e| e.to_f64()).sum();
-                    let inv = T::from_f64(1.0 / sum);
-                    p.iter_mut().for_each(|e| *e *= inv);
-                    // -log_softmax(x)[t], rounded as log_softmax rounds it.
-                    let logp = row[t as usize] - max - T::from_f64(sum.ln());
-                    -logp.to_f64()
-                })
-                .collect()
-        });
-        (losses, Tensor::from_vec(probs, [n, c]))
-    });
+    let (n, c) = (logits.shape()[0], logits.shape()[1]);
+    let device = device_of(&[logits, target_tensor])?;
+    let classes: Vec<usize> = target.iter().map(|&t| t as usize).collect();
+    let (losses, probs) = logits.with_view(|v| backend(device).cross_entropy(v, &classes));
+    let probs = Tensor::from_buffer_on(probs, &[n, c], device);
+    let x = logits;
     let out = match reduction {
         Reduction::None => Tensor::from_vec(losses, [n]).to_dtype(x.dtype()),
         Reduction::Sum => Tensor::scalar(losses.iter().sum::<f64>()).to_dtype(x.dtype()),
         Reduction::Mean => {
             Tensor::scalar(losses.iter().sum::<f64>() / n as f64).to_dtype(x.dtype())
         }
-    };
-    let target = std::sync::Arc::new(target);
+    }
+    .to(device);
+    let target = std::sync::Arc::new(classes);
     Ok(Tensor::record(out, &[logits], || CrossEntropyBackward {
         logits: logits.clone(),
         target,
@@ -145,7 +129,7 @@ grad_fn! {
     /// mean), from the saved softmax.
     CrossEntropyBackward {
         logits: Tensor,
-        target: std::sync::Arc<Vec<i64>>,
+        target: std::sync::Arc<Vec<usize>>,
         probs: Tensor,
         reduction: Reduction,
     }
@@ -159,16 +143,8 @@ grad_fn! {
                 Reduction::Sum => vec![g.item().to_f64(); len],
                 Reduction::Mean => vec![g.item().to_f64() / len.max(1) as f64; len],
             };
-            with_float!(n.probs.dtype(), T => {
-                let mut out = n.probs.contiguous_vec::<T>();
-                let c = n.probs.shape()[1];
-                for (i, row) in out.chunks_exact_mut(c.max(1)).enumerate().take(len) {
-                    let s = T::from_f64(per_sample[i]);
-                    row.iter_mut().for_each(|v| *v *= s);
-                    row[n.target[i] as usize] -= s;
-                }
-                Tensor::from_vec(out, n.probs.shape())
-            })
+            let buf = n.probs.with_view(|v| backend(n.probs.device()).cross_entropy_grad(v, &n.target, &per_sample));
+            Tensor::from_buffer_on(buf, n.probs.shape(), n.probs.device())
         })
     }
 }

@@ -553,7 +553,9 @@ fn product_of_others(x: &Tensor, dim: Option<usize>) -> Tensor {
             suffix *= lane[i];
         }
     }
-    let t = Tensor::from_vec(out, rows.shape()).to_dtype(x.dtype());
+    let t = Tensor::from_vec(out, rows.shape())
+        .to_dtype(x.dtype())
+        .to(x.device());
     match dim {
         Some(_) => t.transpose(last as isize, -1).contiguous(),
         None => t.reshape(x.shape()),

@@ -332,7 +332,7 @@ impl Optimizer for SGD {
             let Some(g) = p.grad() else { continue };
             let first = slot.is_none();
             if self.momentum != 0.0 && first {
-                *slot = Some(Tensor::full_dtype(p.shape(), 0, p.dtype()));
+                *slot = Some(p.zeros_like());
             }
             let step = SgdStep {
                 lr: self.lr,
@@ -511,9 +511,7 @@ impl Optimizer for Adam {
         let step_size = self.lr / bias_correction1;
         for (p, slot) in self.params.iter().zip(self.moments.iter_mut()) {
             let Some(g) = p.grad() else { continue };
-            let bufs = slot.get_or_insert_with(|| {
-                std::array::from_fn(|_| Tensor::full_dtype(p.shape(), 0, p.dtype()))
-            });
+            let bufs = slot.get_or_insert_with(|| std::array::from_fn(|_| p.zeros_like()));
             let step = AdamStep {
                 lr: self.lr,
                 betas: self.betas,
@@ -576,8 +574,7 @@ impl Optimizer for Adam {
             let get = |name: &str| state.buffer_for(i, name, p);
             *slot = match (get("exp_avg")?, get("exp_avg_sq")?) {
                 (Some(m), Some(v)) => {
-                    let vmax = get("max_exp_avg_sq")?
-                        .unwrap_or_else(|| Tensor::full_dtype(p.shape(), 0, p.dtype()));
+                    let vmax = get("max_exp_avg_sq")?.unwrap_or_else(|| p.zeros_like());
                     Some([m, v, vmax])
                 }
                 _ => None,

@@ -248,14 +248,22 @@ impl Tensor {
         Tensor::full_dtype(shape, 1.0, DType::F32)
     }
 
-    /// Zeros with this tensor's shape and dtype.
+    /// Zeros with this tensor's shape, dtype and device.
     pub fn zeros_like(&self) -> Tensor {
-        Tensor::full_dtype(self.shape(), 0, self.dtype())
+        self.full_like(0, self.dtype())
     }
 
-    /// Ones with this tensor's shape and dtype.
+    /// Ones with this tensor's shape, dtype and device.
     pub fn ones_like(&self) -> Tensor {
-        Tensor::full_dtype(self.shape(), 1, self.dtype())
+        self.full_like(1, self.dtype())
+    }
+
+    /// `value` in this tensor's shape and on its device, in `dtype`.
+    pub(crate) fn full_like(&self, value: impl Into<Scalar>, dtype: DType) -> Tensor {
+        let value = value.into();
+        let n = self.numel();
+        let buf = with_dtype!(dtype, T => T::into_buffer(vec![T::from_scalar(value); n]));
+        Tensor::from_buffer_on(buf, self.shape(), self.device())
     }
 
     /// `0, 1, ..., end - 1` as int64, like `torch.arange(end)`.

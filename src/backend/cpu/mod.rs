@@ -13,11 +13,12 @@ mod small_gemm;
 
 use std::ops::Range;
 
+use crate::backend::math::cross_entropy_row;
 use crate::backend::{
     AdamStep, Backend, BinaryOp, CmpOp, FloatOp, GradOp, InplaceOp, ReduceOp, SgdStep, UnaryOp,
     View,
 };
-use crate::tensor::{Buffer, DType, Layout, Scalar};
+use crate::tensor::{with_float, Buffer, DType, Element, Float, Layout, Scalar};
 
 /// The fast CPU backend.
 pub(crate) struct Cpu;
@@ -113,6 +114,32 @@ impl Backend for Cpu {
         index::flip(x, dims)
     }
 
+    fn cross_entropy(&self, logits: View, target: &[usize]) -> (Vec<f64>, Buffer) {
+        let (n, c) = (logits.shape()[0], logits.shape()[1]);
+        with_float!(logits.dtype(), T => {
+            let data = elementwise::contiguous_vec::<T>(logits);
+            let mut probs = vec![T::ZERO; n * c];
+            let losses = data
+                .chunks_exact(c.max(1))
+                .zip(probs.chunks_exact_mut(c.max(1)))
+                .zip(target)
+                .map(|((row, p), &t)| cross_entropy_row(row, p, t))
+                .collect();
+            (losses, T::into_buffer(probs))
+        })
+    }
+    fn cross_entropy_grad(&self, probs: View, target: &[usize], scale: &[f64]) -> Buffer {
+        let c = probs.shape()[1];
+        with_float!(probs.dtype(), T => {
+            let mut out = elementwise::contiguous_vec::<T>(probs);
+            for (i, row) in out.chunks_exact_mut(c.max(1)).enumerate().take(target.len()) {
+                let s = T::from_f64(scale[i]);
+                row.iter_mut().for_each(|v| *v *= s);
+                row[target[i]] -= s;
+            }
+            T::into_buffer(out)
+        })
+    }
     fn sgd_step(
         &self,
         param: &mut Buffer,

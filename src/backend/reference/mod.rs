@@ -5,7 +5,9 @@
 //! order (products, reductions) they agree to rounding. Tests hold the CPU
 //! backend to it (`Device::Reference`).
 
-use crate::backend::math::{self, beats, softmax_lane, variance, with_unary_fn, Arith};
+use crate::backend::math::{
+    self, beats, cross_entropy_row, softmax_lane, variance, with_unary_fn, Arith,
+};
 use std::ops::Range;
 
 use crate::backend::math::{
@@ -469,6 +471,37 @@ impl Backend for Reference {
         })
     }
 
+    fn cross_entropy(&self, logits: View, target: &[usize]) -> (Vec<f64>, Buffer) {
+        let (n, c) = (logits.shape()[0], logits.shape()[1]);
+        with_float!(logits.dtype(), T => {
+            let d = logits.data::<T>();
+            let l = logits.layout;
+            let mut probs = vec![T::ZERO; n * c];
+            let mut losses = Vec::with_capacity(n);
+            for i in 0..n {
+                let row: Vec<T> = (0..c).map(|j| d[l.offset + i * l.strides[0] + j * l.strides[1]]).collect();
+                losses.push(cross_entropy_row(&row, &mut probs[i * c..(i + 1) * c], target[i]));
+            }
+            (losses, T::into_buffer(probs))
+        })
+    }
+
+    fn cross_entropy_grad(&self, probs: View, target: &[usize], scale: &[f64]) -> Buffer {
+        let (n, c) = (probs.shape()[0], probs.shape()[1]);
+        with_float!(probs.dtype(), T => {
+            let d = probs.data::<T>();
+            let l = probs.layout;
+            let mut out = Vec::with_capacity(n * c);
+            for i in 0..n {
+                let s = T::from_f64(scale[i]);
+                for j in 0..c {
+                    let v = d[l.offset + i * l.strides[0] + j * l.strides[1]] * s;
+                    out.push(if j == target[i] { v - s } else { v });
+                }
+            }
+            T::into_buffer(out)
+        })
+    }
     fn sgd_step(
         &self,
         param: &mut Buffer,
