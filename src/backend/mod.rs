@@ -215,6 +215,10 @@ pub(crate) trait Backend: Sync {
     /// The cross-entropy gradient: `scale[i] · (softmax[i] - onehot(target[i]))`.
     fn cross_entropy_grad(&self, probs: View, target: &[usize], scale: &[f64]) -> Buffer;
 
+    /// Rows `rows` of a contiguous `[N, ...]` uint8 tensor, flattened; with
+    /// `steps`, as float32 through `(v - sub) / div` per step in turn.
+    fn pixel_rows(&self, data: View, rows: &[usize], steps: &[(f32, f32)]) -> Buffer;
+
     /// One SGD step on the float elements `range` of `param`, in place, from a
     /// contiguous gradient of the same dtype (and the momentum buffer, as long
     /// as the range, when there is momentum).

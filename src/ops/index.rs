@@ -184,6 +184,18 @@ impl Tensor {
         }))
     }
 
+    /// Rows `rows` of a uint8 `[N, H, W]` tensor (no autograd): as uint8, or
+    /// with `steps` as float32 through `(v - sub) / div` per step, in one pass
+    /// (what a DataLoader's batch of ToTensor/Normalize images is). The rows
+    /// must be in range.
+    pub(crate) fn pixel_rows(&self, rows: &[usize], steps: &[(f32, f32)]) -> Tensor {
+        let x = autograd::no_grad(|| self.contiguous());
+        let mut shape = x.shape().to_vec();
+        shape[0] = rows.len();
+        let buf = x.with_view(|v| backend(x.device()).pixel_rows(v, rows, steps));
+        Tensor::from_buffer_on(buf, &shape, x.device())
+    }
+
     /// Joins tensors along an existing dimension (`torch.cat`).
     ///
     /// ```

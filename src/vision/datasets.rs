@@ -1,7 +1,6 @@
 //! The MNIST family of datasets.
 
 use std::fs;
-use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -495,32 +494,16 @@ impl Dataset for VisionDataset {
                 size: self.len(),
             }));
         }
-        let images = self.data.with_slice(|data: &[u8], _| match &self.steps {
+        let _ = px;
+        let images = match &self.steps {
             Some(steps) => {
-                let (first, rest) = steps.split_first().expect("at least one step");
-                let mut out: Vec<f32> = Vec::with_capacity(indices.len() * px);
-                let rows = out.spare_capacity_mut().chunks_exact_mut(px.max(1));
-                for (k, (&i, dst)) in indices.iter().zip(rows).enumerate() {
-                    if let Some(&ahead) = indices.get(k + 4) {
-                        prefetch(&data[ahead * px..(ahead + 1) * px]);
-                    }
-                    convert_row(&data[i * px..(i + 1) * px], dst, first.sub, first.div);
-                }
-                // SAFETY: `convert_row` wrote each of the `indices.len()` rows of `px`.
-                unsafe { out.set_len(indices.len() * px) };
-                for s in rest {
-                    out.iter_mut().for_each(|v| *v = (*v - s.sub) / s.div);
-                }
-                Tensor::from_vec(out, [indices.len(), 1, h, w])
+                let steps: Vec<(f32, f32)> = steps.iter().map(|s| (s.sub, s.div)).collect();
+                self.data
+                    .pixel_rows(indices, &steps)
+                    .reshape([indices.len(), 1, h, w])
             }
-            None => {
-                let mut out = Vec::with_capacity(indices.len() * px);
-                for &i in indices {
-                    out.extend_from_slice(&data[i * px..(i + 1) * px]);
-                }
-                Tensor::from_vec(out, [indices.len(), h, w])
-            }
-        });
+            None => self.data.pixel_rows(indices, &[]),
+        };
         let labels = self.targets.with_slice(|t: &[i64], _| {
             indices
                 .iter()
@@ -530,57 +513,6 @@ impl Dataset for VisionDataset {
         let n = labels.len();
         Some(Ok((images, Tensor::from_vec(labels, [n]))))
     }
-}
-
-/// `dst[i] = (src[i] - sub) / div`: the batch conversion's inner loop, writing
-/// into uninitialised memory (the batch is never zeroed first), compiled again
-/// for AVX2 and AVX-512 and chosen at run time (the portable build only has SSE2,
-/// whose division is a quarter as wide). Same operations, same results.
-fn convert_row(src: &[u8], dst: &mut [MaybeUninit<f32>], sub: f32, div: f32) {
-    #[inline(always)]
-    fn body(src: &[u8], dst: &mut [MaybeUninit<f32>], sub: f32, div: f32) {
-        for (d, &b) in dst.iter_mut().zip(src) {
-            d.write((b as f32 - sub) / div);
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512(src: &[u8], dst: &mut [MaybeUninit<f32>], sub: f32, div: f32) {
-            body(src, dst, sub, div)
-        }
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2(src: &[u8], dst: &mut [MaybeUninit<f32>], sub: f32, div: f32) {
-            body(src, dst, sub, div)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { avx512(src, dst, sub, div) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2(src, dst, sub, div) };
-        }
-    }
-    body(src, dst, sub, div)
-}
-
-/// Asks the CPU to start loading a row that will be converted soon: rows of a
-/// shuffled batch are scattered over 47 MB, and waiting for each one costs more
-/// than converting it.
-#[inline(always)]
-fn prefetch(row: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in row.chunks(64) {
-        // SAFETY: prefetching is a hint; it never faults and reads nothing.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
 }
 
 macro_rules! dataset_type {

@@ -2,6 +2,7 @@
 //! `gemm` crate with kindling's split policy and small-output kernel, and the
 //! threads they run on (`runtime`).
 
+mod data;
 mod elementwise;
 mod gemm;
 mod index;
@@ -139,6 +140,9 @@ impl Backend for Cpu {
             }
             T::into_buffer(out)
         })
+    }
+    fn pixel_rows(&self, data: View, rows: &[usize], steps: &[(f32, f32)]) -> Buffer {
+        data::pixel_rows(data, rows, steps)
     }
     fn sgd_step(
         &self,

@@ -502,6 +502,36 @@ impl Backend for Reference {
             T::into_buffer(out)
         })
     }
+    fn pixel_rows(&self, data: View, rows: &[usize], steps: &[(f32, f32)]) -> Buffer {
+        let d = data.data::<u8>();
+        let l = data.layout;
+        let per_row: usize = data.shape()[1..].iter().product();
+        let inner: Vec<Vec<usize>> = positions(&data.shape()[1..]);
+        let mut bytes = Vec::new();
+        let mut floats = Vec::new();
+        for &r in rows {
+            for p in &inner {
+                let mut full = vec![r];
+                full.extend_from_slice(p);
+                let v = d[at(l, &full)];
+                if steps.is_empty() {
+                    bytes.push(v);
+                } else {
+                    let mut x = v as f32;
+                    for &(sub, div) in steps {
+                        x = (x - sub) / div;
+                    }
+                    floats.push(x);
+                }
+            }
+        }
+        debug_assert!(bytes.len() + floats.len() == rows.len() * per_row);
+        if steps.is_empty() {
+            u8::into_buffer(bytes)
+        } else {
+            f32::into_buffer(floats)
+        }
+    }
     fn sgd_step(
         &self,
         param: &mut Buffer,
