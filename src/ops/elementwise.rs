@@ -895,7 +895,7 @@ mod tests {
         sin: [randn(&[3, 4], 1)] => |x| x[0].sin();
         cos: [randn(&[3, 4], 1)] => |x| x[0].cos();
         clamp: [randn(&[10], 1)] => |x| x[0].clamp(Some(-0.5), Some(0.5));
-        r#where: [randn(&[2, 3], 1), randn(&[3], 2)] => |x| Tensor::where_cond(&Tensor::from_slice(&[true, false, true]), &x[0], &x[1]);
+        r#where: [randn(&[2, 3], 1), randn(&[3], 2)] => |x| Tensor::where_cond(&Tensor::from_slice(&[true, false, true]).to(x[0].device()), &x[0], &x[1]);
     }
 
     #[test]

@@ -119,7 +119,7 @@ macro_rules! goldens {
 }
 pub(crate) use goldens;
 
-/// One float64 finite-difference test per op.
+/// One float64 finite-difference test per op, run on each backend.
 macro_rules! gradchecks {
     ($($name:ident: [$($input:expr),* $(,)?] => $f:expr;)*) => {
         mod gradcheck {
@@ -130,8 +130,12 @@ macro_rules! gradchecks {
             $(
                 #[test]
                 fn $name() {
-                    $crate::manual_seed(0);
-                    $crate::testing::assert_gradcheck(stringify!($name), $f, &[$($input),*], &[]);
+                    for device in [$crate::Device::Cpu, $crate::Device::Reference] {
+                        $crate::manual_seed(0);
+                        let inputs: Vec<Tensor> = vec![$($input.to(device)),*];
+                        let what = format!("{} on {device}", stringify!($name));
+                        $crate::testing::assert_gradcheck(&what, $f, &inputs, &[]);
+                    }
                 }
             )*
         }

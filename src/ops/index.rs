@@ -406,9 +406,9 @@ mod tests {
     }
 
     gradchecks! {
-        index_select_repeats: [randn(&[5, 3], 1)] => |x| x[0].index_select(0, &Tensor::from_slice(&[4i64, 0, 4]));
-        gather: [randn(&[3, 4], 1)] => |x| x[0].gather(1, &Tensor::from_vec(vec![0i64, 3, 1, 1, 2, 0], [3, 2]));
-        scatter_add: [randn(&[3, 4], 1), randn(&[3, 3], 2)] => |x| x[0].scatter_add(1, &Tensor::from_vec(vec![0i64, 3, 1, 1, 2, 0], [3, 2]), &x[1]);
+        index_select_repeats: [randn(&[5, 3], 1)] => |x| x[0].index_select(0, &Tensor::from_slice(&[4i64, 0, 4]).to(x[0].device()));
+        gather: [randn(&[3, 4], 1)] => |x| x[0].gather(1, &Tensor::from_vec(vec![0i64, 3, 1, 1, 2, 0], [3, 2]).to(x[0].device()));
+        scatter_add: [randn(&[3, 4], 1), randn(&[3, 3], 2)] => |x| x[0].scatter_add(1, &Tensor::from_vec(vec![0i64, 3, 1, 1, 2, 0], [3, 2]).to(x[0].device()), &x[1]);
         cat: [randn(&[2, 3], 1), randn(&[2, 1], 2)] => |x| Tensor::cat(&[x[0].clone(), x[1].clone()], 1);
         stack: [randn(&[2, 3], 1), randn(&[2, 3], 2)] => |x| Tensor::stack(&[x[0].clone(), x[1].clone()], 0);
     }

@@ -249,6 +249,9 @@ impl fmt::Display for Tensor {
         let indent = prefix.len();
         let dtype = self.dtype();
         let mut suffixes = Vec::new();
+        if self.device() != super::Device::Cpu {
+            suffixes.push(format!("device='{}'", self.device()));
+        }
         let body = if self.numel() == 0 {
             if self.dim() != 1 {
                 let dims: Vec<String> = self.shape().iter().map(|d| d.to_string()).collect();

@@ -524,10 +524,16 @@ pub(crate) fn convert<S: Element, T: Element>(v: S) -> T {
 }
 
 impl fmt::Debug for Tensor {
-    /// Short and Rust-style: `Tensor[64, 784; float32]`.
+    /// Short and Rust-style: `Tensor[64, 784; float32, cpu]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dims: Vec<String> = self.shape().iter().map(|d| d.to_string()).collect();
-        write!(f, "Tensor[{}; {}", dims.join(", "), self.dtype())?;
+        write!(
+            f,
+            "Tensor[{}; {}, {}",
+            dims.join(", "),
+            self.dtype(),
+            self.device()
+        )?;
         if let Some(name) = self.grad_fn() {
             write!(f, ", grad_fn={name}")?;
         } else if self.requires_grad() {
@@ -605,7 +611,22 @@ mod tests {
     fn debug_is_short() {
         assert_eq!(
             format!("{:?}", Tensor::zeros([64, 784])),
-            "Tensor[64, 784; float32]"
+            "Tensor[64, 784; float32, cpu]"
         );
+    }
+
+    #[test]
+    fn another_device_is_printed_and_does_not_mix() {
+        let r = Tensor::from_vec(vec![1.0f32, 2.0], [2]).to(Device::Reference);
+        assert_eq!(r.to_string(), "tensor([1., 2.], device='reference')");
+        assert_eq!(format!("{r:?}"), "Tensor[2; float32, reference]");
+        let e = r.try_binary(&Tensor::ones([2]), crate::ops::elementwise::BinaryOp::Add);
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "Expected all tensors to be on the same device, but found at least two devices, reference and cpu!"
+        );
+        // A 0-dimensional CPU tensor goes with any device, as a scalar.
+        assert_eq!((&r * &Tensor::scalar(2.0f32)).device(), Device::Reference);
+        assert_eq!(r.to(Device::Cpu).device(), Device::Cpu);
     }
 }

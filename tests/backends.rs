@@ -1,0 +1,200 @@
+//! The CPU backend against the reference backend (plain loops) on random
+//! shapes, every dtype and non-contiguous views: elementwise ops, copies,
+//! indexing and reductions must agree bit for bit (both use the same element
+//! functions and the same order of summation); matrix products agree to
+//! rounding (the reference sums in f64).
+
+use kindling::{DType, Device, Generator, Tensor};
+use proptest::prelude::*;
+
+const DTYPES: [DType; 5] = [DType::Bool, DType::U8, DType::I64, DType::F32, DType::F64];
+
+/// A tensor of `shape` and `dtype` with values from `seed`: small integers
+/// (so integer ops do not overflow every time) or normal floats.
+fn values(shape: &[usize], dtype: DType, seed: u64) -> Tensor {
+    let mut g = Generator::new(seed);
+    match dtype {
+        DType::F32 | DType::F64 => Tensor::randn_with(shape, &mut g).to_dtype(dtype),
+        _ => Tensor::randint_with(-4, 9, shape, &mut g).to_dtype(dtype),
+    }
+}
+
+/// `t` seen through a view: as is, transposed, sliced with a step, or
+/// permuted; the values are whatever the view shows.
+fn view(t: &Tensor, kind: u8) -> Tensor {
+    match (kind % 4, t.dim()) {
+        (1, d) if d >= 2 => t.transpose(0, -1),
+        (2, d) if d >= 1 && t.shape()[0] >= 2 => t.slice(0, 0, t.shape()[0] as isize, 2),
+        (3, d) if d >= 3 => t.permute(&[2, 0, 1]),
+        _ => t.clone(),
+    }
+}
+
+/// The values of `t` as bits, NaN-aware, for exact comparison across dtypes.
+fn bits(t: &Tensor) -> Vec<u64> {
+    t.to_vec::<f64>()
+        .iter()
+        .map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() })
+        .collect()
+}
+
+/// Runs `f` on the CPU and on the reference backend and asserts the results
+/// are identical (dtype, shape, every bit).
+fn agree(what: &str, inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Tensor) {
+    let cpu = f(inputs);
+    let moved: Vec<Tensor> = inputs.iter().map(|t| t.to(Device::Reference)).collect();
+    let reference = f(&moved);
+    assert_eq!(reference.device(), Device::Reference, "{what}");
+    assert_eq!(
+        (cpu.dtype(), cpu.shape()),
+        (reference.dtype(), reference.shape()),
+        "{what}"
+    );
+    assert_eq!(bits(&cpu), bits(&reference), "{what}: {cpu} vs {reference}");
+}
+
+fn shape() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..5, 1..4)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn elementwise_ops_agree(shape in shape(), d in 0usize..5, kind in 0u8..4, seed in 0u64..1000) {
+        let dtype = DTYPES[d];
+        let a = view(&values(&shape, dtype, seed), kind);
+        // `b` broadcasts against `a`: its last dim, or a scalar.
+        let b = values(&a.shape()[a.dim() - 1..], dtype, seed + 1);
+        let s = Tensor::scalar(2i64);
+        agree("add", &[a.clone(), b.clone()], |x| &x[0] + &x[1]);
+        agree("mul", &[a.clone(), b.clone()], |x| &x[0] * &x[1]);
+        agree("div", &[a.clone(), b.clone()], |x| &x[0] / &x[1]);
+        agree("maximum", &[a.clone(), b.clone()], |x| x[0].maximum(&x[1]));
+        agree("pow", &[a.clone(), b.clone()], |x| x[0].pow(&x[1]));
+        agree("gt", &[a.clone(), b.clone()], |x| x[0].gt(&x[1]));
+        agree("eq", &[a.clone(), b.clone()], |x| x[0].eq(&x[1]));
+        agree("scalar tensor", &[a.clone(), s], |x| &x[0] * &x[1]);
+        agree("mul scalar", &[a.clone()], |x| &x[0] * 0.5);
+        agree("rsub scalar", &[a.clone()], |x| 3 - &x[0]);
+        agree("compare scalar", &[a.clone()], |x| x[0].ge_scalar(1));
+        agree("exp", &[a.clone()], |x| x[0].exp());
+        agree("sigmoid", &[a.clone()], |x| x[0].sigmoid());
+        agree("sin", &[a.clone()], |x| x[0].sin());
+        agree("relu", &[a.clone()], |x| x[0].relu());
+        agree("abs", &[a.clone()], |x| x[0].abs());
+        agree("sign", &[a.clone()], |x| x[0].sign());
+        agree("clamp", &[a.clone()], |x| x[0].clamp(Some(-1.0), Some(2.0)));
+        if dtype != DType::Bool {
+            agree("sub", &[a.clone(), b.clone()], |x| &x[0] - &x[1]);
+            agree("neg", &[a.clone()], |x| -&x[0]);
+        }
+        let cond = values(a.shape(), DType::F32, seed + 2).gt_scalar(0.0);
+        agree("where", &[cond, a.clone(), b.clone()], |x| Tensor::where_cond(&x[0], &x[1], &x[2]));
+    }
+
+    #[test]
+    fn copies_and_conversions_agree(shape in shape(), d in 0usize..5, to in 0usize..5, kind in 0u8..4, seed in 0u64..1000) {
+        let a = view(&values(&shape, DTYPES[d], seed), kind);
+        agree("contiguous", &[a.clone()], |x| x[0].contiguous());
+        agree("to_dtype", &[a.clone()], |x| x[0].to_dtype(DTYPES[to]));
+        agree("reshape", &[a.clone()], |x| x[0].reshape([-1]));
+        let dims: &[isize] = if a.dim() > 1 { &[0, -1] } else { &[0] };
+        agree("flip", &[a.clone()], |x| x[0].flip(dims));
+        agree("in place", &[a.clone(), a.clone()], |x| {
+            let dst = x[0].clone_tensor();
+            dst.add_(&x[1], 1.0);
+            dst.mul_scalar_(2.0);
+            dst
+        });
+    }
+
+    #[test]
+    fn reductions_agree(shape in shape(), d in 0usize..5, kind in 0u8..4, dim in 0usize..3, seed in 0u64..1000) {
+        let dtype = DTYPES[d];
+        let a = view(&values(&shape, dtype, seed), kind);
+        let dim = (dim % a.dim()) as isize;
+        agree("sum", &[a.clone()], |x| x[0].sum());
+        agree("sum_dim", &[a.clone()], |x| x[0].sum_dim(dim, false));
+        agree("prod_dim", &[a.clone()], |x| x[0].prod_dim(dim, true));
+        agree("max_dim values", &[a.clone()], |x| x[0].max_dim(dim, false).0);
+        agree("argmax_dim", &[a.clone()], |x| x[0].argmax_dim(dim, false));
+        agree("argmin", &[a.clone()], |x| x[0].argmin());
+        agree("cumsum", &[a.clone()], |x| x[0].cumsum(dim));
+        if dtype.is_floating_point() {
+            agree("var_dim", &[a.clone()], |x| x[0].var_dim(dim, false));
+            agree("mean", &[a.clone()], |x| x[0].mean());
+            agree("softmax", &[a.clone()], |x| x[0].softmax(dim));
+            agree("log_softmax", &[a.clone()], |x| x[0].log_softmax(dim));
+        }
+    }
+
+    #[test]
+    fn indexing_agrees(shape in shape(), d in 0usize..5, kind in 0u8..4, seed in 0u64..1000) {
+        let a = view(&values(&shape, DTYPES[d], seed), kind);
+        let rows = Tensor::randint_with(0, a.shape()[0] as i64, [5], &mut Generator::new(seed));
+        agree("index_select", &[a.clone(), rows.clone()], |x| x[0].index_select(0, &x[1]));
+        let mut ishape = a.shape().to_vec();
+        ishape[0] = 3;
+        let picks = Tensor::randint_with(0, a.shape()[0] as i64, ishape.clone(), &mut Generator::new(seed + 1));
+        agree("gather", &[a.clone(), picks.clone()], |x| x[0].gather(0, &x[1]));
+        if a.dtype() != DType::Bool {
+            let src = values(&ishape, a.dtype(), seed + 2);
+            agree("scatter_add", &[a.clone(), picks, src], |x| x[0].scatter_add(0, &x[1], &x[2]));
+        }
+        agree("cat", &[a.clone(), a.clone()], |x| Tensor::cat(&[x[0].clone(), x[1].clone()], -1));
+        agree("stack", &[a.clone(), a.clone()], |x| Tensor::stack(&[x[0].clone(), x[1].clone()], 0));
+    }
+
+    #[test]
+    fn matrix_products_agree_to_rounding(m in 1usize..20, k in 1usize..40, n in 1usize..20, d in 2usize..5, tr in any::<bool>(), seed in 0u64..1000) {
+        let dtype = DTYPES[d];
+        let a = values(&[m, k], dtype, seed);
+        let b = if tr { values(&[n, k], dtype, seed + 1).t() } else { values(&[k, n], dtype, seed + 1) };
+        let bias = values(&[n], dtype, seed + 2);
+        let cpu = Tensor::addmm(&bias, &a, &b);
+        let reference = Tensor::addmm(&bias.to(Device::Reference), &a.to(Device::Reference), &b.to(Device::Reference));
+        prop_assert_eq!(reference.device(), Device::Reference);
+        let (x, y) = (cpu.to_vec::<f64>(), reference.to_vec::<f64>());
+        for (p, q) in x.iter().zip(&y) {
+            let tol = if dtype == DType::F32 { 1e-5 } else if dtype == DType::F64 { 1e-12 } else { 0.0 };
+            prop_assert!((p - q).abs() <= tol * (1.0 + q.abs()) * k as f64, "{} vs {}", p, q);
+        }
+        let batched = values(&[2, m, k], dtype, seed + 3);
+        let cpu = batched.matmul(&b);
+        let reference = batched.to(Device::Reference).matmul(&b.to(Device::Reference));
+        for (p, q) in cpu.to_vec::<f64>().iter().zip(&reference.to_vec::<f64>()) {
+            let tol = if dtype == DType::F32 { 1e-5 } else if dtype == DType::F64 { 1e-12 } else { 0.0 };
+            prop_assert!((p - q).abs() <= tol * (1.0 + q.abs()) * k as f64);
+        }
+    }
+}
+
+#[test]
+fn a_training_step_agrees() {
+    // Linear layers, cross-entropy and SGD with momentum: one step on each
+    // backend ends at weights that agree to rounding.
+    use kindling::nn::functional::cross_entropy;
+    use kindling::optim::{Optimizer, SGD};
+    let run = |device: Device| {
+        let mut g = Generator::new(3);
+        let w = Tensor::randn_with([10, 20], &mut g)
+            .to(device)
+            .requires_grad_(true);
+        let x = Tensor::randn_with([8, 20], &mut g).to(device);
+        let y = Tensor::randint_with(0, 10, [8], &mut g).to(device);
+        let mut opt = SGD::new(vec![w.clone()], 0.1).momentum(0.9);
+        for _ in 0..3 {
+            let loss = cross_entropy(&x.matmul(&w.t()).sigmoid(), &y).unwrap();
+            opt.zero_grad();
+            loss.backward();
+            opt.step().unwrap();
+        }
+        assert_eq!(w.device(), device);
+        w.to_vec::<f32>()
+    };
+    let (cpu, reference) = (run(Device::Cpu), run(Device::Reference));
+    for (a, b) in cpu.iter().zip(&reference) {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}
