@@ -123,6 +123,43 @@ const RECLAIMED: u8 = 5;
 /// How long the helper spins after a task before it parks.
 const SPIN: Duration = Duration::from_millis(5);
 
+/// A wait for the helper this long, or a task it never started, means it is
+/// not getting a core (another program competes for it) ...
+const SLOW_HELPER: Duration = Duration::from_micros(200);
+/// ... and for a while callers run both halves themselves, at one thread's
+/// speed instead of waiting for a descheduled helper, before trying again:
+/// 20 ms after the first slow hand-off, twice as long after each further one
+/// in a row (up to about 5 s), and back to 20 ms after a fast one.
+const BACK_OFF: Duration = Duration::from_millis(20);
+const MAX_BACK_OFF_DOUBLINGS: u32 = 8;
+
+/// Slow hand-offs in a row.
+static SLOW_IN_A_ROW: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// Tasks taken back in a row, and how many make a slow hand-off.
+static RECLAIMED_IN_A_ROW: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+const RECLAIMS_TO_BACK_OFF: u32 = 3;
+
+/// Until when callers do not post to the helper, in nanoseconds since `EPOCH`.
+static BACK_OFF_UNTIL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn nanos_now() -> u64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+fn backing_off() -> bool {
+    let until = BACK_OFF_UNTIL.load(Ordering::Relaxed);
+    until != 0 && nanos_now() < until
+}
+
+fn back_off() {
+    let doublings = SLOW_IN_A_ROW
+        .fetch_add(1, Ordering::Relaxed)
+        .min(MAX_BACK_OFF_DOUBLINGS);
+    let wait = (BACK_OFF.as_nanos() as u64) << doublings;
+    BACK_OFF_UNTIL.store(nanos_now() + wait, Ordering::Relaxed);
+}
+
 /// A posted task: a function and the pointer it is called with.
 type Task = (unsafe fn(*mut ()), *mut ());
 
@@ -217,9 +254,10 @@ pub(crate) fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
     let h = &HELPER;
     let thread = match helper_thread() {
         Some(t)
-            if h.taken
-                .compare_exchange(false, true, SeqCst, SeqCst)
-                .is_ok() =>
+            if !backing_off()
+                && h.taken
+                    .compare_exchange(false, true, SeqCst, SeqCst)
+                    .is_ok() =>
         {
             t
         }
@@ -241,7 +279,9 @@ pub(crate) fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
     // SAFETY: this caller owns the helper, which is IDLE.
     unsafe { *h.task.get() = (call::<B>, &mut b as *mut Option<B> as *mut ()) };
     h.state.store(POSTED, SeqCst);
-    if h.sleeping.load(SeqCst) {
+    // A parked helper takes a while to wake: that says nothing about cores.
+    let cold = h.sleeping.load(SeqCst);
+    if cold {
         thread.unpark();
     }
     let ran_a = catch_unwind(AssertUnwindSafe(a));
@@ -249,6 +289,7 @@ pub(crate) fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
         .state
         .compare_exchange(POSTED, RECLAIMED, SeqCst, SeqCst)
         .is_ok();
+    let waiting = Instant::now();
     let ran_b = if reclaimed {
         // The helper never saw the task: `b` is still ours.
         catch_unwind(AssertUnwindSafe(|| {
@@ -270,6 +311,22 @@ pub(crate) fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
             Err(())
         }
     };
+    if cold {
+        // Neither slow nor fast: it was waking up.
+    } else if waiting.elapsed() > SLOW_HELPER {
+        // The helper lost its core in the middle of the task.
+        back_off();
+    } else if reclaimed {
+        // A task it had no time to start: only a run of them says a core is
+        // missing (one can be a scheduling hiccup).
+        if RECLAIMED_IN_A_ROW.fetch_add(1, Ordering::Relaxed) + 1 >= RECLAIMS_TO_BACK_OFF {
+            RECLAIMED_IN_A_ROW.store(0, Ordering::Relaxed);
+            back_off();
+        }
+    } else {
+        SLOW_IN_A_ROW.store(0, Ordering::Relaxed);
+        RECLAIMED_IN_A_ROW.store(0, Ordering::Relaxed);
+    }
     h.state.store(IDLE, SeqCst);
     h.taken.store(false, SeqCst);
     if let Err(payload) = ran_a {
