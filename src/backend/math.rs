@@ -2,8 +2,59 @@
 //! that the backends differ in how they walk memory (SIMD, threads, blocking)
 //! and never in the arithmetic of one element.
 
-use super::{BinaryOp, CmpOp, FloatOp, GradOp};
+use super::{BinaryOp, CmpOp, GradOp};
 use crate::tensor::{Element, Float};
+
+/// Float functions of one element (inputs already float32 or float64). Each
+/// is defined by its line in [`with_float_fn`]; see `docs/adding-an-op.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FloatOp {
+    Exp,
+    Log,
+    Sqrt,
+    Tanh,
+    Sigmoid,
+    Sin,
+    Cos,
+    Erf,
+}
+
+/// The float functions that `Float` does not have, for f32 and f64.
+pub(crate) trait FloatMath: Float {
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn erf(self) -> Self;
+}
+
+impl FloatMath for f32 {
+    #[inline(always)]
+    fn sin(self) -> f32 {
+        f32::sin(self)
+    }
+    #[inline(always)]
+    fn cos(self) -> f32 {
+        f32::cos(self)
+    }
+    #[inline(always)]
+    fn erf(self) -> f32 {
+        libm::erff(self)
+    }
+}
+
+impl FloatMath for f64 {
+    #[inline(always)]
+    fn sin(self) -> f64 {
+        f64::sin(self)
+    }
+    #[inline(always)]
+    fn cos(self) -> f64 {
+        f64::cos(self)
+    }
+    #[inline(always)]
+    fn erf(self) -> f64 {
+        libm::erf(self)
+    }
+}
 
 /// Arithmetic each element type supports, with PyTorch's semantics: integers wrap,
 /// bool `+` is `or` and `*` is `and`, `maximum`/`minimum` propagate NaN.
@@ -225,15 +276,15 @@ macro_rules! with_float_fn {
                 $body
             }
             $crate::backend::FloatOp::Sin => {
-                let $f = |x: $T| <$T as $crate::tensor::Float>::sin(x);
+                let $f = |x: $T| <$T as $crate::backend::math::FloatMath>::sin(x);
                 $body
             }
             $crate::backend::FloatOp::Cos => {
-                let $f = |x: $T| <$T as $crate::tensor::Float>::cos(x);
+                let $f = |x: $T| <$T as $crate::backend::math::FloatMath>::cos(x);
                 $body
             }
             $crate::backend::FloatOp::Erf => {
-                let $f = |x: $T| <$T as $crate::tensor::Float>::erf(x);
+                let $f = |x: $T| <$T as $crate::backend::math::FloatMath>::erf(x);
                 $body
             }
         }
@@ -303,18 +354,9 @@ pub(crate) fn compare<T: Element>(op: CmpOp, x: T, y: T) -> bool {
     with_cmp_fn!(op, T, f => f(x, y))
 }
 
-/// `op(x)` for one float element.
-pub(crate) fn float<T: Float>(op: FloatOp, x: T) -> T {
-    match op {
-        FloatOp::Exp => x.exp(),
-        FloatOp::Log => x.ln(),
-        FloatOp::Sqrt => x.sqrt(),
-        FloatOp::Tanh => x.tanh(),
-        FloatOp::Sigmoid => sigmoid(x),
-        FloatOp::Sin => x.sin(),
-        FloatOp::Cos => x.cos(),
-        FloatOp::Erf => x.erf(),
-    }
+/// `op(x)` for one float element, choosing the function at run time.
+pub(crate) fn float<T: FloatMath>(op: FloatOp, x: T) -> T {
+    with_float_fn!(op, T, f => f(x))
 }
 
 /// Runs `$body` with `$f` bound to the element function of the any-dtype `$op`

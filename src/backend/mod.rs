@@ -24,7 +24,7 @@ pub(crate) mod reference;
 use std::ops::Range;
 
 use crate::tensor::{Buffer, DType, Device, Element, Layout, Scalar};
-pub(crate) use math::{AdamStep, SgdStep};
+pub(crate) use math::{AdamStep, FloatOp, SgdStep};
 
 /// A tensor's elements as a kernel sees them: its buffer and its layout.
 #[derive(Clone, Copy)]
@@ -82,19 +82,6 @@ pub enum CmpOp {
     Gt,
     /// `>=`
     Ge,
-}
-
-/// Float functions of one element (inputs already float32 or float64).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FloatOp {
-    Exp,
-    Log,
-    Sqrt,
-    Tanh,
-    Sigmoid,
-    Sin,
-    Cos,
-    Erf,
 }
 
 /// Functions of one element of any dtype, keeping it.

@@ -328,12 +328,7 @@ pub trait Float:
     fn sqrt(self) -> Self;
     #[doc(hidden)]
     fn tanh(self) -> Self;
-    #[doc(hidden)]
-    fn sin(self) -> Self;
-    #[doc(hidden)]
-    fn cos(self) -> Self;
-    #[doc(hidden)]
-    fn erf(self) -> Self;
+
     #[doc(hidden)]
     fn powf(self, e: Self) -> Self;
     #[doc(hidden)]
@@ -349,7 +344,7 @@ pub trait Float:
 }
 
 macro_rules! float {
-    ($t:ty, $fast_exp:expr, $erf:expr) => {
+    ($t:ty, $fast_exp:expr) => {
         impl Float for $t {
             #[inline(always)]
             fn exp(self) -> Self {
@@ -371,18 +366,7 @@ macro_rules! float {
             fn tanh(self) -> Self {
                 <$t>::tanh(self)
             }
-            #[inline(always)]
-            fn sin(self) -> Self {
-                <$t>::sin(self)
-            }
-            #[inline(always)]
-            fn cos(self) -> Self {
-                <$t>::cos(self)
-            }
-            #[inline(always)]
-            fn erf(self) -> Self {
-                $erf(self)
-            }
+
             #[inline(always)]
             fn powf(self, e: Self) -> Self {
                 <$t>::powf(self, e)
@@ -401,8 +385,8 @@ macro_rules! float {
         }
     };
 }
-float!(f32, exp_f32, libm::erff);
-float!(f64, f64::exp, libm::erf);
+float!(f32, exp_f32);
+float!(f64, f64::exp);
 
 // NOTE(fast-exp): libm's `expf` is a function call per element, so loops calling it
 // do not vectorise; sigmoid spent a tenth of a small network's training step in
