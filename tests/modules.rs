@@ -152,3 +152,38 @@ fn an_optimizer_with_nothing_to_train_says_so() {
     let mut adam = kindling::optim::Adam::new(Vec::new(), 0.1);
     assert!(adam.step().is_err());
 }
+
+#[test]
+fn a_module_moves_to_another_device_with_its_buffers_and_optimizer_handles() {
+    let _rng = common::rng_lock();
+    let g = common::golden("modules.json");
+    let tower = Tower::new();
+    tower
+        .load(&golden_file("nn/tower_pytorch.safetensors"))
+        .unwrap();
+    tower.eval();
+    let x = input(&g);
+    let mut opt = SGD::new(tower.parameters(), 0.1);
+    tower.to(kindling::Device::Reference);
+    assert!(tower
+        .state_dict()
+        .iter()
+        .all(|(_, t)| t.device() == kindling::Device::Reference));
+    assert_eq!(
+        tower.seen.device(),
+        kindling::Device::Reference,
+        "an int64 buffer"
+    );
+    let out = tower.forward(&x.to(kindling::Device::Reference)).unwrap();
+    assert_eq!(out.device(), kindling::Device::Reference);
+    assert_near("on the reference backend", &out, &floats(&g["output"]));
+    // The optimizer made before the move updates the moved parameters.
+    out.sum().backward();
+    opt.step().unwrap();
+    assert_eq!(
+        tower.stem.weight.grad().unwrap().device(),
+        kindling::Device::Reference
+    );
+    tower.to(kindling::Device::Cpu);
+    assert_eq!(tower.stem.weight.device(), kindling::Device::Cpu);
+}

@@ -182,6 +182,29 @@ pub trait Module: ModuleInfo + Send + Sync {
         out
     }
 
+    /// Moves every parameter and buffer (and any gradient) to `device`, in
+    /// place, as PyTorch's `model.to(device)`: the handles an optimizer holds
+    /// move with them.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// use kindling::{Device, Tensor};
+    /// let fc = Linear::new(3, 2);
+    /// let params = fc.parameters();
+    /// fc.to(Device::Reference);
+    /// assert_eq!(params[0].device(), Device::Reference);
+    /// assert_eq!(fc.forward(&Tensor::ones([1, 3]).to(Device::Reference))?.device(), Device::Reference);
+    /// # Ok::<(), kindling::Error>(())
+    /// ```
+    fn to(&self, device: crate::Device) {
+        for (_, t) in self.state_entries() {
+            t.relocate(device);
+            if let Some(g) = t.grad() {
+                g.relocate(device);
+            }
+        }
+    }
+
     /// Copies values into the parameters and buffers by name. Strict: every
     /// missing, unexpected or wrongly shaped key is reported by name, and
     /// nothing is changed unless all keys fit.

@@ -363,6 +363,13 @@ impl Tensor {
         self.inner.storage.device()
     }
 
+    /// Moves this tensor's storage (and so every view of it) to `device`.
+    pub(crate) fn relocate(&self, device: Device) {
+        if self.device() != device {
+            self.inner.storage.relocate(device);
+        }
+    }
+
     /// True when the elements are laid out row-major with no gaps.
     pub fn is_contiguous(&self) -> bool {
         self.inner.layout.is_contiguous()

@@ -1,6 +1,7 @@
 //! The flat buffer behind one or more tensors, in the memory of its device.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::device::Device;
@@ -62,6 +63,19 @@ pub(crate) enum Memory {
 }
 
 impl Memory {
+    fn on(buf: Buffer, device: Device) -> Memory {
+        match device {
+            Device::Cpu => Memory::Cpu(buf),
+            Device::Reference => Memory::Reference(buf),
+        }
+    }
+
+    fn into_host(self) -> Buffer {
+        match self {
+            Memory::Cpu(b) | Memory::Reference(b) => b,
+        }
+    }
+
     fn host(&self) -> &Buffer {
         match self {
             Memory::Cpu(b) | Memory::Reference(b) => b,
@@ -81,8 +95,23 @@ impl Memory {
 // its cost (one uncontended atomic) is paid per op, never per element.
 #[derive(Debug)]
 pub(crate) struct Storage {
-    device: Device,
+    /// The device, as `device_code` writes it (read by every op, so atomic).
+    device: AtomicU8,
     mem: RwLock<Memory>,
+}
+
+fn device_code(d: Device) -> u8 {
+    match d {
+        Device::Cpu => 0,
+        Device::Reference => 1,
+    }
+}
+
+fn device_of_code(c: u8) -> Device {
+    match c {
+        0 => Device::Cpu,
+        _ => Device::Reference,
+    }
 }
 
 /// A read lock on a storage, seen as its host buffer.
@@ -113,18 +142,25 @@ impl DerefMut for WriteBuf<'_> {
 
 impl Storage {
     pub(crate) fn new(buf: Buffer, device: Device) -> Storage {
-        let mem = match device {
-            Device::Cpu => Memory::Cpu(buf),
-            Device::Reference => Memory::Reference(buf),
-        };
         Storage {
-            device,
-            mem: RwLock::new(mem),
+            device: AtomicU8::new(device_code(device)),
+            mem: RwLock::new(Memory::on(buf, device)),
         }
     }
 
     pub(crate) fn device(&self) -> Device {
-        self.device
+        device_of_code(self.device.load(Ordering::Acquire))
+    }
+
+    /// Moves the elements to `device`, in place: every tensor viewing this
+    /// storage is then on `device` (how a module's parameters and buffers
+    /// move while the optimizer holds the same handles).
+    pub(crate) fn relocate(&self, device: Device) {
+        let mut mem = self.mem.write().unwrap_or_else(|e| e.into_inner());
+        let placeholder = Memory::Cpu(Buffer::Bool(Vec::new()));
+        let old = std::mem::replace(&mut *mem, placeholder);
+        *mem = Memory::on(old.into_host(), device);
+        self.device.store(device_code(device), Ordering::Release);
     }
 
     pub(crate) fn read(&self) -> ReadBuf<'_> {
