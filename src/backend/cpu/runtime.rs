@@ -56,16 +56,16 @@ pub fn num_threads() -> usize {
 }
 
 /// Sets the process default thread count (`torch.set_num_threads`), at least 1
-/// and at most [`MAX_THREADS`].
+/// and at most 256.
 pub fn set_num_threads(n: usize) {
     DEFAULT_THREADS.store(n.clamp(1, MAX_THREADS), Ordering::Relaxed);
 }
 
-/// Runs `f` with `n` threads (at least 1, at most [`MAX_THREADS`]) on this
+/// Runs `f` with `n` threads (at least 1, at most 256) on this
 /// thread, then restores the previous setting; other threads are unaffected.
 ///
 /// With two threads, large products and optimizer updates are split in two
-/// halves and a helper thread that spins between tasks takes one ([`join2`]);
+/// halves and a helper thread that spins between tasks takes one;
 /// with more, `f` runs inside a rayon pool of `n` threads, so that gemm's own
 /// threads are already awake when a product needs them. Results do not depend
 /// on `n`; see NOTE(threads).
