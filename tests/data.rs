@@ -180,7 +180,8 @@ fn missing_data_says_where_and_how_to_supply_it() {
     for needle in [
         "MNIST/raw",
         "train-images-idx3-ubyte[.gz]",
-        "--download",
+        "download(true)",
+        "unless --no-download",
         "--root",
         "KINDLING_DATA",
         "copy the four files",
@@ -222,6 +223,7 @@ fn download_good_file() {
     let res = [Resource {
         file: "labels.gz".into(),
         md5: md5(&body),
+        max_bytes: 1 << 20,
     }];
     download(&dir, &[format!("{}/m/", server.url)], &res, false).unwrap();
     assert_eq!(std::fs::read(dir.join("labels.gz")).unwrap(), body);
@@ -239,6 +241,7 @@ fn download_refuses_a_checksum_mismatch_and_leaves_nothing() {
     let res = [Resource {
         file: "labels.gz".into(),
         md5: "0".repeat(32),
+        max_bytes: 1 << 20,
     }];
     let e = download(&dir, &[format!("{}/m/", server.url)], &res, false)
         .unwrap_err()
@@ -265,6 +268,7 @@ fn download_survives_a_dropped_connection_on_one_mirror() {
     let res = [Resource {
         file: "labels.gz".into(),
         md5: md5(&body),
+        max_bytes: 1 << 20,
     }];
     // Only the dropping mirror: an error, and no file that looks finished.
     let e = download(&dir, &[format!("{}/a", server.url)], &res, false)
@@ -300,6 +304,7 @@ fn download_falls_back_after_a_404_and_builds_the_dataset() {
         resources.push(Resource {
             file: f.into(),
             md5: md5(&body),
+            max_bytes: 1 << 20,
         });
         routes.insert(format!("/second/{f}"), Reply::Body(body));
     }

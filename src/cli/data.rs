@@ -32,6 +32,11 @@ enum Action {
 pub fn run(args: DataArgs) -> Result<(), Failure> {
     match args.action {
         Action::Download { dataset, source } => {
+            if source.no_download {
+                return Err(fail(
+                    "`data download` downloads; --no-download contradicts it (use `data verify` to check files)",
+                ));
+            }
             let ds = open_dataset(dataset, Split::Train, &source, false)?;
             println!("{} is in {}", dataset.name(), ds.dir().display());
             Ok(())

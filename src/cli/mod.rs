@@ -48,6 +48,9 @@ pub struct DataSource {
     /// Never download; fail if the files are not there
     #[arg(long)]
     pub no_download: bool,
+    /// Download from this mirror (repeatable, tried in order; default: $KINDLING_MIRRORS, else torchvision's mirrors)
+    #[arg(long = "mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
 }
 
 impl DataSource {
@@ -115,6 +118,9 @@ pub fn open_dataset(
     .root(source.root())
     .train(split == Split::Train)
     .download(!source.no_download);
+    if !source.mirrors.is_empty() {
+        b = b.mirrors(source.mirrors.clone());
+    }
     if transform {
         b = b.transform(kindling::data::transforms::ToTensor);
     }
@@ -144,6 +150,16 @@ impl From<kindling::Error> for Failure {
 /// The cores this process may use, as PyTorch's default thread count.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A file's MD5 digest, in hex.
+pub fn file_md5(path: &std::path::Path) -> Result<String, Failure> {
+    use md5::Digest;
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    Ok(md5::Md5::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 pub fn fail(message: impl Into<String>) -> Failure {

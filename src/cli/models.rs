@@ -11,10 +11,26 @@ use serde_json::{json, Value};
 
 use super::{fail, open_dataset, DataSource, DatasetName, Failure, Split};
 
-/// The JSON written beside `model.safetensors` by `kindling train`.
-pub fn sidecar(weights: &Path) -> Option<Value> {
+/// The most a `model.json` may weigh: it holds a few settings and names.
+const MAX_SIDECAR: u64 = 1 << 20;
+
+/// The JSON written beside `model.safetensors` by `kindling train`, if there
+/// is one; a file too large to be one is refused before it is read.
+pub fn sidecar(weights: &Path) -> Result<Option<Value>, Failure> {
     let path = weights.with_file_name("model.json");
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    let Ok(f) = std::fs::File::open(&path) else {
+        return Ok(None);
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > MAX_SIDECAR {
+        return Err(fail(format!(
+            "{}: {len} bytes, too large to be the model.json of a kindling run",
+            path.display()
+        )));
+    }
+    serde_json::from_reader(std::io::Read::take(f, MAX_SIDECAR))
+        .map(Some)
+        .map_err(|e| fail(format!("{}: not valid JSON ({e})", path.display())))
 }
 
 /// Builds the architecture (from `--model`, else from the JSON beside the
@@ -23,7 +39,21 @@ pub fn load_model(weights: &Path, model: Option<&str>) -> Result<(Net, Option<Va
     if !weights.is_file() {
         return Err(fail(format!("{}: no such file", weights.display())));
     }
-    let meta = sidecar(weights);
+    let meta = sidecar(weights)?;
+    // A model.json that names the weights' digest must agree with them
+    // (NOTE(run-files)).
+    let named = meta
+        .as_ref()
+        .and_then(|m| m["files"]["model.safetensors"].as_str());
+    if let (None, Some(want)) = (model, named) {
+        if super::file_md5(weights)? != want {
+            return Err(fail(format!(
+                "{} does not match the model.json beside it (a run stopped while writing its files, or files from two runs): finish the run with `kindling train --resume {}`, or pass --model to use the weights alone",
+                weights.display(),
+                weights.parent().map(|p| p.display().to_string()).unwrap_or_default()
+            )));
+        }
+    }
     let name = match (model, meta.as_ref().and_then(|m| m["arch"].as_str())) {
         (Some(m), _) => m.to_string(),
         (None, Some(m)) => m.to_string(),
@@ -37,6 +67,16 @@ pub fn load_model(weights: &Path, model: Option<&str>) -> Result<(Net, Option<Va
     let arch: Arch = name.parse()?;
     let net = arch.build();
     net.load(weights)?;
+    // The library loads any numbers; a model to score or predict with must
+    // hold finite ones.
+    for (key, t) in net.state_dict() {
+        if !t.to_vec::<f64>().iter().all(|v| v.is_finite()) {
+            return Err(fail(format!(
+                "{}: {key} holds NaN or infinite values; these weights cannot be used",
+                weights.display()
+            )));
+        }
+    }
     Ok((net, meta))
 }
 

@@ -39,23 +39,51 @@ pub struct ShowArgs {
     print: bool,
 }
 
+/// The most images in one grid.
+const MAX_GRID: usize = 1000;
+/// The most pixels in one picture (about 150 MB of RGB).
+const MAX_PICTURE_PIXELS: usize = 50_000_000;
+
 pub fn run(args: ShowArgs) -> Result<(), Failure> {
     let cmap = Colormap::by_name(&args.cmap)?;
     if args.scale == 0 || args.scale > 64 {
         return Err(fail("--scale must be between 1 and 64"));
     }
     let ds = open_dataset(args.dataset, args.split, &args.source, false)?;
-    let n = ds.data.shape()[0];
+    let (n, h, w) = (ds.data.shape()[0], ds.data.shape()[1], ds.data.shape()[2]);
     let split = if args.split == Split::Train {
         "train"
     } else {
         "test"
     };
+    if h == 0 || w == 0 {
+        return Err(fail(format!(
+            "the {split} split's images are {h}x{w} pixels: nothing to show"
+        )));
+    }
     let count = args.grid.unwrap_or(1);
+    if count == 0 || count > MAX_GRID {
+        return Err(fail(format!(
+            "--grid shows 1 to {MAX_GRID} images, got {count}"
+        )));
+    }
     if args.index >= n || args.index + count > n {
         return Err(fail(format!(
             "index {} is out of range: the {split} split has {n} images",
             args.index + count - 1
+        )));
+    }
+    // The picture's size, checked before anything is drawn.
+    let (scale, per_row) = if args.grid.is_some() {
+        ((args.scale / 3).max(2), 10.min(count))
+    } else {
+        (args.scale, 1)
+    };
+    let rows = count.div_ceil(per_row);
+    let pixels = (per_row * (w * scale + 12)) as u128 * (rows * (h * scale + 24) + 40) as u128;
+    if pixels > MAX_PICTURE_PIXELS as u128 {
+        return Err(fail(format!(
+            "the picture would have {pixels} pixels, more than the {MAX_PICTURE_PIXELS} allowed: show fewer images or lower --scale"
         )));
     }
     let label = |i: usize| ds.targets.i(i).item().to_i64() as usize;
@@ -78,8 +106,8 @@ pub fn run(args: ShowArgs) -> Result<(), Failure> {
         );
         image_grid(
             &images,
-            28,
-            28,
+            h,
+            w,
             &captions,
             10,
             &cmap,
@@ -98,7 +126,7 @@ pub fn run(args: ShowArgs) -> Result<(), Failure> {
     match &args.out {
         Some(out) => {
             let title = format!("{} {split}[{}]: {class}", args.dataset.name(), args.index);
-            imshow(&image.to_vec::<f32>(), 28, 28, &cmap, args.scale, &title).save_png(out)?;
+            imshow(&image.to_vec::<f32>(), h, w, &cmap, args.scale, &title).save_png(out)?;
             println!(
                 "saved {} ({} {split}[{}], label {class}, colormap {})",
                 out.display(),
@@ -108,7 +136,12 @@ pub fn run(args: ShowArgs) -> Result<(), Failure> {
             );
         }
         None => {
-            preview(&image.to_vec::<f32>(), 28, 28, &cmap);
+            if w > 200 {
+                return Err(fail(format!(
+                    "the images are {w} pixels wide, too wide for a terminal preview: add --out FILE.png"
+                )));
+            }
+            preview(&image.to_vec::<f32>(), h, w, &cmap);
             println!(
                 "{} {split}[{}]: label {class}",
                 args.dataset.name(),

@@ -255,14 +255,23 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
         }
     };
     // Refuse an unwritable output folder before spending time on training.
+    let created = !out.exists();
     std::fs::create_dir_all(&out)
         .map_err(|e| io_fail(&out, format!("cannot create the output folder ({e})")))?;
     let probe = out.join(format!(".kindling-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"")
         .map_err(|e| io_fail(&out, format!("cannot write in the output folder ({e})")))?;
     let _ = std::fs::remove_file(&probe);
-
-    kindling::with_threads(config.threads, || train_loop(&args, &config, &out, resumed))
+    let result = (|| {
+        // One run per folder: a second `train --out` on it refuses.
+        let _lock = kindling::io::DirLock::acquire(&out)?;
+        kindling::with_threads(config.threads, || train_loop(&args, &config, &out, resumed))
+    })();
+    if result.is_err() && created {
+        // A run that failed before writing anything leaves no empty folder.
+        let _ = std::fs::remove_dir(&out);
+    }
+    result
 }
 
 fn train_loop(
@@ -308,7 +317,12 @@ fn train_loop(
         .print_epochs(human);
     if let Some(ck) = &resumed {
         trainer = trainer.resume(ck)?;
-        if human {
+        if human && ck.progress.epoch >= config.epochs {
+            println!(
+                "resuming {}: the training is done, writing its files",
+                out.display()
+            );
+        } else if human {
             println!(
                 "resuming {} at epoch {}, batch {}",
                 out.display(),
@@ -376,20 +390,14 @@ fn write_outputs(
     test: &kindling::vision::VisionDataset,
     classes: &[String],
 ) -> Result<Vec<PathBuf>, Failure> {
+    // NOTE(run-files): each file is written under a temporary name and renamed,
+    // and `model.json` goes last, naming the other five with their MD5
+    // digests: a run stopped half way through these writes leaves files that
+    // disagree with the model.json beside them, which `eval` and `predict`
+    // detect, and its checkpoint, which `--resume` finishes from.
     let weights = out.join("model.safetensors");
     model.save(&weights)?;
-    let mut meta = config.to_json();
-    meta["test_accuracy"] = json!(report.accuracy);
-    meta["test_loss"] = json!(report.loss);
-    meta["kindling"] = json!(env!("CARGO_PKG_VERSION"));
-    meta["pytorch_module"] = json!(format!("{}", model_printout(config.arch)));
     let sidecar = out.join("model.json");
-    write_atomic(
-        &sidecar,
-        serde_json::to_string_pretty(&meta)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
 
     let test_loss = |r: &EpochRow| r.test_loss.unwrap_or(f64::NAN);
     let test_acc = |r: &EpochRow| r.test_accuracy.unwrap_or(f64::NAN);
@@ -504,6 +512,32 @@ fn write_outputs(
         ),
     )
     .save_png(&mistakes_path)?;
+    let mut meta = config.to_json();
+    meta["test_accuracy"] = json!(report.accuracy);
+    meta["test_loss"] = json!(report.loss);
+    meta["kindling"] = json!(env!("CARGO_PKG_VERSION"));
+    meta["pytorch_module"] = json!(format!("{}", model_printout(config.arch)));
+    let mut files = serde_json::Map::new();
+    for f in [
+        &weights,
+        &metrics,
+        &curves_path,
+        &confusion_path,
+        &mistakes_path,
+    ] {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.insert(name, json!(super::file_md5(f)?));
+    }
+    meta["files"] = Value::Object(files);
+    write_atomic(
+        &sidecar,
+        serde_json::to_string_pretty(&meta)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
     Ok(vec![
         weights,
         sidecar,

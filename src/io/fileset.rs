@@ -85,7 +85,8 @@ pub fn set_exists(dir: &Path) -> bool {
     matches!(current(dir), Ok(Some(_)))
 }
 
-fn pid_alive(pid: u32) -> bool {
+/// Whether a process with this pid runs (signal 0, which checks only).
+pub(crate) fn pid_alive(pid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks that the process exists.
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
@@ -212,6 +213,61 @@ pub fn remove_set(dir: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io_err(dir, e)),
+    }
+}
+
+/// An exclusive claim on a folder (a run's output folder) by this process: a
+/// lock file holding the pid, created only if absent and removed on drop. A
+/// lock left by a process that no longer runs is taken over.
+pub struct DirLock {
+    path: PathBuf,
+}
+
+/// The lock file's name in a locked folder.
+pub const LOCK_FILE: &str = ".kindling.lock";
+
+impl DirLock {
+    /// Claims `dir` (which must exist), or says which live process holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    f.write_all(std::process::id().to_string().as_bytes())
+                        .map_err(|e| io_err(&path, e))?;
+                    return Ok(DirLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = read_bounded(&path, 32)
+                        .ok()
+                        .and_then(|b| String::from_utf8_lossy(&b).trim().parse::<u32>().ok());
+                    match holder {
+                        Some(pid) if pid != std::process::id() && pid_alive(pid) => {
+                            return Err(io_err(
+                                dir,
+                                format!("in use by another kindling process (pid {pid}); wait for it to finish or choose another folder"),
+                            ));
+                        }
+                        // A dead holder's (or an unreadable) lock: take it over.
+                        _ => {
+                            let _ = fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => return Err(io_err(&path, e)),
+            }
+        }
+        Err(io_err(&path, "cannot take the folder's lock"))
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
     }
 }
 

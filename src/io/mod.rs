@@ -3,7 +3,8 @@
 
 mod fileset;
 
-pub use fileset::{read_set, remove_set, set_exists, write_set};
+pub(crate) use fileset::{pid_alive, read_bounded};
+pub use fileset::{read_set, remove_set, set_exists, write_set, DirLock, LOCK_FILE};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -21,6 +22,41 @@ pub type NamedTensors = Vec<(String, Tensor)>;
 
 /// A safetensors file's string metadata.
 pub type Metadata = HashMap<String, String>;
+
+thread_local! {
+    /// Whether a panic on this thread is being caught by `without_panics`.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a third-party decoder, turning a panic inside it (a malformed file it
+/// did not expect) into an error.
+///
+/// NOTE(decoder-panics): the panic hook still runs before a panic is caught,
+/// and would print its message; on first use, the hook in place (the
+/// default, or the command line's) is wrapped so that it stays silent for
+/// panics caught here, on this thread, and prints every other panic as before.
+pub(crate) fn without_panics<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
+    static WRAP: std::sync::Once = std::sync::Once::new();
+    WRAP.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info)
+            }
+        }));
+    });
+    let before = QUIET.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(before));
+    result.map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("the decoder failed on a malformed file: {what}")
+    })
+}
 
 // NOTE(test-hooks): fault tests need to stop a run at an exact moment (between
 // two files of a checkpoint, at a given batch) to kill it there. When the
@@ -167,20 +203,81 @@ pub fn save_safetensors(
 /// A missing, truncated or corrupt file, or an element type kindling does not
 /// have, is an error naming the file.
 pub fn load_safetensors(path: &Path) -> Result<(NamedTensors, Metadata)> {
-    let bytes = fs::read(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    parse_safetensors(&bytes).map_err(|message| Error::Io {
+    let err = |message: String| Error::Io {
         path: path.to_path_buf(),
         message,
-    })
+    };
+    // The header first: it says how long the file must be, so a damaged or
+    // hostile file (a huge sparse one) is refused before its data is read.
+    let mut file = fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let len = file.metadata().map_err(|e| err(e.to_string()))?.len();
+    let expected = expected_len(&mut file, len).map_err(err)?;
+    if expected != len {
+        return Err(err(format!(
+            "not a valid safetensors file (its header describes {expected} bytes, the file has {len})"
+        )));
+    }
+    let bytes = read_bounded(path, len)?;
+    parse_safetensors(&bytes).map_err(err)
+}
+
+/// The largest safetensors header read (the format's own limit is 100 MB).
+const MAX_HEADER: u64 = 100 << 20;
+
+/// The file length a safetensors header describes: 8 + header + the end of
+/// the last tensor's data.
+fn expected_len(file: &mut fs::File, len: u64) -> std::result::Result<u64, String> {
+    use std::io::Read;
+    let bad = |m: &str| format!("not a valid safetensors file ({m})");
+    let mut n = [0u8; 8];
+    file.read_exact(&mut n)
+        .map_err(|_| bad("shorter than its 8-byte header length"))?;
+    let n = u64::from_le_bytes(n);
+    if n > MAX_HEADER || n > len.saturating_sub(8) {
+        return Err(bad(&format!("a header of {n} bytes in a file of {len}")));
+    }
+    let mut header = vec![0u8; n as usize];
+    file.read_exact(&mut header)
+        .map_err(|_| bad("truncated header"))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| bad(&format!("header: {e}")))?;
+    let entries = json
+        .as_object()
+        .ok_or_else(|| bad("the header is not an object"))?;
+    let mut end = 0u64;
+    for (name, info) in entries {
+        if name == "__metadata__" {
+            continue;
+        }
+        let offsets = info["data_offsets"]
+            .as_array()
+            .filter(|o| o.len() == 2)
+            .and_then(|o| Some((o[0].as_u64()?, o[1].as_u64()?)))
+            .ok_or_else(|| bad(&format!("tensor {name} has no valid data_offsets")))?;
+        end = end.max(offsets.1);
+    }
+    Ok(8 + n + end)
 }
 
 /// Parses safetensors bytes; the error is a description without the path.
+/// Tensors whose data ranges overlap are refused.
 pub fn parse_safetensors(bytes: &[u8]) -> std::result::Result<(NamedTensors, Metadata), String> {
     let (_, meta) = SafeTensors::read_metadata(bytes)
         .map_err(|e| format!("not a valid safetensors file ({e:?})"))?;
+    let infos = meta.tensors();
+    let mut ranges: Vec<(usize, usize, &str)> = infos
+        .iter()
+        .map(|(name, info)| (info.data_offsets.0, info.data_offsets.1, name.as_str()))
+        .collect();
+    ranges.sort();
+    for w in ranges.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(format!(
+                "not a valid safetensors file (tensors {} and {} share bytes {}..{})",
+                w[0].2, w[1].2, w[1].0, w[0].1
+            ));
+        }
+    }
     let metadata = meta.metadata().clone().unwrap_or_default();
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| format!("not a valid safetensors file ({e:?})"))?;

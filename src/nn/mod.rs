@@ -466,11 +466,20 @@ fn load_state_dict(
         .iter()
         .filter_map(|(k, p)| {
             let t = given.get(k.as_str())?;
-            (t.shape() != p.shape()).then(|| {
-                format!(
+            if t.shape() != p.shape() {
+                return Some(format!(
                     "size mismatch for {k}: copying a param with shape {:?} from checkpoint, the shape in current model is {:?}.",
                     t.shape(),
                     p.shape()
+                ));
+            }
+            // A float parameter takes floats only: integers or bools there
+            // are a damaged or foreign file, not weights to convert.
+            (p.dtype().is_floating_point() && !t.dtype().is_floating_point()).then(|| {
+                format!(
+                    "dtype mismatch for {k}: copying a {} tensor from checkpoint into a {} parameter.",
+                    t.dtype(),
+                    p.dtype()
                 )
             })
         })

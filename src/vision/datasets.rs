@@ -87,12 +87,20 @@ impl Family {
                 "7320c461ea6c1c855c0b718fb2a4b134",
             ],
         };
+        // The published sizes of the `.gz` files, for NOTE(download-limits).
+        let size: [u64; 4] = match self {
+            Family::Mnist => [9_912_422, 28_881, 1_648_877, 4_542],
+            Family::FashionMnist => [26_421_880, 29_515, 4_422_102, 5_148],
+            Family::Kmnist => [18_165_135, 29_497, 3_041_136, 5_120],
+        };
         FILES
             .iter()
             .zip(md5)
-            .map(|(f, m)| Resource {
+            .zip(size)
+            .map(|((f, m), n)| Resource {
                 file: format!("{f}.gz"),
                 md5: m.to_string(),
+                max_bytes: 2 * n,
             })
             .collect()
     }
@@ -191,7 +199,7 @@ fn missing_error(family: Family, root: &Path) -> Error {
     Error::Io {
         path: dir,
         message: format!(
-            "{} is not there{debian}: missing {}. Download it (download(true), or --download on the command line), \
+            "{} is not there{debian}: missing {}. Download it (download(true) in the library; the command line downloads unless --no-download is given), \
              point the data root at a folder holding {}/raw/ (--root DIR or KINDLING_DATA=DIR), \
              or copy the four files into this folder",
             family.folder(),
@@ -208,6 +216,7 @@ pub struct DatasetBuilder {
     train: bool,
     download: bool,
     progress: bool,
+    mirrors: Option<Vec<String>>,
     transform: Option<Arc<dyn Transform>>,
     target_transform: Option<Arc<dyn Fn(i64) -> i64 + Send + Sync>>,
 }
@@ -220,6 +229,7 @@ impl DatasetBuilder {
             train: true,
             download: false,
             progress: true,
+            mirrors: None,
             transform: None,
             target_transform: None,
         }
@@ -240,6 +250,13 @@ impl DatasetBuilder {
     /// Downloads missing files from the mirrors (default false).
     pub fn download(mut self, download: bool) -> Self {
         self.download = download;
+        self
+    }
+
+    /// The mirrors to download from, in order (default: `KINDLING_MIRRORS` when
+    /// set, else torchvision's); each file is fetched as `MIRROR/FILE.gz`.
+    pub fn mirrors(mut self, mirrors: Vec<String>) -> Self {
+        self.mirrors = Some(mirrors);
         self
     }
 
@@ -272,7 +289,11 @@ impl DatasetBuilder {
             Some(d) => d,
             None if self.download => {
                 let dir = self.root.join(family.folder()).join("raw");
-                download::download(&dir, &family.mirrors(), &family.resources(), self.progress).map_err(|e| match e {
+                let mirrors = self
+                    .mirrors
+                    .clone()
+                    .unwrap_or_else(|| download::mirrors_from_env(family.mirrors()));
+                download::download(&dir, &mirrors, &family.resources(), self.progress).map_err(|e| match e {
                     Error::Io { path, message } => Error::Io {
                         path,
                         message: format!(

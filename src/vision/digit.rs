@@ -22,17 +22,38 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// The most pixels an image may declare: checked from its header, before
+/// anything is decoded (a 1 KB file can declare 65500×65500).
+pub const MAX_PIXELS: u64 = 16_000_000;
+/// The largest image file read.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Decodes a PNG or JPEG file (by content) into grayscale; transparency is
-/// composited over white.
+/// composited over white. A decoder's panic on a malformed file becomes an
+/// error (see [`crate::io::without_panics`]).
 fn decode(path: &Path) -> Result<Gray> {
-    let bytes = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
+    let bytes = crate::io::read_bounded(path, MAX_FILE_BYTES)?;
     if bytes.starts_with(b"\x89PNG") {
-        decode_png(&bytes).map_err(|m| bad(path, format!("cannot decode PNG ({m})")))
+        crate::io::without_panics(|| decode_png(&bytes))
+            .and_then(|r| r)
+            .map_err(|m| bad(path, format!("cannot decode PNG ({m})")))
     } else if bytes.starts_with(&[0xFF, 0xD8]) {
-        decode_jpeg(&bytes).map_err(|m| bad(path, format!("cannot decode JPEG ({m})")))
+        crate::io::without_panics(|| decode_jpeg(&bytes))
+            .and_then(|r| r)
+            .map_err(|m| bad(path, format!("cannot decode JPEG ({m})")))
     } else {
         Err(bad(path, "not a PNG or JPEG image"))
     }
+}
+
+/// Refuses dimensions above [`MAX_PIXELS`].
+fn check_size(w: u64, h: u64) -> std::result::Result<(), String> {
+    if w.saturating_mul(h) > MAX_PIXELS {
+        return Err(format!(
+            "{w}x{h} pixels, more than the {MAX_PIXELS} allowed"
+        ));
+    }
+    Ok(())
 }
 
 fn luminance(r: f32, g: f32, b: f32) -> f32 {
@@ -43,6 +64,8 @@ fn decode_png(bytes: &[u8]) -> std::result::Result<Gray, String> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(|e| e.to_string())?;
+    let (iw, ih) = (reader.info().width, reader.info().height);
+    check_size(iw as u64, ih as u64)?;
     let size = reader.output_buffer_size().ok_or("image too large")?;
     if size > 256 << 20 {
         return Err("image too large".into());
@@ -73,6 +96,9 @@ fn decode_png(bytes: &[u8]) -> std::result::Result<Gray, String> {
 
 fn decode_jpeg(bytes: &[u8]) -> std::result::Result<Gray, String> {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().map_err(|e| e.to_string())?;
+    let header = decoder.info().ok_or("no image information")?;
+    check_size(header.width as u64, header.height as u64)?;
     let data = decoder.decode().map_err(|e| e.to_string())?;
     let info = decoder.info().ok_or("no image information")?;
     let (w, h) = (info.width as usize, info.height as usize);

@@ -26,30 +26,110 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Reads a plain or gzipped (detected by content) IDX file.
+/// Reads a plain or gzipped (detected by content) IDX file. Memory is the
+/// size the header announces, checked first: a gzipped file is decoded
+/// straight into a buffer of exactly that size, never grown.
 pub fn read_idx(path: &Path) -> Result<Idx> {
-    let raw = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .take(MAX_DECODED + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| bad(path, format!("corrupt gzip data ({e})")))?;
-        if out.len() as u64 > MAX_DECODED {
+    let io = |e: std::io::Error| bad(path, e.to_string());
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let gz = {
+        let peek = std::io::BufRead::fill_buf(&mut file).map_err(io)?;
+        peek.starts_with(&[0x1f, 0x8b])
+    };
+    let mut reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let corrupt = |e: std::io::Error| {
+        if gz {
+            bad(path, format!("corrupt gzip data ({e})"))
+        } else {
+            bad(path, e.to_string())
+        }
+    };
+    // The fixed part of the header, then the sizes.
+    let mut bytes = Vec::with_capacity(20);
+    (&mut reader)
+        .take(4)
+        .read_to_end(&mut bytes)
+        .map_err(corrupt)?;
+    if bytes.len() == 4 && (1..=4).contains(&bytes[3]) {
+        let ndim = bytes[3] as u64;
+        (&mut reader)
+            .take(4 * ndim)
+            .read_to_end(&mut bytes)
+            .map_err(corrupt)?;
+    }
+    let (dims, header) = parse_header(&bytes).map_err(|m| bad(path, m))?;
+    let expected = match data_len(&dims) {
+        None => return Err(bad(path, format!("impossible sizes {} in the header", show(&dims)))),
+        Some(n) if n as u64 > MAX_DECODED => {
             return Err(bad(
                 path,
-                "decompresses to more than 1 GiB; not an MNIST-style file",
-            ));
+                format!(
+                    "the header announces {} = {n} bytes of data, more than the 1 GiB an MNIST-style file can hold",
+                    show(&dims)
+                ),
+            ))
         }
-        out
-    } else {
-        raw
+        Some(n) => n,
     };
-    parse_idx(&bytes).map_err(|m| bad(path, m))
+    bytes.reserve_exact(expected + 1 - (bytes.len() - header).min(expected + 1));
+    (&mut reader)
+        .take(expected as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(corrupt)?;
+    let mut have = bytes.len() - header;
+    if have > expected {
+        // Count the rest without keeping it, to say how much there is.
+        have += std::io::copy(&mut reader.take(MAX_DECODED), &mut std::io::sink())
+            .map_err(corrupt)? as usize;
+    }
+    check_len(&dims, have).map_err(|m| bad(path, m))?;
+    bytes.drain(..header);
+    Ok(Idx { dims, data: bytes })
 }
 
 /// Parses IDX bytes; the error says what is wrong, without the path.
 pub fn parse_idx(bytes: &[u8]) -> std::result::Result<Idx, String> {
+    let (dims, header) = parse_header(bytes)?;
+    check_len(&dims, bytes.len() - header)?;
+    Ok(Idx {
+        dims,
+        data: bytes[header..].to_vec(),
+    })
+}
+
+fn show(dims: &[usize]) -> String {
+    dims.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×")
+}
+
+fn data_len(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// The data length the header announces against the `have` bytes after it.
+fn check_len(dims: &[usize], have: usize) -> std::result::Result<(), String> {
+    let shown = show(dims);
+    match data_len(dims) {
+        Some(n) if n == have => Ok(()),
+        Some(n) if n > have => Err(format!(
+            "truncated: the header says {shown} = {n} bytes of data, the file has {have}"
+        )),
+        Some(n) => Err(format!(
+            "{} bytes after the {shown} = {n} bytes the header announces",
+            have - n
+        )),
+        None => Err(format!("impossible sizes {shown} in the header")),
+    }
+}
+
+/// The dimensions and the header's length, every field checked.
+fn parse_header(bytes: &[u8]) -> std::result::Result<(Vec<usize>, usize), String> {
     if bytes.len() < 4 {
         return Err(format!(
             "truncated: {} bytes, too short for an IDX header",
@@ -90,27 +170,7 @@ pub fn parse_idx(bytes: &[u8]) -> std::result::Result<Idx, String> {
     let dims: Vec<usize> = (0..ndim)
         .map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().unwrap()) as usize)
         .collect();
-    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let shown = dims
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("×");
-    let have = bytes.len() - header;
-    match expected {
-        Some(n) if n == have => Ok(Idx {
-            dims,
-            data: bytes[header..].to_vec(),
-        }),
-        Some(n) if n > have => Err(format!(
-            "truncated: the header says {shown} = {n} bytes of data, the file has {have}"
-        )),
-        Some(n) => Err(format!(
-            "{} bytes after the {shown} = {n} bytes the header announces",
-            have - n
-        )),
-        None => Err(format!("impossible sizes {shown} in the header")),
-    }
+    Ok((dims, header))
 }
 
 #[cfg(test)]
