@@ -397,6 +397,7 @@ fn write_outputs(
     // detect, and its checkpoint, which `--resume` finishes from.
     let weights = out.join("model.safetensors");
     model.save(&weights)?;
+    kindling::io::test_hook("run:wrote model.safetensors");
     let sidecar = out.join("model.json");
 
     let test_loss = |r: &EpochRow| r.test_loss.unwrap_or(f64::NAN);

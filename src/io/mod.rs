@@ -63,23 +63,42 @@ pub(crate) fn without_panics<R>(f: impl FnOnce() -> R) -> std::result::Result<R,
 // environment variable `KINDLING_TEST_HOOK` names a hook point, the process
 // prints `kindling test hook: POINT` on stderr on reaching it and waits there
 // (up to a minute, or until the caller's condition holds, such as Ctrl-C having
-// been pressed). The variable is read once; without it a hook costs one load.
-static TEST_HOOK: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+// been pressed). `POINT#N` waits at the N-th time the point is reached. The
+// variable is read once; without it a hook costs one load.
+static TEST_HOOK: std::sync::OnceLock<Option<(String, usize)>> = std::sync::OnceLock::new();
+static TEST_HOOK_SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A hook point for fault tests: see NOTE(test-hooks).
-pub(crate) fn test_hook(point: &str) {
+#[doc(hidden)]
+pub fn test_hook(point: &str) {
     test_hook_until(point, || false);
 }
 
 /// A hook point that stops waiting once `until()` holds.
 pub(crate) fn test_hook_until(point: &str, until: impl Fn() -> bool) {
-    let wanted = TEST_HOOK.get_or_init(|| std::env::var("KINDLING_TEST_HOOK").ok());
-    if wanted.as_deref() != Some(point) {
+    let wanted = TEST_HOOK.get_or_init(|| {
+        let v = std::env::var("KINDLING_TEST_HOOK").ok()?;
+        Some(match v.rsplit_once('#') {
+            Some((p, n)) if n.parse::<usize>().is_ok() => (p.to_string(), n.parse().unwrap_or(1)),
+            _ => (v, 1),
+        })
+    });
+    let Some((name, nth)) = wanted else {
+        return;
+    };
+    if name != point {
+        return;
+    }
+    let seen = TEST_HOOK_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if seen != *nth {
         return;
     }
     eprintln!("kindling test hook: {point}");
+    // With KINDLING_TEST_HOOK_HOLD=FILE, the wait also ends when FILE is gone.
+    let hold = std::env::var_os("KINDLING_TEST_HOOK_HOLD").map(std::path::PathBuf::from);
+    let held = || hold.as_ref().is_none_or(|f| f.exists());
     let start = std::time::Instant::now();
-    while !until() && start.elapsed() < std::time::Duration::from_secs(60) {
+    while !until() && held() && start.elapsed() < std::time::Duration::from_secs(60) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }

@@ -15,6 +15,13 @@ pub enum Reply {
     Body(Vec<u8>),
     /// 200 announcing the whole length but closing after `cut` bytes.
     Truncated(Vec<u8>, usize),
+    /// 200 announcing the whole length, sending `cut` bytes, then nothing
+    /// (the connection stays open until the client gives up or the server stops).
+    Stall(Vec<u8>, usize),
+    /// 200 sending one byte of the body every `interval`.
+    Trickle(Vec<u8>, Duration),
+    /// 200 with no length and zeros forever.
+    Endless,
 }
 
 pub struct Server {
@@ -34,7 +41,7 @@ impl Server {
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((stream, _)) => serve(stream, &routes),
+                    Ok((stream, _)) => serve(stream, &routes, &flag),
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
@@ -56,7 +63,19 @@ impl Drop for Server {
     }
 }
 
-fn serve(stream: TcpStream, routes: &HashMap<String, Reply>) {
+/// Sleeps for `d` in small steps, returning early when the server stops.
+fn pause(d: Duration, stop: &AtomicBool) -> bool {
+    let end = std::time::Instant::now() + d;
+    while std::time::Instant::now() < end {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+fn serve(stream: TcpStream, routes: &HashMap<String, Reply>, stop: &AtomicBool) {
     stream.set_nonblocking(false).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -90,6 +109,44 @@ fn serve(stream: TcpStream, routes: &HashMap<String, Reply>) {
                 body.len()
             );
             let _ = out.write_all(&body[..*cut]);
+        }
+        Some(Reply::Stall(body, cut)) => {
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = out.write_all(&body[..*cut]);
+            let _ = out.flush();
+            // Until the client hangs up (a read sees the end) or the server stops.
+            let _ = out.set_read_timeout(Some(Duration::from_millis(50)));
+            let mut probe = [0u8; 1];
+            while !stop.load(Ordering::Relaxed) {
+                match std::io::Read::read(&mut out, &mut probe) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(_) => {}
+                }
+            }
+        }
+        Some(Reply::Trickle(body, interval)) => {
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            for b in body {
+                if out.write_all(&[*b]).and_then(|_| out.flush()).is_err()
+                    || !pause(*interval, stop)
+                {
+                    break;
+                }
+            }
+        }
+        Some(Reply::Endless) => {
+            let _ = write!(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let zeros = vec![0u8; 1 << 16];
+            while !stop.load(Ordering::Relaxed) && out.write_all(&zeros).is_ok() {}
         }
         None => {
             let _ = write!(
