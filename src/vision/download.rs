@@ -220,7 +220,7 @@ fn fetch(
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e) if is_timeout(&e) => {
                 return Err(format!(
                     "no data for {:.0} s after {got} bytes (set KINDLING_DOWNLOAD_TIMEOUT for slow links)",
                     timeout.as_secs_f64()
@@ -294,4 +294,14 @@ fn progress_bar(length: Option<u64>, show: bool, url: &str) -> indicatif::Progre
 #[cfg(not(feature = "download"))]
 fn fetch(_url: &str, _tmp: &Path, _r: &Resource, _show: bool) -> std::result::Result<(), String> {
     Err("this kindling was built without the `download` feature".into())
+}
+
+/// Whether a read failed because no data came within the timeout: ureq
+/// wraps its own `Timeout` error inside the `io::Error` its body reader
+/// returns.
+fn is_timeout(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
 }
