@@ -12,3 +12,9 @@ fn main() {
     }
     std::process::exit(cli::run(std::env::args().skip(1).collect()));
 }
+
+// The command's own readers are fuzzed in its unit tests (`cli::train::fuzz`),
+// which measure memory through this allocator (NOTE(fuzzing)).
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: kindling::testing::fuzz::CountingAlloc = kindling::testing::fuzz::CountingAlloc;

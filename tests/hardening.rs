@@ -896,3 +896,24 @@ fn small_things() {
         "--no-download contradicts it",
     );
 }
+
+#[test]
+fn the_same_state_gives_the_same_bytes() {
+    // Each HashMap iterates in its own order; the files must not.
+    let tensors = vec![("0.exp_avg".to_string(), kindling::Tensor::ones([3]))];
+    let bytes = || {
+        let meta: std::collections::HashMap<String, String> =
+            (0..8).map(|i| (format!("key{i}"), i.to_string())).collect();
+        kindling::io::safetensors_bytes(&tensors, &meta).unwrap()
+    };
+    let first = bytes();
+    assert!((0..20).all(|_| bytes() == first));
+    let (back, meta) = kindling::io::parse_safetensors(&first).unwrap();
+    assert_eq!(meta.len(), 8);
+    assert_eq!(back[0].1.to_vec::<f32>(), vec![1.0; 3]);
+    assert_eq!(
+        u64::from_le_bytes(first[..8].try_into().unwrap()) % 8,
+        0,
+        "the data starts 8-byte aligned"
+    );
+}

@@ -80,7 +80,7 @@ pub fn load_model(weights: &Path, model: Option<&str>) -> Result<(Net, Option<Va
     Ok((net, meta))
 }
 
-fn dataset_of(meta: &Option<Value>, given: Option<DatasetName>) -> DatasetName {
+pub(super) fn dataset_of(meta: &Option<Value>, given: Option<DatasetName>) -> DatasetName {
     given
         .or_else(|| {
             meta.as_ref()

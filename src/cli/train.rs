@@ -553,3 +553,213 @@ fn model_printout(arch: Arch) -> String {
     kindling::manual_seed(0);
     arch.build().to_string()
 }
+
+/// Fuzzing the command's own readers (NOTE(fuzzing)): a run's `model.json`,
+/// read by `eval` and `predict`, and the settings in a checkpoint's
+/// `state.json`, read by `train --resume`.
+#[cfg(test)]
+mod fuzz {
+    use std::path::{Path, PathBuf};
+
+    use kindling::nn::models::Arch;
+    use kindling::nn::Module;
+    use kindling::optim::{Optimizer, SGD};
+    use kindling::testing::fuzz::{check, scratch, Target};
+    use kindling::train::{Checkpoint, EpochRow, Progress, Trainer};
+    use serde_json::json;
+
+    use super::{Config, DatasetName, OptimizerName, ScheduleName};
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz")
+    }
+
+    const MIB: usize = 1 << 20;
+    const JSON_WORDS: &[&[u8]] = &[
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b"\"",
+        b":",
+        b",",
+        b"null",
+        b"true",
+        b"-",
+        b"e",
+        b"\"arch\"",
+        b"\"mlp\"",
+        b"\"threeblue\"",
+        b"\"linear\"",
+        b"\"dataset\"",
+        b"\"fashion-mnist\"",
+        b"\"optimizer\"",
+        b"\"adamw\"",
+        b"\"schedule\"",
+        b"\"step\"",
+        b"\"epochs\"",
+        b"\"batch_size\"",
+        b"\"threads\"",
+        b"\"lr\"",
+        b"\"files\"",
+    ];
+
+    /// The linear model from seed 0 (the global generator is shared by the
+    /// tests running at once, hence the lock).
+    fn seeded_linear() -> kindling::nn::models::Net {
+        static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+        kindling::manual_seed(0);
+        Arch::Linear.build()
+    }
+
+    /// The weights the seeds name.
+    fn weights(dir: &Path) -> PathBuf {
+        let path = dir.join("model.safetensors");
+        seeded_linear().save(&path).unwrap();
+        path
+    }
+
+    fn seed_config() -> Config {
+        Config {
+            arch: Arch::Linear,
+            optimizer: OptimizerName::Sgd,
+            lr: 0.3,
+            momentum: 0.9,
+            schedule: ScheduleName::Cosine,
+            epochs: 3,
+            batch_size: 64,
+            seed: 0,
+            dataset: DatasetName::Mnist,
+            threads: 2,
+        }
+    }
+
+    #[test]
+    fn fuzz_model_json() {
+        let dir = scratch("model_json");
+        let weights = weights(&dir);
+        let sidecar = dir.join("model.json");
+        let target = Target {
+            name: "model_json",
+            cap: |len| 16 * MIB + 64 * len,
+            dictionary: JSON_WORDS,
+        };
+        check(&target, &root(), &mut |bytes| {
+            std::fs::write(&sidecar, bytes).unwrap();
+            let Ok((net, meta)) = super::super::models::load_model(&weights, None) else {
+                return false;
+            };
+            let dataset = super::super::models::dataset_of(&meta, None);
+            assert!(!dataset.family().classes().is_empty());
+            net.forward(&kindling::Tensor::zeros([1, 784])).is_ok()
+        });
+    }
+
+    #[test]
+    fn fuzz_resume_settings() {
+        let dir = scratch("resume_settings");
+        let model = seeded_linear();
+        let weights =
+            kindling::io::safetensors_bytes(&model.state_dict(), &Default::default()).unwrap();
+        let opt = SGD::new(model.parameters(), 0.3)
+            .momentum(0.9)
+            .state()
+            .to_bytes()
+            .unwrap();
+        let target = Target {
+            name: "resume_settings",
+            cap: |len| 16 * MIB + 64 * len,
+            dictionary: JSON_WORDS,
+        };
+        check(&target, &root(), &mut |bytes| {
+            kindling::io::write_set(
+                &dir,
+                &[
+                    ("model.safetensors", &weights),
+                    ("optimizer.safetensors", &opt),
+                    ("state.json", bytes),
+                ],
+            )
+            .unwrap();
+            // What `train --resume` does before it trains.
+            let Ok(ck) = Checkpoint::load(&dir) else {
+                return false;
+            };
+            let Ok(config) = Config::from_json(&ck.config) else {
+                return false;
+            };
+            let model = config.arch.build();
+            let mut opt = config.optimizer(model.parameters());
+            let trainer = Trainer::new(&model, opt.as_mut())
+                .epochs(config.epochs)
+                .lr_schedule(|epoch| config.lr_at(epoch));
+            let resumed = trainer.resume(&ck).is_ok();
+            if resumed {
+                assert!(config
+                    .lr_at(ck.progress.epoch.min(config.epochs))
+                    .is_finite());
+            }
+            resumed
+        });
+    }
+
+    /// Writes the two targets' seeds as `kindling train` writes these files.
+    #[test]
+    #[ignore]
+    fn write_seeds() {
+        let dir = scratch("write_cli_seeds");
+        let weights = weights(&dir);
+        let config = seed_config();
+        let mut meta = config.to_json();
+        meta["test_accuracy"] = json!(0.9);
+        meta["test_loss"] = json!(0.35);
+        meta["kindling"] = json!(env!("CARGO_PKG_VERSION"));
+        meta["pytorch_module"] = json!(super::model_printout(config.arch));
+        meta["files"] =
+            json!({"model.safetensors": super::super::file_md5(&weights).ok().unwrap()});
+        let put = |target: &str, name: &str, bytes: &[u8]| {
+            let d = root().join("seeds").join(target);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(name), bytes).unwrap();
+        };
+        put(
+            "model_json",
+            "model.json",
+            serde_json::to_string_pretty(&meta).unwrap().as_bytes(),
+        );
+        let mut no_files = meta.clone();
+        no_files.as_object_mut().unwrap().remove("files");
+        put(
+            "model_json",
+            "without-digests.json",
+            no_files.to_string().as_bytes(),
+        );
+        let model = seeded_linear();
+        let opt = SGD::new(model.parameters(), 0.3).momentum(0.9);
+        let progress = Progress {
+            epoch: 1,
+            batch: 5,
+            loss_sum: 12.5,
+            correct: 250,
+            seen: 320,
+            elapsed: 0.5,
+            history: vec![EpochRow {
+                epoch: 1,
+                train_loss: 0.6,
+                train_accuracy: 0.8,
+                test_loss: Some(0.4),
+                test_accuracy: Some(0.88),
+                seconds: 2.0,
+            }],
+        };
+        let ck = dir.join("checkpoint");
+        Checkpoint::save(&ck, &config.to_json(), &model, &opt, &progress).unwrap();
+        let state = std::fs::read(
+            ck.join(std::fs::read_to_string(ck.join("CURRENT")).unwrap().trim())
+                .join("state.json"),
+        )
+        .unwrap();
+        put("resume_settings", "state.json", &state);
+    }
+}

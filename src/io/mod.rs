@@ -192,7 +192,8 @@ fn to_raw(t: &Tensor) -> Raw {
     }
 }
 
-/// Serialises named tensors (and string metadata) in the safetensors format.
+/// Serialises named tensors (and string metadata) in the safetensors format;
+/// the same tensors and metadata always give the same bytes.
 pub fn safetensors_bytes(
     tensors: &[(String, Tensor)],
     metadata: &HashMap<String, String>,
@@ -203,8 +204,26 @@ pub fn safetensors_bytes(
         .collect();
     let views: Vec<(&str, &Raw)> = raws.iter().map(|(k, r)| (k.as_str(), r)).collect();
     let info = (!metadata.is_empty()).then(|| metadata.clone());
-    safetensors::serialize(views, info)
-        .map_err(|e| Error::Value(format!("cannot serialise tensors: {e}")))
+    let bytes = safetensors::serialize(views, info)
+        .map_err(|e| Error::Value(format!("cannot serialise tensors: {e}")))?;
+    if metadata.is_empty() {
+        return Ok(bytes);
+    }
+    // The metadata comes out in a `HashMap`'s order, which changes from one
+    // process to the next; the same state must give the same bytes, so the
+    // header is written again with its keys sorted (offsets are relative to
+    // the data, which does not move).
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n])
+        .map_err(|e| Error::Value(format!("cannot serialise tensors: {e}")))?;
+    let mut sorted = header.to_string().into_bytes();
+    // Like the crate: padded with spaces so the data starts 8-byte aligned.
+    sorted.resize(sorted.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + sorted.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(sorted.len() as u64).to_le_bytes());
+    out.extend_from_slice(&sorted);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Writes named tensors to a safetensors file, atomically.

@@ -76,20 +76,29 @@ impl OptimizerState {
     /// [`MAX_STEPS`], a learning rate that is negative or not finite), or a
     /// buffer that is not a finite float tensor, each named with the file.
     pub fn load(path: &Path) -> Result<OptimizerState> {
-        let bytes = std::fs::read(path).map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        OptimizerState::from_bytes(&bytes, path)
+        // Header first, as for weights: a huge file is refused before it is read.
+        let (buffers, meta) = crate::io::load_safetensors(path)?;
+        OptimizerState::checked(buffers, meta, path)
     }
 
     /// Parses and checks the bytes of a state file; `origin` names it in errors.
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<OptimizerState> {
+        let (buffers, meta) = crate::io::parse_safetensors(bytes).map_err(|message| Error::Io {
+            path: origin.to_path_buf(),
+            message,
+        })?;
+        OptimizerState::checked(buffers, meta, origin)
+    }
+
+    fn checked(
+        buffers: crate::io::NamedTensors,
+        meta: crate::io::Metadata,
+        origin: &Path,
+    ) -> Result<OptimizerState> {
         let bad = |message: String| Error::Io {
             path: origin.to_path_buf(),
             message,
         };
-        let (buffers, meta) = crate::io::parse_safetensors(bytes).map_err(bad)?;
         let field = |k: &str| {
             meta.get(k)
                 .ok_or_else(|| bad(format!("optimizer state lacks '{k}'")))

@@ -28,10 +28,13 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
 
 /// Reads a plain or gzipped (detected by content) IDX file. Memory is the
 /// size the header announces, checked first: a gzipped file is decoded
-/// straight into a buffer of exactly that size, never grown.
+/// straight into a buffer of exactly that size, never grown (or of what the
+/// file could hold, when that is less).
 pub fn read_idx(path: &Path) -> Result<Idx> {
     let io = |e: std::io::Error| bad(path, e.to_string());
-    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut file = std::io::BufReader::new(file);
     let gz = {
         let peek = std::io::BufRead::fill_buf(&mut file).map_err(io)?;
         peek.starts_with(&[0x1f, 0x8b])
@@ -75,7 +78,16 @@ pub fn read_idx(path: &Path) -> Result<Idx> {
         }
         Some(n) => n,
     };
-    bytes.reserve_exact(expected + 1 - (bytes.len() - header).min(expected + 1));
+    // What the file can hold bounds the buffer too: a raw file its length, a
+    // gzipped one 1032 times it (deflate's largest ratio), so a small file
+    // whose header announces a gigabyte costs no more than its data.
+    let room = if gz {
+        file_len.saturating_mul(1032)
+    } else {
+        file_len
+    };
+    let want = (expected as u64 + 1).min(room) as usize;
+    bytes.reserve_exact(want.saturating_sub(bytes.len() - header));
     (&mut reader)
         .take(expected as u64 + 1)
         .read_to_end(&mut bytes)

@@ -132,3 +132,5 @@ pub fn assert_matches_json(what: &str, got: &Tensor, want: &Value, rtol: f64) {
         panic!("{what}: {e}");
     }
 }
+
+pub mod fuzz;
