@@ -1,10 +1,10 @@
 //! The CPU backend against the reference backend (plain loops) on random
 //! shapes, every dtype and non-contiguous views: elementwise ops, copies,
-//! indexing and reductions must agree bit for bit (both use the same element
-//! functions and the same order of summation); matrix products agree to
-//! rounding (the reference sums in f64).
+//! indexing, reductions and max pooling must agree bit for bit (both use the same element
+//! functions and the same order of summation); matrix products and
+//! convolutions agree to rounding (the reference sums in f64).
 
-use kindling::{DType, Device, Generator, Tensor};
+use kindling::{ConvOptions, DType, Device, Generator, PoolOptions, Tensor};
 use proptest::prelude::*;
 
 const DTYPES: [DType; 5] = [DType::Bool, DType::U8, DType::I64, DType::F32, DType::F64];
@@ -166,6 +166,67 @@ proptest! {
         for (p, q) in cpu.to_vec::<f64>().iter().zip(&reference.to_vec::<f64>()) {
             let tol = if dtype == DType::F32 { 1e-5 } else if dtype == DType::F64 { 1e-12 } else { 0.0 };
             prop_assert!((p - q).abs() <= tol * (1.0 + q.abs()) * k as f64);
+        }
+    }
+
+    #[test]
+    fn convolutions_and_their_gradients_agree_to_rounding(
+        n in 1usize..3, groups in 1usize..3, cg in 1usize..3, og in 1usize..3,
+        h in 1usize..8, w in 1usize..8, kh in 1usize..4, kw in 1usize..4,
+        stride in 1usize..3, pad in 0usize..3, dil in 1usize..3, f64s in any::<bool>(),
+        kind in 0u8..2, seed in 0u64..1000,
+    ) {
+        let dtype = if f64s { DType::F64 } else { DType::F32 };
+        let x = values(&[n, groups * cg, h + 2, w + 2], dtype, seed);
+        // A non-contiguous input: the same values seen through a strided slice.
+        let x = if kind == 1 { x.slice(3, 0, (w + 2) as isize, 2) } else { x };
+        let weight = values(&[groups * og, cg, kh, kw], dtype, seed + 1);
+        let bias = values(&[groups * og], dtype, seed + 2);
+        let opts = ConvOptions::default().stride(stride).padding(pad).dilation(dil).groups(groups);
+        let run = |device: Device| {
+            let leaf = |t: &Tensor| t.to(device).detach().requires_grad_(true);
+            let (x, weight, bias) = (leaf(&x), leaf(&weight), leaf(&bias));
+            let y = x.try_conv2d(&weight, Some(&bias), opts).ok()?;
+            let g = values(y.shape(), dtype, seed + 3).to(device);
+            (&y * &g).sum().backward();
+            Some([y, x.grad()?, weight.grad()?, bias.grad()?].map(|t| t.to_vec::<f64>()))
+        };
+        let (cpu, reference) = (run(Device::Cpu), run(Device::Reference));
+        prop_assert_eq!(cpu.is_some(), reference.is_some());
+        let tol = if f64s { 1e-12 } else { 1e-5 };
+        for (a, b) in cpu.iter().flatten().zip(reference.iter().flatten()) {
+            prop_assert_eq!(a.len(), b.len());
+            for (p, q) in a.iter().zip(b) {
+                prop_assert!((p - q).abs() <= tol * (1.0 + q.abs()) * 64.0, "{} vs {}", p, q);
+            }
+        }
+    }
+
+    #[test]
+    fn max_pooling_agrees(
+        shape in prop::collection::vec(1usize..7, 4), d in 1usize..5, k in 1usize..4,
+        stride in 1usize..3, pad in 0usize..2, dil in 1usize..3, ceil in any::<bool>(),
+        kind in 0u8..3, seed in 0u64..1000,
+    ) {
+        // As is, with rows and columns swapped, or every other column.
+        let a = values(&shape, DTYPES[d], seed);
+        let a = match kind % 3 {
+            1 => a.transpose(2, 3),
+            2 => a.slice(3, 0, shape[3] as isize, 2),
+            _ => a,
+        };
+        let opts = PoolOptions::default().stride(stride).padding(pad.min(k / 2)).dilation(dil).ceil_mode(ceil);
+        if a.try_max_pool2d_with_indices(k, opts).is_err() {
+            return Ok(());
+        }
+        agree("max_pool2d", std::slice::from_ref(&a), |x| x[0].max_pool2d_with(k, opts));
+        agree("max_pool2d indices", std::slice::from_ref(&a), |x| x[0].max_pool2d_with_indices(k, opts).1);
+        if DTYPES[d].is_floating_point() {
+            agree("max_pool2d gradient", std::slice::from_ref(&a), |x| {
+                let x = x[0].detach().requires_grad_(true);
+                x.max_pool2d_with(k, opts).sum().backward();
+                x.grad().unwrap()
+            });
         }
     }
 }

@@ -460,6 +460,14 @@ pub(crate) fn beats<T: PartialOrd + Copy>(v: T, best: T, max: bool) -> bool {
     !is_nan(best) && (is_nan(v) || (max && v > best) || (!max && v < best))
 }
 
+/// Whether `v` replaces `best` as a pooling window's maximum: larger, or NaN.
+/// Unlike [`beats`], a later NaN replaces an earlier one, as PyTorch's
+/// max-pooling kernel does (the index it returns is the last NaN's).
+#[inline(always)]
+pub(crate) fn pool_beats<T: PartialOrd + Copy>(v: T, best: T) -> bool {
+    v > best || is_nan(v)
+}
+
 /// A lane's variance with `correction`, in f64.
 pub(crate) fn variance(lane: impl Iterator<Item = f64> + Clone, correction: usize) -> f64 {
     let n = lane.clone().count() as f64;

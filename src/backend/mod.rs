@@ -126,6 +126,73 @@ pub(crate) enum ReduceOp {
     Prod,
 }
 
+/// Where a 2-D window (a convolution's kernel, a pooling window) lands on an
+/// NCHW input: output row `oh` reads input rows `oh * stride - pad + i *
+/// dilation` for `i < kernel`, and rows outside the input read as zeros.
+/// Padding after the input (PyTorch's `'same'` with an even kernel pads one
+/// more row after than before) shows only in `out`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Conv2dGeometry {
+    /// `[n, c, h, w]` of the input.
+    pub input: [usize; 4],
+    /// Output channels (`o`).
+    pub out_channels: usize,
+    /// `[kh, kw]`.
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// Zeros before the first row and column.
+    pub pad: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+    /// `[oh, ow]`.
+    pub out: [usize; 2],
+}
+
+impl Conv2dGeometry {
+    /// The input row (or column, `axis` 1) that output position `o` reads at
+    /// kernel tap `k`, if it is inside the input.
+    #[inline(always)]
+    pub fn source(&self, axis: usize, o: usize, k: usize) -> Option<usize> {
+        let i = (o * self.stride[axis] + k * self.dilation[axis]).checked_sub(self.pad[axis])?;
+        (i < self.input[2 + axis]).then_some(i)
+    }
+
+    /// The flat index PyTorch's max pooling reports for a window that holds
+    /// no input element (possible with dilation and padding; its value is the
+    /// dtype's lowest): where its first tap would be, each start moved past
+    /// the padding by whole dilation steps. It may lie outside the plane; the
+    /// gradient then goes nowhere.
+    pub fn empty_window_index(&self, y: usize, x: usize) -> i64 {
+        let start = |axis: usize, o: usize| {
+            let (s, d) = (
+                (o * self.stride[axis]) as i64 - self.pad[axis] as i64,
+                self.dilation[axis] as i64,
+            );
+            if s < 0 {
+                s + (-s + d - 1) / d * d
+            } else {
+                s
+            }
+        };
+        start(0, y) * self.input[3] as i64 + start(1, x)
+    }
+
+    /// `[n, o, oh, ow]`.
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.input[0], self.out_channels, self.out[0], self.out[1]]
+    }
+
+    /// `[o, c / groups, kh, kw]`.
+    pub fn weight_shape(&self) -> [usize; 4] {
+        [
+            self.out_channels,
+            self.input[1] / self.groups,
+            self.kernel[0],
+            self.kernel[1],
+        ]
+    }
+}
+
 /// The kernels a device provides. Inputs of one call share a dtype unless a
 /// method says otherwise; outputs are contiguous buffers in row-major order of
 /// the output shape.
@@ -201,6 +268,25 @@ pub(crate) trait Backend: Sync {
     fn cross_entropy(&self, logits: View, target: &[usize]) -> (Vec<f64>, Buffer);
     /// The cross-entropy gradient: `scale[i] · (softmax[i] - onehot(target[i]))`.
     fn cross_entropy_grad(&self, probs: View, target: &[usize], scale: &[f64]) -> Buffer;
+
+    /// A 2-D convolution (cross-correlation, as PyTorch's) of `x`
+    /// `[n, c, h, w]` with `weight` `[o, c / groups, kh, kw]`, plus `bias`
+    /// `[o]`: `[n, o, oh, ow]`. Float dtypes only.
+    fn conv2d(&self, x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer;
+    /// The gradient of [`Backend::conv2d`] with respect to its input, from the
+    /// output's gradient `g` `[n, o, oh, ow]`: `[n, c, h, w]`.
+    fn conv2d_grad_input(&self, g: View, weight: View, geo: &Conv2dGeometry) -> Buffer;
+    /// The gradient of [`Backend::conv2d`] with respect to its weight:
+    /// `[o, c / groups, kh, kw]`.
+    fn conv2d_grad_weight(&self, g: View, x: View, geo: &Conv2dGeometry) -> Buffer;
+
+    /// The maximum of each window of `x` `[n, c, h, w]` (`geo.out_channels`
+    /// is `c`; padding never wins; NaN does, as in PyTorch), and where it is:
+    /// the flat index `row * w + column` into its input plane, as int64.
+    fn max_pool2d(&self, x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer);
+    /// The gradient of [`Backend::max_pool2d`]: each window's gradient added
+    /// at its maximum, `[n, c, h, w]`.
+    fn max_pool2d_grad(&self, g: View, indices: View, geo: &Conv2dGeometry) -> Buffer;
 
     /// Rows `rows` of a contiguous `[N, ...]` uint8 tensor, flattened; with
     /// `steps`, as float32 through `(v - sub) / div` per step in turn.

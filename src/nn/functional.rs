@@ -1,10 +1,61 @@
-//! Losses as functions (`torch.nn.functional`).
+//! `torch.nn.functional`: losses, and the layers' functions that PyTorch code
+//! calls inside `forward` (`F.conv2d`, `F.max_pool2d`, `F.relu`,
+//! `F.log_softmax`).
 
 use crate::error::{Error, Result};
+use crate::ops::conv::{ConvOptions, Size2};
 pub use crate::ops::loss::nll_loss;
 use crate::ops::loss::Reduction;
 use crate::ops::loss::{check_targets, fused_cross_entropy, reduce};
+use crate::ops::pool::PoolOptions;
 use crate::tensor::Tensor;
+
+/// `F.conv2d(input, weight, bias, stride, padding, dilation, groups)`; see
+/// [`Tensor::conv2d`].
+///
+/// ```
+/// use kindling::nn::functional as F;
+/// use kindling::{ConvOptions, Tensor};
+/// let x = Tensor::ones([1, 1, 4, 4]);
+/// let w = Tensor::ones([1, 1, 3, 3]);
+/// let y = F::conv2d(&x, &w, None, ConvOptions::default().padding(1)).unwrap();
+/// assert_eq!(y.shape(), &[1, 1, 4, 4]);
+/// assert_eq!(y.to_vec::<f32>()[5], 9.0);
+/// ```
+pub fn conv2d(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    options: ConvOptions,
+) -> Result<Tensor> {
+    input.try_conv2d(weight, bias, options)
+}
+
+/// `F.max_pool2d(input, kernel_size)`: the stride is the kernel size.
+pub fn max_pool2d(input: &Tensor, kernel_size: impl Into<Size2>) -> Result<Tensor> {
+    Ok(input
+        .try_max_pool2d_with_indices(kernel_size, PoolOptions::default())?
+        .0)
+}
+
+/// `F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)`.
+pub fn max_pool2d_with(
+    input: &Tensor,
+    kernel_size: impl Into<Size2>,
+    options: PoolOptions,
+) -> Result<Tensor> {
+    Ok(input.try_max_pool2d_with_indices(kernel_size, options)?.0)
+}
+
+/// `F.relu(input)`.
+pub fn relu(input: &Tensor) -> Tensor {
+    input.relu()
+}
+
+/// `F.log_softmax(input, dim)`.
+pub fn log_softmax(input: &Tensor, dim: isize) -> Result<Tensor> {
+    input.try_log_softmax(dim)
+}
 
 /// Mean cross-entropy of logits `[N, C]` against class indices `[N]`.
 ///

@@ -38,6 +38,7 @@
 //! # Ok::<(), kindling::Error>(())
 //! ```
 
+mod conv;
 pub mod functional;
 pub mod init;
 mod layers;
@@ -48,6 +49,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
+pub use conv::{Conv2d, MaxPool2d};
 pub use kindling_derive::Module;
 pub use layers::{
     Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax,

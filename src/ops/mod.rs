@@ -5,6 +5,7 @@
 //! reference backend) are at the bottom of the file. `docs/adding-an-op.md`
 //! walks through adding one.
 
+pub mod conv;
 mod convert;
 pub mod elementwise;
 #[cfg(test)]
@@ -13,6 +14,7 @@ pub mod index;
 pub mod loss;
 pub mod matmul;
 mod operators;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;

@@ -269,6 +269,56 @@ def op_cases():
     add("cat_dim1", lambda r, p: [r(2, 3), r(2, 1)], lambda a, b: torch.cat([a, b], 1))
     add("stack", lambda r, p: [r(2, 3), r(2, 3)], lambda a, b: torch.stack([a, b], 1))
 
+    add = family("conv")
+    F = torch.nn.functional
+
+    def conv(name, shapes, **kw):
+        def make(r, p):
+            return [r(*s) for s in shapes]
+        attrs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}
+        add(name, make, lambda x, w, b=None: F.conv2d(x, w, b, **kw), attrs=attrs)
+
+    conv("conv2d_basic", [(2, 3, 6, 6), (4, 3, 3, 3), (4,)])
+    conv("conv2d_no_bias", [(1, 2, 5, 5), (3, 2, 3, 3)])
+    conv("conv2d_stride_padding", [(2, 2, 7, 6), (3, 2, 3, 3), (3,)], stride=(2, 1), padding=(1, 2))
+    conv("conv2d_dilation", [(1, 2, 8, 7), (2, 2, 3, 2), (2,)], dilation=(2, 3), padding=1)
+    conv("conv2d_groups", [(2, 4, 5, 5), (6, 2, 3, 3), (6,)], groups=2, stride=2)
+    conv("conv2d_depthwise", [(1, 3, 6, 6), (3, 1, 3, 3), (3,)], groups=3, padding=1)
+    conv("conv2d_same_even_kernel", [(1, 2, 5, 6), (3, 2, 2, 4), (3,)], padding="same")
+    conv("conv2d_same_dilated", [(1, 1, 6, 6), (2, 1, 3, 3)], padding="same", dilation=2)
+    conv("conv2d_valid", [(1, 2, 4, 4), (1, 2, 3, 3)], padding="valid")
+    conv("conv2d_rect_odd", [(3, 2, 9, 4), (2, 2, 5, 1), (2,)], stride=(3, 2), padding=(2, 0))
+    conv("conv2d_unbatched", [(2, 5, 5), (3, 2, 3, 3), (3,)])
+    conv("conv2d_cnn_like", [(2, 4, 12, 12), (8, 4, 3, 3), (8,)])
+    add("conv2d_float64", lambda r, p: [r(2, 2, 5, 5).double(), r(3, 2, 3, 3).double(), r(3).double()],
+        lambda x, w, b: F.conv2d(x, w, b, padding=1), attrs={"padding": 1})
+
+    add = family("pool")
+
+    def pool(name, shape, **kw):
+        attrs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}
+        add(name, lambda r, p: [r(*shape)], lambda x: F.max_pool2d(x, **kw), attrs=attrs)
+
+    pool("max_pool2d_2", (2, 3, 6, 6), kernel_size=2)
+    pool("max_pool2d_stride_padding", (1, 2, 7, 7), kernel_size=3, stride=2, padding=1)
+    pool("max_pool2d_dilation", (1, 2, 9, 8), kernel_size=(3, 2), dilation=(2, 3), stride=1)
+    pool("max_pool2d_ceil_mode", (1, 2, 7, 5), kernel_size=2, ceil_mode=True)
+    pool("max_pool2d_ceil_mode_padding", (2, 1, 8, 6), kernel_size=3, stride=2, padding=1, ceil_mode=True)
+    pool("max_pool2d_rect", (1, 2, 9, 4), kernel_size=(3, 1), stride=(3, 2))
+    pool("max_pool2d_overlapping", (1, 1, 6, 7), kernel_size=3, stride=1)
+    pool("max_pool2d_unbatched", (3, 6, 6), kernel_size=2)
+    add("max_pool2d_float64", lambda r, p: [r(1, 2, 6, 6).double()], lambda x: F.max_pool2d(x, 2),
+        attrs={"kernel_size": 2})
+    add("max_pool2d_ties_and_nan",
+        lambda r, p: [torch.tensor([[[[1.0, 1.0, 0.0, float("nan")], [1.0, 0.5, 2.0, 2.0],
+                                      [-1.0, -2.0, float("nan"), 3.0], [-1.0, -1.0, float("nan"), 3.0]]]])],
+        lambda x: F.max_pool2d(x, 2), attrs={"kernel_size": 2})
+    add("max_pool2d_empty_window", lambda r, p: [torch.tensor([[[[5.0], [7.0]]]])],
+        lambda x: F.max_pool2d(x, (1, 2), stride=1, padding=(0, 1), dilation=(1, 2)),
+        attrs={"kernel_size": [1, 2], "stride": 1, "padding": [0, 1], "dilation": [1, 2]})
+    add("max_pool2d_indices", lambda r, p: [r(1, 2, 7, 6)],
+        lambda x: F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)[1], grad=False)
+
     add = family("convert")
     add("to_float64", lambda r, p: [r(4)], lambda a: a.double())
     add("contiguous", lambda r, p: [r(3, 4)], lambda a: a.t().contiguous())

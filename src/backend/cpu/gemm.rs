@@ -14,15 +14,15 @@ const SPLIT_MIN: usize = 1 << 22;
 
 /// A 2-D operand: storage offset and (row, column) strides.
 #[derive(Clone, Copy)]
-struct Mat {
-    offset: usize,
-    rs: usize,
-    cs: usize,
+pub(super) struct Mat {
+    pub offset: usize,
+    pub rs: usize,
+    pub cs: usize,
 }
 
 /// `dst[m×n] = (dst if accumulate) + lhs[m×k] · rhs[k×n]`, for f32 and f64.
 #[allow(clippy::too_many_arguments)]
-fn gemm_into<T: Element>(
+pub(super) fn gemm_into<T: Element>(
     m: usize,
     n: usize,
     k: usize,

@@ -2,6 +2,7 @@
 //! `gemm` crate with kindling's split policy and small-output kernel, and the
 //! threads they run on (`runtime`).
 
+mod conv;
 mod data;
 mod elementwise;
 mod gemm;
@@ -16,8 +17,8 @@ use std::ops::Range;
 
 use crate::backend::math::cross_entropy_row;
 use crate::backend::{
-    AdamStep, Backend, BinaryOp, CmpOp, FloatOp, GradOp, InplaceOp, ReduceOp, SgdStep, UnaryOp,
-    View,
+    AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp, ReduceOp,
+    SgdStep, UnaryOp, View,
 };
 use crate::tensor::{with_float, Buffer, DType, Element, Float, Layout, Scalar};
 
@@ -140,6 +141,21 @@ impl Backend for Cpu {
             }
             T::into_buffer(out)
         })
+    }
+    fn conv2d(&self, x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
+        conv::conv2d(x, weight, bias, geo)
+    }
+    fn conv2d_grad_input(&self, g: View, weight: View, geo: &Conv2dGeometry) -> Buffer {
+        conv::conv2d_grad_input(g, weight, geo)
+    }
+    fn conv2d_grad_weight(&self, g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
+        conv::conv2d_grad_weight(g, x, geo)
+    }
+    fn max_pool2d(&self, x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
+        conv::max_pool2d(x, geo)
+    }
+    fn max_pool2d_grad(&self, g: View, indices: View, geo: &Conv2dGeometry) -> Buffer {
+        conv::max_pool2d_grad(g, indices, geo)
     }
     fn pixel_rows(&self, data: View, rows: &[usize], steps: &[(f32, f32)]) -> Buffer {
         data::pixel_rows(data, rows, steps)

@@ -10,12 +10,14 @@ use crate::backend::math::{
 };
 use std::ops::Range;
 
+mod conv;
+
 use crate::backend::math::{
     adam_element, sgd_element, sgd_momentum_element, AdamConsts, SgdConsts,
 };
 use crate::backend::{
-    AdamStep, Backend, BinaryOp, CmpOp, FloatOp, GradOp, InplaceOp, ReduceOp, SgdStep, UnaryOp,
-    View,
+    AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp, ReduceOp,
+    SgdStep, UnaryOp, View,
 };
 use crate::tensor::layout::contiguous_strides;
 use crate::tensor::layout::for_each_offsets;
@@ -501,6 +503,21 @@ impl Backend for Reference {
             }
             T::into_buffer(out)
         })
+    }
+    fn conv2d(&self, x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
+        conv::conv2d(x, weight, bias, geo)
+    }
+    fn conv2d_grad_input(&self, g: View, weight: View, geo: &Conv2dGeometry) -> Buffer {
+        conv::conv2d_grad_input(g, weight, geo)
+    }
+    fn conv2d_grad_weight(&self, g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
+        conv::conv2d_grad_weight(g, x, geo)
+    }
+    fn max_pool2d(&self, x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
+        conv::max_pool2d(x, geo)
+    }
+    fn max_pool2d_grad(&self, g: View, indices: View, geo: &Conv2dGeometry) -> Buffer {
+        conv::max_pool2d_grad(g, indices, geo)
     }
     fn pixel_rows(&self, data: View, rows: &[usize], steps: &[(f32, f32)]) -> Buffer {
         let d = data.data::<u8>();

@@ -1,0 +1,243 @@
+//! The CPU backend's convolutions: each image is unfolded into columns
+//! (im2col: one row per kernel tap of each input channel, one column per
+//! output position) and multiplied by the weight on the matrix-product kernels
+//! of `gemm.rs`; the input gradient folds the columns back (col2im).
+//!
+//! NOTE(conv-cpu): one image at a time keeps the columns small (conv2 of the
+//! `cnn` model: 288 × 576 floats, 663 KB) and the order of every sum fixed by
+//! the shapes alone, so the numbers do not depend on the thread count; the
+//! products themselves split between threads as any other (`gemm_into`).
+
+use std::borrow::Cow;
+
+use super::gemm::{gemm_into, Mat};
+use crate::backend::math::pool_beats;
+use crate::backend::{Conv2dGeometry, View};
+use crate::tensor::{with_dtype, with_float, Buffer, Element, Float};
+
+/// The elements of `v` in row-major order, borrowed when already so.
+fn dense<'a, T: Element>(v: View<'a>) -> Cow<'a, [T]> {
+    match v.layout.contiguous_range() {
+        Some(r) => Cow::Borrowed(&v.data::<T>()[r]),
+        None => Cow::Owned(super::elementwise::contiguous_vec::<T>(v)),
+    }
+}
+
+/// Unfolds channels `c0..c0 + cg` of one image `[c, h, w]` into `cols`
+/// `[cg · kh · kw, oh · ow]`.
+fn im2col<T: Float>(geo: &Conv2dGeometry, image: &[T], c0: usize, cg: usize, cols: &mut [T]) {
+    let [_, _, h, w] = geo.input;
+    let [kh, kw] = geo.kernel;
+    let [oh, ow] = geo.out;
+    let mut row = 0;
+    for c in c0..c0 + cg {
+        let plane = &image[c * h * w..(c + 1) * h * w];
+        for i in 0..kh {
+            for j in 0..kw {
+                let out = &mut cols[row * oh * ow..(row + 1) * oh * ow];
+                for y in 0..oh {
+                    let line = &mut out[y * ow..(y + 1) * ow];
+                    match geo.source(0, y, i) {
+                        None => line.fill(T::ZERO),
+                        Some(sy) => {
+                            let src = &plane[sy * w..(sy + 1) * w];
+                            for (x, v) in line.iter_mut().enumerate() {
+                                *v = geo.source(1, x, j).map_or(T::ZERO, |sx| src[sx]);
+                            }
+                        }
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// Adds the columns `cols` `[cg · kh · kw, oh · ow]` back onto channels
+/// `c0..c0 + cg` of one image's gradient `[c, h, w]` (the transpose of
+/// [`im2col`]).
+fn col2im<T: Float>(geo: &Conv2dGeometry, cols: &[T], c0: usize, cg: usize, image: &mut [T]) {
+    let [_, _, h, w] = geo.input;
+    let [kh, kw] = geo.kernel;
+    let [oh, ow] = geo.out;
+    let mut row = 0;
+    for c in c0..c0 + cg {
+        let plane = &mut image[c * h * w..(c + 1) * h * w];
+        for i in 0..kh {
+            for j in 0..kw {
+                let col = &cols[row * oh * ow..(row + 1) * oh * ow];
+                for y in 0..oh {
+                    let Some(sy) = geo.source(0, y, i) else {
+                        continue;
+                    };
+                    let dst = &mut plane[sy * w..(sy + 1) * w];
+                    for (x, v) in col[y * ow..(y + 1) * ow].iter().enumerate() {
+                        if let Some(sx) = geo.source(1, x, j) {
+                            dst[sx] += *v;
+                        }
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// Sizes of one group's product: output channels, column rows, positions.
+fn group_dims(geo: &Conv2dGeometry) -> (usize, usize, usize) {
+    let og = geo.out_channels / geo.groups;
+    let rows = geo.input[1] / geo.groups * geo.kernel[0] * geo.kernel[1];
+    (og, rows, geo.out[0] * geo.out[1])
+}
+
+pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
+    let [n, c, h, w] = geo.input;
+    let (og, rows, positions) = group_dims(geo);
+    let cg = c / geo.groups;
+    with_float!(x.dtype(), T => {
+        let (x, weight) = (dense::<T>(x), dense::<T>(weight));
+        let bias = bias.map(dense::<T>);
+        let per_image = geo.out_channels * positions;
+        let mut out = vec![T::ZERO; n * per_image];
+        let mut cols = vec![T::ZERO; rows * positions];
+        for (image, dst) in x.chunks_exact((c * h * w).max(1)).zip(out.chunks_exact_mut(per_image.max(1))).take(n) {
+            if let Some(b) = &bias {
+                for (plane, &v) in dst.chunks_exact_mut(positions.max(1)).zip(b.iter()) {
+                    plane.fill(v);
+                }
+            }
+            for g in 0..geo.groups {
+                im2col(geo, image, g * cg, cg, &mut cols);
+                gemm_into(
+                    og,
+                    positions,
+                    rows,
+                    &mut dst[g * og * positions..(g + 1) * og * positions],
+                    bias.is_some(),
+                    &weight,
+                    Mat { offset: g * og * rows, rs: rows, cs: 1 },
+                    &cols,
+                    Mat { offset: 0, rs: positions, cs: 1 },
+                );
+            }
+        }
+        T::into_buffer(out)
+    })
+}
+
+pub(super) fn conv2d_grad_input(g: View, weight: View, geo: &Conv2dGeometry) -> Buffer {
+    let [n, c, h, w] = geo.input;
+    let (og, rows, positions) = group_dims(geo);
+    let cg = c / geo.groups;
+    with_float!(g.dtype(), T => {
+        let (g, weight) = (dense::<T>(g), dense::<T>(weight));
+        let per_image = geo.out_channels * positions;
+        let mut dx = vec![T::ZERO; n * c * h * w];
+        let mut cols = vec![T::ZERO; rows * positions];
+        for (grad, dst) in g.chunks_exact(per_image.max(1)).zip(dx.chunks_exact_mut((c * h * w).max(1))).take(n) {
+            for gi in 0..geo.groups {
+                // cols = W_gᵀ · g_g: the weight read transposed through its strides.
+                gemm_into(
+                    rows,
+                    positions,
+                    og,
+                    &mut cols,
+                    false,
+                    &weight,
+                    Mat { offset: gi * og * rows, rs: 1, cs: rows },
+                    grad,
+                    Mat { offset: gi * og * positions, rs: positions, cs: 1 },
+                );
+                col2im(geo, &cols, gi * cg, cg, dst);
+            }
+        }
+        T::into_buffer(dx)
+    })
+}
+
+pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
+    let [n, c, h, w] = geo.input;
+    let (og, rows, positions) = group_dims(geo);
+    let cg = c / geo.groups;
+    with_float!(g.dtype(), T => {
+        let (g, x) = (dense::<T>(g), dense::<T>(x));
+        let per_image = geo.out_channels * positions;
+        let mut dw = vec![T::ZERO; geo.out_channels * rows];
+        let mut cols = vec![T::ZERO; rows * positions];
+        for (i, (grad, image)) in g.chunks_exact(per_image.max(1)).zip(x.chunks_exact((c * h * w).max(1))).take(n).enumerate() {
+            for gi in 0..geo.groups {
+                im2col(geo, image, gi * cg, cg, &mut cols);
+                // dW_g += g_g · colsᵀ, image after image.
+                gemm_into(
+                    og,
+                    rows,
+                    positions,
+                    &mut dw[gi * og * rows..(gi + 1) * og * rows],
+                    i > 0,
+                    grad,
+                    Mat { offset: gi * og * positions, rs: positions, cs: 1 },
+                    &cols,
+                    Mat { offset: 0, rs: 1, cs: positions },
+                );
+            }
+        }
+        T::into_buffer(dw)
+    })
+}
+
+pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
+    let [n, c, h, w] = geo.input;
+    let [oh, ow] = geo.out;
+    let [kh, kw] = geo.kernel;
+    with_dtype!(x.dtype(), T => {
+        let x = dense::<T>(x);
+        let mut out = Vec::with_capacity(n * c * oh * ow);
+        let mut indices: Vec<i64> = Vec::with_capacity(n * c * oh * ow);
+        for plane in x.chunks_exact((h * w).max(1)).take(n * c) {
+            for y in 0..oh {
+                for xo in 0..ow {
+                    let mut best: Option<(T, usize)> = None;
+                    for i in 0..kh {
+                        let Some(sy) = geo.source(0, y, i) else { continue };
+                        for j in 0..kw {
+                            let Some(sx) = geo.source(1, xo, j) else { continue };
+                            let v = plane[sy * w + sx];
+                            if best.is_none_or(|(m, _)| pool_beats(v, m)) {
+                                best = Some((v, sy * w + sx));
+                            }
+                        }
+                    }
+                    let (v, at) = match best {
+                        Some((v, at)) => (v, at as i64),
+                        None => (T::from_f64(f64::NEG_INFINITY), geo.empty_window_index(y, xo)),
+                    };
+                    out.push(v);
+                    indices.push(at);
+                }
+            }
+        }
+        (T::into_buffer(out), i64::into_buffer(indices))
+    })
+}
+
+pub(super) fn max_pool2d_grad(g: View, indices: View, geo: &Conv2dGeometry) -> Buffer {
+    let [n, c, h, w] = geo.input;
+    let positions = geo.out[0] * geo.out[1];
+    let indices = dense::<i64>(indices);
+    with_float!(g.dtype(), T => {
+        let g = dense::<T>(g);
+        let mut dx = vec![T::ZERO; n * c * h * w];
+        for ((plane, grad), idx) in dx
+            .chunks_exact_mut((h * w).max(1))
+            .zip(g.chunks_exact(positions.max(1)))
+            .zip(indices.chunks_exact(positions.max(1)))
+        {
+            for (&v, &i) in grad.iter().zip(idx) {
+                if let Some(p) = usize::try_from(i).ok().and_then(|i| plane.get_mut(i)) {
+                    *p += v;
+                }
+            }
+        }
+        T::into_buffer(dx)
+    })
+}

@@ -1,0 +1,314 @@
+//! Convolution and pooling layers: `Conv2d`, `MaxPool2d`.
+
+use std::fmt;
+
+use super::{init, Module, ModuleInfo};
+use crate::error::Result;
+use crate::ops::conv::{ConvOptions, Padding, Size2};
+use crate::ops::pool::PoolOptions;
+use crate::tensor::Tensor;
+
+fn pair(v: [usize; 2]) -> String {
+    format!("({}, {})", v[0], v[1])
+}
+
+/// A 2-D convolution layer, `nn.Conv2d`: `weight` `[out_channels,
+/// in_channels / groups, kh, kw]` and `bias` `[out_channels]`, both
+/// initialised as PyTorch does (uniform in `±1/√fan_in`, `fan_in =
+/// in_channels / groups · kh · kw`).
+///
+/// ```
+/// use kindling::nn::{Conv2d, Module};
+/// use kindling::{Padding, Tensor};
+/// let conv1 = Conv2d::new(1, 32, 3);
+/// assert_eq!(conv1.to_string(), "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1))");
+/// let y = conv1.forward(&Tensor::zeros([64, 1, 28, 28])).unwrap();
+/// assert_eq!(y.shape(), &[64, 32, 26, 26]);
+/// let same = Conv2d::new(32, 64, 3).padding(Padding::Same);
+/// assert_eq!(same.to_string(), "Conv2d(32, 64, kernel_size=(3, 3), stride=(1, 1), padding=same)");
+/// ```
+pub struct Conv2d {
+    /// `[out_channels, in_channels / groups, kh, kw]`
+    pub weight: Tensor,
+    /// `[out_channels]`, when the layer has a bias.
+    pub bias: Option<Tensor>,
+    /// Stride, padding, dilation and groups, as `F.conv2d` takes them.
+    pub options: ConvOptions,
+}
+
+impl Conv2d {
+    /// `nn.Conv2d(in_channels, out_channels, kernel_size)`: stride 1, no
+    /// padding, a bias.
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Conv2d {
+        Conv2d::with_options(
+            in_channels,
+            out_channels,
+            kernel_size,
+            ConvOptions::default(),
+            true,
+        )
+    }
+
+    /// `nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding,
+    /// dilation, groups, bias)`.
+    ///
+    /// # Panics
+    /// As PyTorch's constructor raises: `groups` of 0, or channels that
+    /// `groups` does not divide.
+    pub fn with_options(
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: impl Into<Size2>,
+        options: ConvOptions,
+        bias: bool,
+    ) -> Conv2d {
+        let groups = options.groups;
+        assert!(groups > 0, "groups must be a positive integer");
+        assert!(
+            in_channels.is_multiple_of(groups),
+            "in_channels must be divisible by groups"
+        );
+        assert!(
+            out_channels.is_multiple_of(groups),
+            "out_channels must be divisible by groups"
+        );
+        let [kh, kw] = kernel_size.into().0;
+        let weight = Tensor::zeros([out_channels, in_channels / groups, kh, kw]);
+        // kaiming_uniform_(a=√5) reduces to U(±1/√fan_in), as for Linear.
+        init::kaiming_uniform_(&weight, 5f64.sqrt());
+        let (fan_in, _) = init::fans(&weight);
+        let bound = if fan_in > 0 {
+            1.0 / (fan_in as f64).sqrt()
+        } else {
+            0.0
+        };
+        let bias = bias.then(|| {
+            let b = Tensor::zeros([out_channels]);
+            init::uniform_(&b, -bound, bound);
+            b.requires_grad_(true)
+        });
+        Conv2d {
+            weight: weight.requires_grad_(true),
+            bias,
+            options,
+        }
+    }
+
+    /// `stride=`.
+    pub fn stride(mut self, stride: impl Into<Size2>) -> Conv2d {
+        self.options.stride = stride.into();
+        self
+    }
+
+    /// `padding=`: a size, a pair, [`Padding::Same`] or [`Padding::Valid`].
+    pub fn padding(mut self, padding: impl Into<Padding>) -> Conv2d {
+        self.options.padding = padding.into();
+        self
+    }
+
+    /// `dilation=`.
+    pub fn dilation(mut self, dilation: impl Into<Size2>) -> Conv2d {
+        self.options.dilation = dilation.into();
+        self
+    }
+
+    /// Input channels.
+    pub fn in_channels(&self) -> usize {
+        self.weight.shape()[1] * self.options.groups
+    }
+
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.weight.shape()[0]
+    }
+
+    /// `[kh, kw]`.
+    pub fn kernel_size(&self) -> [usize; 2] {
+        [self.weight.shape()[2], self.weight.shape()[3]]
+    }
+}
+
+impl ModuleInfo for Conv2d {
+    fn type_name(&self) -> &str {
+        "Conv2d"
+    }
+    /// PyTorch's `_ConvNd.extra_repr`: what differs from the defaults.
+    fn extra_repr(&self) -> String {
+        let o = &self.options;
+        let mut s = format!(
+            "{}, {}, kernel_size={}, stride={}",
+            self.in_channels(),
+            self.out_channels(),
+            pair(self.kernel_size()),
+            pair(o.stride.0)
+        );
+        match o.padding {
+            Padding::Zeros([0, 0]) => {}
+            Padding::Zeros(p) => s += &format!(", padding={}", pair(p)),
+            Padding::Same => s += ", padding=same",
+            Padding::Valid => s += ", padding=valid",
+        }
+        if o.dilation.0 != [1, 1] {
+            s += &format!(", dilation={}", pair(o.dilation.0));
+        }
+        if o.groups != 1 {
+            s += &format!(", groups={}", o.groups);
+        }
+        if self.bias.is_none() {
+            s += ", bias=False";
+        }
+        s
+    }
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut out = vec![("weight".to_string(), self.weight.clone())];
+        if let Some(b) = &self.bias {
+            out.push(("bias".to_string(), b.clone()));
+        }
+        out
+    }
+}
+
+impl Module for Conv2d {
+    /// `F.conv2d(x, weight, bias, ...)` (grad_fn `ConvolutionBackward0`).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.try_conv2d(&self.weight, self.bias.as_ref(), self.options)
+    }
+}
+
+impl fmt::Display for Conv2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&super::format_module(self))
+    }
+}
+
+/// 2-D max pooling, `nn.MaxPool2d`.
+///
+/// ```
+/// use kindling::nn::{MaxPool2d, Module};
+/// use kindling::Tensor;
+/// let pool = MaxPool2d::new(2);
+/// assert_eq!(pool.to_string(), "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
+/// assert_eq!(pool.forward(&Tensor::zeros([1, 64, 24, 24])).unwrap().shape(), &[1, 64, 12, 12]);
+/// ```
+pub struct MaxPool2d {
+    /// The window, `[kh, kw]`.
+    pub kernel_size: Size2,
+    /// Stride, padding, dilation, `ceil_mode`.
+    pub options: PoolOptions,
+}
+
+impl MaxPool2d {
+    /// `nn.MaxPool2d(kernel_size)`: the stride is the kernel size.
+    pub fn new(kernel_size: impl Into<Size2>) -> MaxPool2d {
+        MaxPool2d::with_options(kernel_size, PoolOptions::default())
+    }
+
+    /// `nn.MaxPool2d(kernel_size, stride, padding, dilation, ceil_mode=...)`.
+    pub fn with_options(kernel_size: impl Into<Size2>, options: PoolOptions) -> MaxPool2d {
+        MaxPool2d {
+            kernel_size: kernel_size.into(),
+            options,
+        }
+    }
+}
+
+/// A size as PyTorch's pooling layers print it: `2` for a square one.
+fn size(v: Size2) -> String {
+    if v.0[0] == v.0[1] {
+        v.0[0].to_string()
+    } else {
+        pair(v.0)
+    }
+}
+
+impl ModuleInfo for MaxPool2d {
+    fn type_name(&self) -> &str {
+        "MaxPool2d"
+    }
+    fn extra_repr(&self) -> String {
+        let o = &self.options;
+        format!(
+            "kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={}",
+            size(self.kernel_size),
+            size(o.stride.unwrap_or(self.kernel_size)),
+            size(o.padding),
+            size(o.dilation.unwrap_or(Size2([1, 1]))),
+            if o.ceil_mode { "True" } else { "False" }
+        )
+    }
+}
+
+impl Module for MaxPool2d {
+    /// `F.max_pool2d(x, ...)` (grad_fn `MaxPool2DWithIndicesBackward0`).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(
+            x.try_max_pool2d_with_indices(self.kernel_size, self.options)?
+                .0,
+        )
+    }
+}
+
+impl fmt::Display for MaxPool2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&super::format_module(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Module;
+
+    // The texts PyTorch 2.15 prints for the same constructors.
+    #[test]
+    fn printouts_are_pytorchs() {
+        assert_eq!(
+            Conv2d::new(1, 32, 3).stride(1).to_string(),
+            "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1))"
+        );
+        let opts = ConvOptions::default()
+            .padding(Padding::Valid)
+            .dilation(2)
+            .groups(3);
+        assert_eq!(
+            Conv2d::with_options(3, 6, (2, 4), opts, false).to_string(),
+            "Conv2d(3, 6, kernel_size=(2, 4), stride=(1, 1), padding=valid, dilation=(2, 2), groups=3, bias=False)"
+        );
+        assert_eq!(
+            MaxPool2d::new(2).to_string(),
+            "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+        );
+        assert_eq!(
+            MaxPool2d::with_options((2, 3), PoolOptions::default().padding(1)).to_string(),
+            "MaxPool2d(kernel_size=(2, 3), stride=(2, 3), padding=1, dilation=1, ceil_mode=False)"
+        );
+    }
+
+    #[test]
+    fn conv2d_has_pytorchs_keys_shapes_and_init_bounds() {
+        crate::manual_seed(0);
+        let conv = Conv2d::with_options(4, 6, 3, ConvOptions::default().groups(2), true);
+        let keys: Vec<(String, Vec<usize>)> = conv
+            .state_dict()
+            .into_iter()
+            .map(|(k, t)| (k, t.shape().to_vec()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("weight".to_string(), vec![6, 2, 3, 3]),
+                ("bias".to_string(), vec![6])
+            ]
+        );
+        // fan_in = 4 / 2 · 3 · 3 = 18: both uniform in ±1/√18.
+        let bound = 1.0 / 18f64.sqrt();
+        for t in [&conv.weight, conv.bias.as_ref().unwrap()] {
+            let v = t.to_vec::<f64>();
+            assert!(v.iter().all(|x| x.abs() <= bound), "{v:?}");
+            assert!(v.iter().any(|x| x.abs() > bound / 2.0));
+        }
+        let y = conv.forward(&Tensor::zeros([2, 4, 5, 5])).unwrap();
+        assert_eq!(y.shape(), &[2, 6, 3, 3]);
+        assert_eq!(y.grad_fn(), Some("ConvolutionBackward0"));
+    }
+}

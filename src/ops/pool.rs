@@ -1,0 +1,331 @@
+//! Pooling over NCHW tensors: `max_pool2d` (PyTorch's `F.max_pool2d`: kernel,
+//! stride, padding, dilation, `ceil_mode`, `return_indices`) with its backward
+//! node `MaxPool2DWithIndicesBackward0`.
+
+use super::conv::Size2;
+use crate::autograd::grad_fn;
+use crate::backend::{backend, Conv2dGeometry};
+use crate::error::{or_panic, shape_err, Error, Result};
+use crate::tensor::{DType, Tensor};
+
+/// `F.max_pool2d`'s keyword arguments, with its defaults (`stride=None`, the
+/// kernel size; `padding=0`, `dilation=1`, `ceil_mode=False`).
+///
+/// ```
+/// use kindling::{PoolOptions, Tensor};
+/// let x = Tensor::ones([1, 1, 5, 5]);
+/// assert_eq!(x.max_pool2d(2).shape(), &[1, 1, 2, 2]);
+/// let y = x.max_pool2d_with(2, PoolOptions::default().ceil_mode(true));
+/// assert_eq!(y.shape(), &[1, 1, 3, 3]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// `None`: the kernel size.
+    pub stride: Option<Size2>,
+    pub padding: Size2,
+    pub dilation: Option<Size2>,
+    pub ceil_mode: bool,
+}
+
+impl PoolOptions {
+    /// `stride=`.
+    pub fn stride(mut self, stride: impl Into<Size2>) -> Self {
+        self.stride = Some(stride.into());
+        self
+    }
+    /// `padding=` (implicit negative infinity, which never wins).
+    pub fn padding(mut self, padding: impl Into<Size2>) -> Self {
+        self.padding = padding.into();
+        self
+    }
+    /// `dilation=`.
+    pub fn dilation(mut self, dilation: impl Into<Size2>) -> Self {
+        self.dilation = Some(dilation.into());
+        self
+    }
+    /// `ceil_mode=`: round the output size up, so a partial window at the end
+    /// counts (when it starts inside the input or its left padding).
+    pub fn ceil_mode(mut self, ceil_mode: bool) -> Self {
+        self.ceil_mode = ceil_mode;
+        self
+    }
+}
+
+/// `[0, 0]`.
+impl Default for Size2 {
+    fn default() -> Self {
+        Size2([0, 0])
+    }
+}
+
+/// PyTorch's `pooling_output_shape`.
+fn output_size(
+    size: usize,
+    kernel: usize,
+    pad: usize,
+    stride: usize,
+    dilation: usize,
+    ceil: bool,
+) -> i64 {
+    let (size, kernel, pad, stride, dilation) = (
+        size as i64,
+        kernel as i64,
+        pad as i64,
+        stride as i64,
+        dilation as i64,
+    );
+    let num = size + 2 * pad - dilation * (kernel - 1) - 1 + if ceil { stride - 1 } else { 0 };
+    let mut out = num.div_euclid(stride) + 1;
+    if ceil && (out - 1) * stride >= size + pad {
+        out -= 1;
+    }
+    out
+}
+
+/// Checks a 4-D input as PyTorch's `pool2d_shape_check` does, with its words.
+fn geometry(input: &[usize], kernel: Size2, opts: &PoolOptions) -> Result<Conv2dGeometry> {
+    let kernel = kernel.0;
+    let stride = opts.stride.map_or(kernel, |s| s.0);
+    let dilation = opts.dilation.map_or([1, 1], |d| d.0);
+    let pad = opts.padding.0;
+    if stride.contains(&0) {
+        return Err(shape_err("stride should not be zero"));
+    }
+    if kernel.contains(&0) {
+        return Err(shape_err(format!(
+            "kernel size should be greater than zero, but got kH: {} kW: {}",
+            kernel[0], kernel[1]
+        )));
+    }
+    if dilation.contains(&0) {
+        return Err(shape_err(format!(
+            "dilation should be greater than zero, but got dilationH: {} dilationW: {}",
+            dilation[0], dilation[1]
+        )));
+    }
+    if input[1..].contains(&0) {
+        return Err(shape_err(format!(
+            "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:{input:?}"
+        )));
+    }
+    for a in 0..2 {
+        if pad[a] > kernel[a] / 2 {
+            return Err(shape_err(format!(
+                "pad should be at most half of effective kernel size, but got pad={}, kernel_size={} and dilation={}",
+                pad[a], kernel[a], dilation[a]
+            )));
+        }
+    }
+    let out = [0, 1].map(|a| {
+        output_size(
+            input[2 + a],
+            kernel[a],
+            pad[a],
+            stride[a],
+            dilation[a],
+            opts.ceil_mode,
+        )
+    });
+    if out[0] < 1 || out[1] < 1 {
+        return Err(shape_err(format!(
+            "Given input size: ({}x{}x{}). Calculated output size: ({}x{}x{}). Output size is too small",
+            input[1], input[2], input[3], input[1], out[0], out[1]
+        )));
+    }
+    Ok(Conv2dGeometry {
+        input: [input[0], input[1], input[2], input[3]],
+        out_channels: input[1],
+        kernel,
+        stride,
+        pad,
+        dilation,
+        groups: input[1],
+        out: [out[0] as usize, out[1] as usize],
+    })
+}
+
+impl Tensor {
+    /// `F.max_pool2d(x, kernel)`: the maximum of each `kernel`-sized window,
+    /// windows `kernel` apart, over `[n, c, h, w]` (or unbatched `[c, h, w]`).
+    ///
+    /// # Panics
+    /// With PyTorch's message on a bad size; see
+    /// [`Tensor::try_max_pool2d_with_indices`].
+    #[track_caller]
+    pub fn max_pool2d(&self, kernel: impl Into<Size2>) -> Tensor {
+        or_panic!(self.try_max_pool2d_with_indices(kernel, PoolOptions::default())).0
+    }
+
+    /// `F.max_pool2d` with its keyword arguments.
+    #[track_caller]
+    pub fn max_pool2d_with(&self, kernel: impl Into<Size2>, opts: PoolOptions) -> Tensor {
+        or_panic!(self.try_max_pool2d_with_indices(kernel, opts)).0
+    }
+
+    /// `F.max_pool2d(..., return_indices=True)`: the maxima and where each was,
+    /// as a flat int64 index into its input plane (`row * w + column`).
+    #[track_caller]
+    pub fn max_pool2d_with_indices(
+        &self,
+        kernel: impl Into<Size2>,
+        opts: PoolOptions,
+    ) -> (Tensor, Tensor) {
+        or_panic!(self.try_max_pool2d_with_indices(kernel, opts))
+    }
+
+    /// Fallible [`Tensor::max_pool2d_with_indices`].
+    pub fn try_max_pool2d_with_indices(
+        &self,
+        kernel: impl Into<Size2>,
+        opts: PoolOptions,
+    ) -> Result<(Tensor, Tensor)> {
+        let kernel = kernel.into();
+        // An unbatched `[c, h, w]` input pools as a batch of one, and its
+        // result keeps three dimensions (with this op's grad_fn, as in PyTorch).
+        let batched = match self.dim() {
+            4 => self.clone(),
+            3 => crate::no_grad(|| self.unsqueeze(0)),
+            _ => {
+                return Err(shape_err(
+                    "non-empty 3D or 4D (batch mode) tensor expected for input",
+                ))
+            }
+        };
+        let geo = geometry(batched.shape(), kernel, &opts)?;
+        if self.dtype() == DType::Bool {
+            return Err(Error::NotImplemented {
+                op: "max_pool2d",
+                dtype: self.dtype(),
+            });
+        }
+        let device = self.device();
+        let (values, indices) = batched.with_view(|x| backend(device).max_pool2d(x, &geo));
+        let shape = &geo.output_shape()[4 - self.dim()..];
+        let values = Tensor::from_buffer_on(values, shape, device);
+        let indices = Tensor::from_buffer_on(indices, shape, device);
+        let out = Tensor::record(values, &[self], || MaxPool2DWithIndicesBackward0 {
+            x: self.clone(),
+            indices: indices.clone(),
+            geo,
+        });
+        Ok((out, indices))
+    }
+}
+
+grad_fn! {
+    /// Each window's gradient goes to its maximum.
+    MaxPool2DWithIndicesBackward0 { x: Tensor, indices: Tensor, geo: Conv2dGeometry }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let device = g.device();
+            // Contiguous batched views of `g` and the indices, for the kernel.
+            let batched = |t: &Tensor| t.contiguous().reshape(n.geo.output_shape());
+            let (g, indices) = (batched(g), batched(&n.indices));
+            let buf = super::read2(&g, &indices, |g, i| backend(device).max_pool2d_grad(g, i, &n.geo));
+            Tensor::from_buffer_on(buf, n.x.shape(), device)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::golden::{goldens, gradchecks};
+    use serde_json::Value;
+
+    fn pair(v: &Value) -> Option<Size2> {
+        match v {
+            Value::Null => None,
+            Value::Array(v) => Some(Size2([
+                v[0].as_u64().unwrap() as usize,
+                v[1].as_u64().unwrap() as usize,
+            ])),
+            v => Some(Size2::from(v.as_u64().unwrap() as usize)),
+        }
+    }
+
+    fn pool(x: &[Tensor], attrs: &Value) -> Tensor {
+        let opts = PoolOptions {
+            stride: pair(&attrs["stride"]),
+            padding: pair(&attrs["padding"]).unwrap_or_default(),
+            dilation: pair(&attrs["dilation"]),
+            ceil_mode: attrs["ceil_mode"].as_bool().unwrap_or(false),
+        };
+        x[0].max_pool2d_with(pair(&attrs["kernel_size"]).unwrap(), opts)
+    }
+
+    goldens! { "pool";
+        max_pool2d_2 => pool,
+        max_pool2d_stride_padding => pool,
+        max_pool2d_dilation => pool,
+        max_pool2d_ceil_mode => pool,
+        max_pool2d_ceil_mode_padding => pool,
+        max_pool2d_rect => pool,
+        max_pool2d_overlapping => pool,
+        max_pool2d_unbatched => pool,
+        max_pool2d_float64 => pool,
+        max_pool2d_ties_and_nan => pool,
+        max_pool2d_empty_window => pool,
+        max_pool2d_indices => |x, _| x[0].max_pool2d_with_indices(3, PoolOptions::default().stride(2).padding(1)).1,
+    }
+
+    gradchecks! {
+        max_pool2d: [randn(&[2, 3, 7, 6], 1)] =>
+            |x| x[0].max_pool2d_with(3, PoolOptions::default().stride(2).padding(1).ceil_mode(true));
+    }
+
+    fn err(x: &[usize], kernel: usize, opts: PoolOptions) -> String {
+        Tensor::zeros(x.to_vec())
+            .try_max_pool2d_with_indices(kernel, opts)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn bad_sizes_get_pytorchs_words() {
+        let d = PoolOptions::default();
+        assert_eq!(
+            err(&[1, 2, 2, 2], 3, d),
+            "Given input size: (2x2x2). Calculated output size: (2x0x0). Output size is too small"
+        );
+        assert_eq!(
+            err(&[1, 1, 5, 5], 3, d.padding(2)),
+            "pad should be at most half of effective kernel size, but got pad=2, kernel_size=3 and dilation=1"
+        );
+        assert_eq!(
+            err(&[2, 3], 2, d),
+            "non-empty 3D or 4D (batch mode) tensor expected for input"
+        );
+        assert_eq!(
+            err(&[1, 0, 4, 4], 2, d),
+            "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[1, 0, 4, 4]"
+        );
+        assert_eq!(err(&[1, 1, 4, 4], 0, d), "stride should not be zero");
+        assert_eq!(
+            err(&[1, 1, 4, 4], 0, d.stride(1)),
+            "kernel size should be greater than zero, but got kH: 0 kW: 0"
+        );
+        assert_eq!(
+            err(&[1, 1, 4, 4], 2, d.dilation(0)),
+            "dilation should be greater than zero, but got dilationH: 0 dilationW: 0"
+        );
+        let bools = Tensor::zeros([1, 1, 4, 4]).to_dtype(DType::Bool);
+        assert_eq!(
+            bools
+                .try_max_pool2d_with_indices(2, d)
+                .unwrap_err()
+                .to_string(),
+            "\"max_pool2d\" not implemented for 'Bool'"
+        );
+        let ints = Tensor::from_vec(vec![1i64, 5, 3, 2], [1, 1, 2, 2]);
+        assert_eq!(ints.max_pool2d(2).to_vec::<i64>(), [5]);
+        // A window that holds no element: the dtype's lowest, at PyTorch's index.
+        let (v, i) = Tensor::from_vec(vec![5i64], [1, 1, 1, 1])
+            .max_pool2d_with_indices((1, 2), d.stride(1).padding((0, 1)).dilation((1, 2)));
+        assert_eq!(
+            (v.to_vec::<i64>(), i.to_vec::<i64>()),
+            (vec![i64::MIN], vec![1])
+        );
+    }
+}
