@@ -127,7 +127,7 @@ fn forward_loss_and_gradients_match_pytorch() {
     let _rng = common::rng_lock();
     let g = goldens();
     let (x, y) = batch(&g);
-    for arch in Arch::ALL {
+    for arch in Arch::MLPS {
         let case = &g.text["archs"][arch.name()];
         let model = pytorch_model(arch);
         assert_eq!(model.to_string(), case["printed"].as_str().unwrap());
@@ -161,7 +161,7 @@ fn optimizer_steps_match_pytorch() {
     let _rng = common::rng_lock();
     let g = goldens();
     let (x, y) = batch(&g);
-    for arch in Arch::ALL {
+    for arch in Arch::MLPS {
         let model = pytorch_model(arch);
         let mut sgd = SGD::new(model.parameters(), 0.1)
             .momentum(0.9)
@@ -210,7 +210,7 @@ fn files_kindling_writes_load_into_pytorch() {
     let _rng = common::rng_lock();
     let g = goldens();
     let (x, _) = batch(&g);
-    for (i, arch) in Arch::ALL.into_iter().enumerate() {
+    for (i, arch) in Arch::MLPS.into_iter().enumerate() {
         let path = golden_dir().join(format!("nn/{arch}_kindling.safetensors"));
         // The committed file is exactly what kindling writes for this seed today.
         kindling::manual_seed(42 + i as u64);
@@ -308,4 +308,103 @@ fn module_printouts_match_pytorch() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(got.to_vec(), want);
+}
+
+/// `cnn` (pytorch/examples' MNIST Net) against PyTorch
+/// (`tests/golden/make_cnn_goldens.py`): the printout and keys, then in eval
+/// mode, from weights both sides build from one formula, the logits, the loss,
+/// every gradient and the parameters after 3 steps of SGD with momentum.
+#[test]
+fn cnn_matches_pytorch() {
+    let _rng = common::rng_lock();
+    let text = common::golden("cnn_cases.json");
+    let (arrays, _) =
+        kindling::io::load_safetensors(&golden_dir().join("cnn_cases.safetensors")).unwrap();
+    let arrays: HashMap<String, Tensor> = arrays.into_iter().collect();
+    let px: Vec<u8> = text["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u8)
+        .collect();
+    let labels: Vec<i64> = text["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let x = Tensor::from_vec(px, [16, 1, 28, 28]) / 255;
+    let y = Tensor::from_vec(labels, [16]);
+    let rows: Vec<i64> = text["fc1_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let rows = Tensor::from_vec(rows.clone(), [rows.len()]);
+    // What the goldens keep of a tensor: all of it, but three rows of fc1.weight.
+    let kept = |name: &str, t: &Tensor| {
+        if name == "fc1.weight" {
+            t.index_select(0, &rows)
+        } else {
+            t.clone()
+        }
+    };
+
+    let model = Arch::Cnn.build();
+    assert_eq!(model.to_string(), text["printed"].as_str().unwrap());
+    let keys: Vec<(String, Vec<usize>)> = model
+        .state_dict()
+        .into_iter()
+        .map(|(k, t)| (k, t.shape().to_vec()))
+        .collect();
+    let want: Vec<(String, Vec<usize>)> = serde_json::from_value(text["keys"].clone()).unwrap();
+    assert_eq!(keys, want, "PyTorch's state_dict keys and shapes");
+
+    let init = |model: &dyn Module| {
+        let fans = |name: &str| match name.split('.').next().unwrap() {
+            "conv1" => 9.0,
+            "conv2" => 288.0,
+            "fc1" => 9216.0,
+            _ => 128.0,
+        };
+        let mut state = Vec::new();
+        for (name, p) in model.state_dict() {
+            let fan: f64 = fans(&name);
+            let values: Vec<f32> = (0..p.numel() as u64)
+                .map(|k| ((k * 2654435761 % 65536) as f64 / 65536.0 - 0.5) * 2.0 / fan.sqrt())
+                .map(|v| v as f32)
+                .collect();
+            state.push((name, Tensor::from_vec(values, p.shape())));
+        }
+        model.load_state_dict(&state).unwrap();
+    };
+    init(&model);
+    model.eval();
+    let logits = model.forward(&x).unwrap();
+    common::assert_tensor_close("cnn logits", &logits, &arrays["logits"], 1e-5);
+    let loss = CrossEntropyLoss::new().forward(&logits, &y).unwrap();
+    let want_loss = text["loss"].as_f64().unwrap();
+    assert!((loss.item().to_f64() - want_loss).abs() < 1e-5 * want_loss);
+    loss.backward();
+    for (name, p) in model.named_parameters() {
+        common::assert_tensor_close(
+            &format!("cnn grad {name}"),
+            &kept(&name, &p.grad().unwrap()),
+            &arrays[&format!("grads.{name}")],
+            1e-5,
+        );
+    }
+
+    init(&model);
+    let mut sgd = SGD::new(model.parameters(), 0.05).momentum(0.9);
+    train_3_steps(&model, &mut sgd, &x, &y);
+    for (name, p) in model.named_parameters() {
+        common::assert_tensor_close(
+            &format!("cnn after 3 SGD steps {name}"),
+            &kept(&name, &p),
+            &arrays[&format!("sgd.{name}")],
+            1e-5,
+        );
+    }
 }

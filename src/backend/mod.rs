@@ -157,6 +157,28 @@ impl Conv2dGeometry {
         (i < self.input[2 + axis]).then_some(i)
     }
 
+    /// The output positions (along `axis`) whose kernel tap `k` lands inside
+    /// the input, `lo..hi`, and the input position of the first: position `o`
+    /// in the range reads `first + (o - lo) * stride`.
+    pub fn span(&self, axis: usize, k: usize) -> (std::ops::Range<usize>, usize) {
+        let (s, size, out) = (self.stride[axis], self.input[2 + axis], self.out[axis]);
+        let offset = k * self.dilation[axis];
+        let pad = self.pad[axis];
+        // o·s + offset - pad must be in 0..size.
+        let lo = if offset >= pad {
+            0
+        } else {
+            (pad - offset).div_ceil(s)
+        };
+        let hi = if size + pad > offset {
+            (size + pad - offset).div_ceil(s).min(out)
+        } else {
+            0
+        };
+        let lo = lo.min(hi);
+        (lo..hi, (lo * s + offset).saturating_sub(pad))
+    }
+
     /// The flat index PyTorch's max pooling reports for a window that holds
     /// no input element (possible with dilation and padding; its value is the
     /// dtype's lowest): where its first tap would be, each start moved past

@@ -64,7 +64,11 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
     for job in &args.jobs {
         let arch: Arch = job.parse()?;
         // The learning rates of the PyTorch reference run (pytorch_lecture.py).
-        let lr = if arch == Arch::ThreeBlue { 1.0 } else { 0.1 };
+        let lr = match arch {
+            Arch::ThreeBlue => 1.0,
+            Arch::Cnn => 0.05,
+            _ => 0.1,
+        };
         let mut epochs = Vec::new();
         let mut model = None;
         for _ in 0..args.runs {
@@ -84,11 +88,31 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
             model = Some(net);
         }
         let net = model.expect("at least one run");
+        net.eval();
+        // The MLPs take the 10k test images as one batch; the convolutional
+        // network takes them in batches of 1000, as ONNX Runtime is fed in the
+        // side-by-side (one batch would hold 1.5 GB of activations).
+        let chunk = if arch == Arch::Cnn {
+            1000
+        } else {
+            x_test.shape()[0]
+        };
+        let predict_all = || -> kindling::Result<kindling::Tensor> {
+            let parts = (0..x_test.shape()[0])
+                .step_by(chunk)
+                .map(|i| {
+                    let rows = chunk.min(x_test.shape()[0] - i);
+                    net.forward(&x_test.narrow(0, i, rows))
+                        .map(|l| l.argmax_dim(1, false))
+                })
+                .collect::<kindling::Result<Vec<_>>>()?;
+            Ok(kindling::Tensor::cat(&parts, 0))
+        };
         let mut infer = Vec::new();
         let mut accuracy = 0.0;
         for _ in 0..5 {
             let start = Instant::now();
-            let pred = kindling::no_grad(|| net.forward(&x_test).map(|l| l.argmax_dim(1, false)))?;
+            let pred = kindling::no_grad(predict_all)?;
             infer.push(start.elapsed().as_secs_f64());
             accuracy = pred
                 .eq(&y_test)

@@ -46,12 +46,12 @@ pub struct TrainArgs {
     /// Optimizer
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerName,
-    /// Learning rate (default SGD: 0.3 linear, 1.0 threeblue, 0.1 mlp; Adam/AdamW: 0.001)
+    /// Learning rate (default SGD: 0.3 linear, 1.0 threeblue, 0.1 mlp, 0.05 cnn; Adam/AdamW: 0.001)
     #[arg(long)]
     lr: Option<f64>,
-    /// SGD momentum
-    #[arg(long, default_value_t = 0.0)]
-    momentum: f64,
+    /// SGD momentum (default: 0.9 for cnn, 0 for the others)
+    #[arg(long)]
+    momentum: Option<f64>,
     /// Learning-rate schedule over the epochs
     #[arg(long, value_enum, default_value = "cosine")]
     schedule: ScheduleName,
@@ -116,13 +116,16 @@ impl Config {
             (OptimizerName::Sgd, Arch::Linear) => 0.3,
             (OptimizerName::Sgd, Arch::ThreeBlue) => 1.0,
             (OptimizerName::Sgd, Arch::Mlp) => 0.1,
+            (OptimizerName::Sgd, Arch::Cnn) => 0.05,
             _ => 0.001,
         });
         Config {
             arch,
             optimizer: a.optimizer,
             lr,
-            momentum: a.momentum,
+            momentum: a
+                .momentum
+                .unwrap_or(if arch == Arch::Cnn { 0.9 } else { 0.0 }),
             schedule: a.schedule,
             epochs: a.epochs,
             batch_size: a.batch_size,

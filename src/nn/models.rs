@@ -9,12 +9,28 @@
 //!         self.layers = nn.Sequential(...)   # see `Arch`
 //!     def forward(self, x):
 //!         return self.layers(self.flatten(x))
+//!
+//! class Net(nn.Module):               # kindling's `cnn`: pytorch/examples' MNIST
+//!     def __init__(self):
+//!         super().__init__()
+//!         self.conv1 = nn.Conv2d(1, 32, 3, 1)
+//!         self.conv2 = nn.Conv2d(32, 64, 3, 1)
+//!         self.dropout1 = nn.Dropout(0.25)
+//!         self.dropout2 = nn.Dropout(0.5)
+//!         self.fc1 = nn.Linear(9216, 128)
+//!         self.fc2 = nn.Linear(128, 10)
+//!     def forward(self, x):
+//!         x = F.relu(self.conv1(x))
+//!         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+//!         x = torch.flatten(self.dropout1(x), 1)
+//!         x = self.dropout2(F.relu(self.fc1(x)))
+//!         return self.fc2(x)
 //! ```
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Flatten, Linear, Module, ModuleInfo, ReLU, Sequential, Sigmoid};
+use super::{Conv2d, Dropout, Flatten, Linear, Module, ModuleInfo, ReLU, Sequential, Sigmoid};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -27,18 +43,23 @@ pub enum Arch {
     ThreeBlue,
     /// A wider MLP: `Linear(784,128), ReLU(), Linear(128,64), ReLU(), Linear(64,10)`.
     Mlp,
+    /// pytorch/examples' MNIST convolutional network ([`Cnn`]).
+    Cnn,
 }
 
 impl Arch {
     /// All architectures, in CLI order.
-    pub const ALL: [Arch; 3] = [Arch::Linear, Arch::ThreeBlue, Arch::Mlp];
+    pub const ALL: [Arch; 4] = [Arch::Linear, Arch::ThreeBlue, Arch::Mlp, Arch::Cnn];
+    /// The fully connected ones: `flatten` then `layers`.
+    pub const MLPS: [Arch; 3] = [Arch::Linear, Arch::ThreeBlue, Arch::Mlp];
 
-    /// The CLI name: `linear`, `threeblue`, `mlp`.
+    /// The CLI name: `linear`, `threeblue`, `mlp`, `cnn`.
     pub fn name(self) -> &'static str {
         match self {
             Arch::Linear => "linear",
             Arch::ThreeBlue => "threeblue",
             Arch::Mlp => "mlp",
+            Arch::Cnn => "cnn",
         }
     }
 
@@ -48,6 +69,7 @@ impl Arch {
             Arch::Linear => "LinearNet",
             Arch::ThreeBlue => "ThreeBlue",
             Arch::Mlp => "MLP",
+            Arch::Cnn => "Net",
         }
     }
 
@@ -67,11 +89,19 @@ impl Arch {
                 .add(Linear::new(128, 64))
                 .add(ReLU::new())
                 .add(Linear::new(64, 10)),
+            Arch::Cnn => {
+                return Net {
+                    arch: self,
+                    body: Body::Cnn(Cnn::new()),
+                }
+            }
         };
         Net {
             arch: self,
-            flatten: Flatten::new(),
-            layers,
+            body: Body::Mlp {
+                flatten: Flatten::new(),
+                layers,
+            },
         }
     }
 }
@@ -91,20 +121,27 @@ impl FromStr for Arch {
             .find(|a| a.name() == s)
             .ok_or_else(|| {
                 Error::Value(format!(
-                    "unknown model '{s}' (expected one of: linear, threeblue, mlp)"
+                    "unknown model '{s}' (expected one of: linear, threeblue, mlp, cnn)"
                 ))
             })
     }
 }
 
-/// A reference model: `flatten` then `layers`.
+/// A reference model: one of [`Arch`], with its PyTorch class name,
+/// children and `state_dict` keys.
 pub struct Net {
     /// Which architecture this is.
     pub arch: Arch,
-    /// `nn.Flatten()`
-    pub flatten: Flatten,
-    /// The layers, named `layers.0`, `layers.1`, ...
-    pub layers: Sequential,
+    body: Body,
+}
+
+enum Body {
+    /// `flatten` (`nn.Flatten()`) then `layers` (named `layers.0`, ...).
+    Mlp {
+        flatten: Flatten,
+        layers: Sequential,
+    },
+    Cnn(Cnn),
 }
 
 impl ModuleInfo for Net {
@@ -112,16 +149,86 @@ impl ModuleInfo for Net {
         self.arch.class_name()
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![
-            ("flatten".to_string(), &self.flatten),
-            ("layers".to_string(), &self.layers),
-        ]
+        match &self.body {
+            Body::Mlp { flatten, layers } => vec![
+                ("flatten".to_string(), flatten as &dyn Module),
+                ("layers".to_string(), layers),
+            ],
+            Body::Cnn(cnn) => cnn.children(),
+        }
     }
 }
 
 impl Module for Net {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.layers.forward(&self.flatten.forward(x)?)
+        match &self.body {
+            Body::Mlp { flatten, layers } => layers.forward(&flatten.forward(x)?),
+            Body::Cnn(cnn) => cnn.forward(x),
+        }
+    }
+}
+
+/// pytorch/examples' MNIST network (`kindling train --model cnn`), with its
+/// class name (`Net`), children and `state_dict` keys (`conv1.weight`, ...,
+/// `fc2.bias`). It takes `[N, 1, 28, 28]`, and also `[N, 28, 28]` and
+/// `[N, 784]` as the other reference models do.
+///
+/// ```
+/// use kindling::nn::models::Cnn;
+/// use kindling::nn::Module;
+/// use kindling::Tensor;
+/// let net = Cnn::new();
+/// assert_eq!(net.forward(&Tensor::zeros([2, 1, 28, 28])).unwrap().shape(), &[2, 10]);
+/// assert_eq!(net.state_dict().len(), 8);
+/// ```
+#[derive(super::Module)]
+#[module(name = "Net")]
+pub struct Cnn {
+    pub conv1: Conv2d,
+    pub conv2: Conv2d,
+    pub dropout1: Dropout,
+    pub dropout2: Dropout,
+    pub fc1: Linear,
+    pub fc2: Linear,
+}
+
+impl Cnn {
+    /// A new network, initialised as PyTorch initialises each layer, in
+    /// PyTorch's order (the order of `__init__`).
+    pub fn new() -> Cnn {
+        Cnn {
+            conv1: Conv2d::new(1, 32, 3),
+            conv2: Conv2d::new(32, 64, 3),
+            dropout1: Dropout::new(0.25),
+            dropout2: Dropout::new(0.5),
+            fc1: Linear::new(9216, 128),
+            fc2: Linear::new(128, 10),
+        }
+    }
+}
+
+impl Default for Cnn {
+    fn default() -> Self {
+        Cnn::new()
+    }
+}
+
+impl Module for Cnn {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = match x.dim() {
+            2 | 3 => x.try_reshape([x.shape()[0] as isize, 1, 28, 28])?,
+            _ => x.clone(),
+        };
+        let x = self.conv1.forward(&x)?.relu();
+        let x = self
+            .conv2
+            .forward(&x)?
+            .relu()
+            .try_max_pool2d_with_indices(2, Default::default())?
+            .0;
+        let x = self.dropout1.forward(&x)?.try_flatten(1, -1)?;
+        let x = self.dropout2.forward(&self.fc1.forward(&x)?.relu())?;
+        self.fc2.forward(&x)
     }
 }
 

@@ -29,21 +29,29 @@ fn im2col<T: Float>(geo: &Conv2dGeometry, image: &[T], c0: usize, cg: usize, col
     let [_, _, h, w] = geo.input;
     let [kh, kw] = geo.kernel;
     let [oh, ow] = geo.out;
+    let sw = geo.stride[1];
     let mut row = 0;
     for c in c0..c0 + cg {
         let plane = &image[c * h * w..(c + 1) * h * w];
         for i in 0..kh {
+            let (ys, y0) = geo.span(0, i);
             for j in 0..kw {
+                let (xs, x0) = geo.span(1, j);
                 let out = &mut cols[row * oh * ow..(row + 1) * oh * ow];
-                for y in 0..oh {
-                    let line = &mut out[y * ow..(y + 1) * ow];
-                    match geo.source(0, y, i) {
-                        None => line.fill(T::ZERO),
-                        Some(sy) => {
-                            let src = &plane[sy * w..(sy + 1) * w];
-                            for (x, v) in line.iter_mut().enumerate() {
-                                *v = geo.source(1, x, j).map_or(T::ZERO, |sx| src[sx]);
-                            }
+                for (y, line) in out.chunks_exact_mut(ow.max(1)).enumerate().take(oh) {
+                    if !ys.contains(&y) {
+                        line.fill(T::ZERO);
+                        continue;
+                    }
+                    let src = &plane[(y0 + (y - ys.start) * geo.stride[0]) * w..][..w];
+                    line[..xs.start].fill(T::ZERO);
+                    line[xs.end..].fill(T::ZERO);
+                    let inside = &mut line[xs.clone()];
+                    if sw == 1 {
+                        inside.copy_from_slice(&src[x0..x0 + inside.len()]);
+                    } else {
+                        for (k, v) in inside.iter_mut().enumerate() {
+                            *v = src[x0 + k * sw];
                         }
                     }
                 }
@@ -60,20 +68,25 @@ fn col2im<T: Float>(geo: &Conv2dGeometry, cols: &[T], c0: usize, cg: usize, imag
     let [_, _, h, w] = geo.input;
     let [kh, kw] = geo.kernel;
     let [oh, ow] = geo.out;
+    let sw = geo.stride[1];
     let mut row = 0;
     for c in c0..c0 + cg {
         let plane = &mut image[c * h * w..(c + 1) * h * w];
         for i in 0..kh {
+            let (ys, y0) = geo.span(0, i);
             for j in 0..kw {
+                let (xs, x0) = geo.span(1, j);
                 let col = &cols[row * oh * ow..(row + 1) * oh * ow];
-                for y in 0..oh {
-                    let Some(sy) = geo.source(0, y, i) else {
-                        continue;
-                    };
-                    let dst = &mut plane[sy * w..(sy + 1) * w];
-                    for (x, v) in col[y * ow..(y + 1) * ow].iter().enumerate() {
-                        if let Some(sx) = geo.source(1, x, j) {
-                            dst[sx] += *v;
+                for y in ys.clone() {
+                    let dst = &mut plane[(y0 + (y - ys.start) * geo.stride[0]) * w..][..w];
+                    let src = &col[y * ow..][xs.clone()];
+                    if sw == 1 {
+                        for (d, v) in dst[x0..x0 + src.len()].iter_mut().zip(src) {
+                            *d += *v;
+                        }
+                    } else {
+                        for (k, v) in src.iter().enumerate() {
+                            dst[x0 + k * sw] += *v;
                         }
                     }
                 }
@@ -185,31 +198,47 @@ pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buff
     })
 }
 
+/// For each output position along `axis`, the input positions its window
+/// reads (those inside the input), in kernel order.
+fn window_sources(geo: &Conv2dGeometry, axis: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); geo.out[axis]];
+    for k in 0..geo.kernel[axis] {
+        let (range, first) = geo.span(axis, k);
+        for o in range.clone() {
+            out[o].push(first + (o - range.start) * geo.stride[axis]);
+        }
+    }
+    out
+}
+
 pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
     let [n, c, h, w] = geo.input;
     let [oh, ow] = geo.out;
-    let [kh, kw] = geo.kernel;
+    let (rows, cols) = (window_sources(geo, 0), window_sources(geo, 1));
     with_dtype!(x.dtype(), T => {
         let x = dense::<T>(x);
         let mut out = Vec::with_capacity(n * c * oh * ow);
         let mut indices: Vec<i64> = Vec::with_capacity(n * c * oh * ow);
         for plane in x.chunks_exact((h * w).max(1)).take(n * c) {
-            for y in 0..oh {
-                for xo in 0..ow {
-                    let mut best: Option<(T, usize)> = None;
-                    for i in 0..kh {
-                        let Some(sy) = geo.source(0, y, i) else { continue };
-                        for j in 0..kw {
-                            let Some(sx) = geo.source(1, xo, j) else { continue };
-                            let v = plane[sy * w + sx];
-                            if best.is_none_or(|(m, _)| pool_beats(v, m)) {
-                                best = Some((v, sy * w + sx));
+            for (y, rows) in rows.iter().enumerate() {
+                for (xo, cols) in cols.iter().enumerate() {
+                    let (v, at) = match (rows.first(), cols.first()) {
+                        (Some(&r0), Some(&c0)) => {
+                            // Plain compares from the window's first element
+                            // on (comparing it again changes nothing).
+                            let (mut best, mut at) = (plane[r0 * w + c0], r0 * w + c0);
+                            for &sy in rows {
+                                let line = &plane[sy * w..][..w];
+                                for &sx in cols {
+                                    let v = line[sx];
+                                    if pool_beats(v, best) {
+                                        (best, at) = (v, sy * w + sx);
+                                    }
+                                }
                             }
+                            (best, at as i64)
                         }
-                    }
-                    let (v, at) = match best {
-                        Some((v, at)) => (v, at as i64),
-                        None => (T::from_f64(f64::NEG_INFINITY), geo.empty_window_index(y, xo)),
+                        _ => (T::from_f64(f64::NEG_INFINITY), geo.empty_window_index(y, xo)),
                     };
                     out.push(v);
                     indices.push(at);

@@ -1,0 +1,115 @@
+"""Writes the parity goldens of the `cnn` model (pytorch/examples' MNIST Net).
+
+    python tests/golden/make_cnn_goldens.py MNIST_RAW_DIR
+
+Needs torch and safetensors. The weights would be 4.8 MB, so both sides build
+them from the same formula instead of a file (`weight_value` below, exact in
+float64 and rounded once to float32, so both get the same bits). In eval mode
+(dropout off; its random stream is not PyTorch's), on 16 real MNIST images, it
+writes into cnn_cases.safetensors the logits, the loss and every parameter's
+gradient, and the parameters after 3 steps of SGD (lr 0.05, momentum 0.9).
+`fc1.weight` (128 x 9216) is kept as three of its rows. cnn_cases.json holds
+the printout, the state_dict keys and shapes, and the loss.
+"""
+import gzip
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FC1_ROWS = [0, 37, 127]
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(self.dropout1(x), 1)
+        x = self.dropout2(F.relu(self.fc1(x)))
+        return self.fc2(x)
+
+
+def weight_value(k, fan_in):
+    """Element k of a parameter whose layer has `fan_in` inputs: uniform-looking
+    in +-1/sqrt(fan_in), from integers only until the last two operations."""
+    return ((k * 2654435761) % 65536 / 65536 - 0.5) * 2 / math.sqrt(fan_in)
+
+
+def init(model):
+    fans = {"conv1": 9, "conv2": 288, "fc1": 9216, "fc2": 128}
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            fan = fans[name.split(".")[0]]
+            values = [weight_value(k, fan) for k in range(p.numel())]
+            p.copy_(torch.tensor(values, dtype=torch.float64).reshape(p.shape).float())
+
+
+def idx(raw, name):
+    with gzip.open(os.path.join(raw, name)) as f:
+        return f.read()
+
+
+def kept(named):
+    out = {}
+    for k, v in named:
+        v = v.detach().clone()
+        if k == "fc1.weight":
+            v = v[FC1_ROWS]
+        out[k] = v.contiguous()
+    return out
+
+
+def main(raw):
+    images = idx(raw, "train-images-idx3-ubyte.gz")[16:16 + 16 * 784]
+    labels = idx(raw, "train-labels-idx1-ubyte.gz")[8:8 + 16]
+    x = torch.tensor(list(images), dtype=torch.uint8).reshape(16, 1, 28, 28).float() / 255
+    y = torch.tensor(list(labels), dtype=torch.int64)
+    arrays = {}
+    model = Net()
+    init(model)
+    model.eval()
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    arrays["logits"] = logits.detach().clone()
+    for k, v in kept((k, p.grad) for k, p in model.named_parameters()).items():
+        arrays[f"grads.{k}"] = v
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    init(model)
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    for k, v in kept(model.named_parameters()).items():
+        arrays[f"sgd.{k}"] = v
+    cases = {
+        "images": list(images),
+        "labels": list(labels),
+        "printed": str(model),
+        "loss": loss.item(),
+        "keys": [[k, list(v.shape)] for k, v in model.state_dict().items()],
+        "fc1_rows": FC1_ROWS,
+    }
+    with open(os.path.join(HERE, "cnn_cases.json"), "w") as f:
+        json.dump(cases, f)
+    save_file(arrays, os.path.join(HERE, "cnn_cases.safetensors"))
+    print("wrote cnn goldens with torch", torch.__version__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
