@@ -233,18 +233,18 @@ proptest! {
 
 #[test]
 fn a_training_step_agrees() {
-    // Linear layers, cross-entropy and SGD with momentum: one step on each
-    // backend ends at weights that agree to rounding.
+    // Linear layers, cross-entropy and SGD with momentum, or Adadelta: three
+    // steps on each backend end at weights that agree to rounding.
     use kindling::nn::functional::cross_entropy;
-    use kindling::optim::{Optimizer, SGD};
-    let run = |device: Device| {
+    use kindling::optim::{Adadelta, Optimizer, SGD};
+    let run = |device: Device, make: &dyn Fn(Vec<Tensor>) -> Box<dyn Optimizer>| {
         let mut g = Generator::new(3);
         let w = Tensor::randn_with([10, 20], &mut g)
             .to(device)
             .requires_grad_(true);
         let x = Tensor::randn_with([8, 20], &mut g).to(device);
         let y = Tensor::randint_with(0, 10, [8], &mut g).to(device);
-        let mut opt = SGD::new(vec![w.clone()], 0.1).momentum(0.9);
+        let mut opt = make(vec![w.clone()]);
         for _ in 0..3 {
             let loss = cross_entropy(&x.matmul(&w.t()).sigmoid(), &y).unwrap();
             opt.zero_grad();
@@ -254,8 +254,14 @@ fn a_training_step_agrees() {
         assert_eq!(w.device(), device);
         w.to_vec::<f32>()
     };
-    let (cpu, reference) = (run(Device::Cpu), run(Device::Reference));
-    for (a, b) in cpu.iter().zip(&reference) {
-        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    let optimizers: [&dyn Fn(Vec<Tensor>) -> Box<dyn Optimizer>; 2] =
+        [&|ps| Box::new(SGD::new(ps, 0.1).momentum(0.9)), &|ps| {
+            Box::new(Adadelta::new(ps, 1.0))
+        }];
+    for make in optimizers {
+        let (cpu, reference) = (run(Device::Cpu, make), run(Device::Reference, make));
+        for (a, b) in cpu.iter().zip(&reference) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use kindling::nn::models::Arch;
 use kindling::nn::{CrossEntropyLoss, Flatten, Module, Sequential};
-use kindling::optim::{Adam, AdamW, Optimizer, SGD};
+use kindling::optim::{Adadelta, Adam, AdamW, Optimizer, SGD};
 use kindling::{Result, Tensor};
 
 fn golden_dir() -> PathBuf {
@@ -313,7 +313,8 @@ fn module_printouts_match_pytorch() {
 /// `cnn` (pytorch/examples' MNIST Net) against PyTorch
 /// (`tests/golden/make_cnn_goldens.py`): the printout and keys, then in eval
 /// mode, from weights both sides build from one formula, the logits, the loss,
-/// every gradient and the parameters after 3 steps of SGD with momentum.
+/// every gradient and the parameters after 3 steps of SGD with momentum and
+/// of Adadelta.
 #[test]
 fn cnn_matches_pytorch() {
     let _rng = common::rng_lock();
@@ -396,15 +397,22 @@ fn cnn_matches_pytorch() {
         );
     }
 
-    init(&model);
-    let mut sgd = SGD::new(model.parameters(), 0.05).momentum(0.9);
-    train_3_steps(&model, &mut sgd, &x, &y);
-    for (name, p) in model.named_parameters() {
-        common::assert_tensor_close(
-            &format!("cnn after 3 SGD steps {name}"),
-            &kept(&name, &p),
-            &arrays[&format!("sgd.{name}")],
-            1e-5,
-        );
+    type MakeOptimizer = fn(Vec<Tensor>) -> Box<dyn Optimizer>;
+    let optimizers: [(&str, MakeOptimizer); 2] = [
+        ("sgd", |ps| Box::new(SGD::new(ps, 0.05).momentum(0.9))),
+        ("adadelta", |ps| Box::new(Adadelta::new(ps, 1.0))),
+    ];
+    for (opt_name, make) in optimizers {
+        init(&model);
+        let mut opt = make(model.parameters());
+        train_3_steps(&model, opt.as_mut(), &x, &y);
+        for (name, p) in model.named_parameters() {
+            common::assert_tensor_close(
+                &format!("cnn after 3 {opt_name} steps {name}"),
+                &kept(&name, &p),
+                &arrays[&format!("{opt_name}.{name}")],
+                1e-5,
+            );
+        }
     }
 }

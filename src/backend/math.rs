@@ -569,6 +569,59 @@ pub(crate) fn adam_element<T: Float, const L2: bool, const AMSGRAD: bool>(
     *p += c.neg_step * (*m / denom);
 }
 
+/// One Adadelta step's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdadeltaStep {
+    pub lr: f64,
+    pub rho: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+/// Adadelta's per-step constants, in the parameters' precision.
+pub(crate) struct AdadeltaConsts<T> {
+    pub rho: T,
+    pub one_minus_rho: T,
+    pub eps: T,
+    pub wd: T,
+    pub neg_lr: T,
+}
+
+impl<T: Float> AdadeltaConsts<T> {
+    pub fn new(s: &AdadeltaStep) -> AdadeltaConsts<T> {
+        AdadeltaConsts {
+            rho: T::from_f64(s.rho),
+            one_minus_rho: T::from_f64(1.0 - s.rho),
+            eps: T::from_f64(s.eps),
+            wd: T::from_f64(s.weight_decay),
+            neg_lr: T::from_f64(-s.lr),
+        }
+    }
+}
+
+/// Adadelta's update of one element, in the order of PyTorch's
+/// `_single_tensor_adadelta`: `g += wd·p; s = ρ·s + (1-ρ)·g·g;
+/// δ = √(a + eps) / √(s + eps) · g; a = ρ·a + (1-ρ)·δ·δ; p -= lr·δ`.
+#[inline(always)]
+pub(crate) fn adadelta_element<T: Float>(
+    p: &mut T,
+    g: T,
+    square_avg: &mut T,
+    acc_delta: &mut T,
+    c: &AdadeltaConsts<T>,
+) {
+    let g = if c.wd != T::ZERO {
+        fused_add(g, c.wd, *p)
+    } else {
+        g
+    };
+    *square_avg = *square_avg * c.rho + c.one_minus_rho * g * g;
+    let std = (*square_avg + c.eps).sqrt();
+    let delta = (*acc_delta + c.eps).sqrt() / std * g;
+    *acc_delta = *acc_delta * c.rho + c.one_minus_rho * delta * delta;
+    *p += c.neg_lr * delta;
+}
+
 /// SGD's update of one element with a momentum buffer `b`:
 /// `d = g + wd·p; b = d (first step) or momentum·b + (1 - dampening)·d;
 /// p -= lr·(d + momentum·b if nesterov, else b)`.

@@ -24,7 +24,7 @@ pub(crate) mod reference;
 use std::ops::Range;
 
 use crate::tensor::{Buffer, DType, Device, Element, Layout, Scalar};
-pub(crate) use math::{AdamStep, FloatOp, SgdStep};
+pub(crate) use math::{AdadeltaStep, AdamStep, FloatOp, SgdStep};
 
 /// A tensor's elements as a kernel sees them: its buffer and its layout.
 #[derive(Clone, Copy)]
@@ -324,6 +324,16 @@ pub(crate) trait Backend: Sync {
         grad: View,
         momentum: Option<&mut Buffer>,
         step: &SgdStep,
+    );
+    /// One Adadelta step on `range` of `param`, with its `square_avg` and
+    /// `acc_delta` buffers.
+    fn adadelta_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        buffers: [&mut Buffer; 2],
+        step: &AdadeltaStep,
     );
     /// One Adam/AdamW step on `range` of `param`, with its `exp_avg`,
     /// `exp_avg_sq` and `max_exp_avg_sq` buffers.

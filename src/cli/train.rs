@@ -11,7 +11,9 @@ use kindling::data::DataLoader;
 use kindling::io::write_atomic;
 use kindling::nn::models::Arch;
 use kindling::nn::Module;
-use kindling::optim::{Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer, StepLR, SGD};
+use kindling::optim::{
+    Adadelta, Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer, StepLR, SGD,
+};
 use kindling::plot::{
     confusion_matrix, image_grid, line_chart, Canvas, Colormap, Legend, Series, BLUE, ORANGE, WHITE,
 };
@@ -25,6 +27,8 @@ pub enum OptimizerName {
     Sgd,
     Adam,
     Adamw,
+    /// pytorch/examples' choice for its MNIST network (lr 1.0)
+    Adadelta,
 }
 
 /// How the learning rate changes from epoch to epoch.
@@ -40,13 +44,13 @@ pub enum ScheduleName {
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Architecture: linear (the lecture's), threeblue (784-16-16-10 sigmoid), mlp (784-128-64-10 ReLU)
+    /// Architecture: linear (the lecture's), threeblue (784-16-16-10 sigmoid), mlp (784-128-64-10 ReLU), cnn (pytorch/examples' MNIST network)
     #[arg(long, default_value = "linear")]
     model: String,
     /// Optimizer
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerName,
-    /// Learning rate (default SGD: 0.3 linear, 1.0 threeblue, 0.1 mlp, 0.05 cnn; Adam/AdamW: 0.001)
+    /// Learning rate (default SGD: 0.3 linear, 1.0 threeblue, 0.1 mlp, 0.05 cnn; Adam/AdamW: 0.001; Adadelta: 1.0)
     #[arg(long)]
     lr: Option<f64>,
     /// SGD momentum (default: 0.9 for cnn, 0 for the others)
@@ -117,6 +121,7 @@ impl Config {
             (OptimizerName::Sgd, Arch::ThreeBlue) => 1.0,
             (OptimizerName::Sgd, Arch::Mlp) => 0.1,
             (OptimizerName::Sgd, Arch::Cnn) => 0.05,
+            (OptimizerName::Adadelta, _) => 1.0,
             _ => 0.001,
         });
         Config {
@@ -225,6 +230,7 @@ impl Config {
             OptimizerName::Sgd => Box::new(SGD::new(params, self.lr).momentum(self.momentum)),
             OptimizerName::Adam => Box::new(Adam::new(params, self.lr)),
             OptimizerName::Adamw => Box::new(AdamW::new(params, self.lr)),
+            OptimizerName::Adadelta => Box::new(Adadelta::new(params, self.lr)),
         }
     }
 }

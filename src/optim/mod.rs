@@ -1,5 +1,5 @@
 //! Optimizers with PyTorch's exact update rules and defaults (`SGD`, `Adam`,
-//! `AdamW`) and learning-rate schedulers (`StepLR`, `CosineAnnealingLR`,
+//! `AdamW`, `Adadelta`) and learning-rate schedulers (`StepLR`, `CosineAnnealingLR`,
 //! `OneCycleLR`).
 //!
 //! Updates run elementwise in the parameters' own precision and in PyTorch's
@@ -15,7 +15,7 @@ use std::path::Path;
 
 pub use schedulers::{CosineAnnealingLR, LrScheduler, OneCycleLR, StepLR};
 
-use crate::backend::{backend, AdamStep, Backend, SgdStep, View};
+use crate::backend::{backend, AdadeltaStep, AdamStep, Backend, SgdStep, View};
 use crate::error::{Error, Result};
 use crate::tensor::{Buffer, Tensor};
 
@@ -586,6 +586,140 @@ impl Optimizer for Adam {
                     let vmax = get("max_exp_avg_sq")?.unwrap_or_else(|| p.zeros_like());
                     Some([m, v, vmax])
                 }
+                _ => None,
+            };
+        }
+        self.steps = state.step;
+        self.lr = state.lr;
+        Ok(())
+    }
+}
+
+/// Adadelta, pytorch/examples' MNIST default (`lr=1.0` there), with PyTorch's
+/// rules:
+///
+/// ```text
+/// g = g + weight_decay·p
+/// s = ρ·s + (1 - ρ)·g²
+/// δ = √(a + eps) / √(s + eps) · g
+/// a = ρ·a + (1 - ρ)·δ²
+/// p = p - lr·δ
+/// ```
+///
+/// ```
+/// use kindling::optim::{Adadelta, Optimizer};
+/// use kindling::Tensor;
+/// let w = Tensor::from_vec(vec![1.0f32], [1]).requires_grad_(true);
+/// let mut opt = Adadelta::new(vec![w.clone()], 1.0);
+/// (&w * &w).sum().backward();
+/// opt.step()?;
+/// assert!(w.to_vec::<f32>()[0] < 1.0);
+/// # Ok::<(), kindling::Error>(())
+/// ```
+pub struct Adadelta {
+    params: Vec<Tensor>,
+    /// Learning rate (a scale on the update).
+    pub lr: f64,
+    /// Decay of the running averages.
+    pub rho: f64,
+    /// Added inside both square roots.
+    pub eps: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// `square_avg` and `acc_delta` of each parameter, from its first step.
+    buffers: Vec<Option<[Tensor; 2]>>,
+    steps: u64,
+}
+
+impl Adadelta {
+    /// `torch.optim.Adadelta(params, lr)`: rho 0.9, eps 1e-6, no weight decay
+    /// (PyTorch's default `lr` is 1.0).
+    pub fn new(params: Vec<Tensor>, lr: f64) -> Adadelta {
+        let n = params.len();
+        Adadelta {
+            params: params_checked(params),
+            lr,
+            rho: 0.9,
+            eps: 1e-6,
+            weight_decay: 0.0,
+            buffers: vec![None; n],
+            steps: 0,
+        }
+    }
+
+    /// Sets rho.
+    pub fn rho(mut self, rho: f64) -> Adadelta {
+        self.rho = rho;
+        self
+    }
+
+    /// Sets eps.
+    pub fn eps(mut self, eps: f64) -> Adadelta {
+        self.eps = eps;
+        self
+    }
+
+    /// Sets the weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Adadelta {
+        self.weight_decay = weight_decay;
+        self
+    }
+}
+
+impl Optimizer for Adadelta {
+    fn step(&mut self) -> Result<()> {
+        no_parameters(&self.params)?;
+        let step = AdadeltaStep {
+            lr: self.lr,
+            rho: self.rho,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        };
+        for (p, slot) in self.params.iter().zip(self.buffers.iter_mut()) {
+            let Some(g) = p.grad() else { continue };
+            let bufs = slot.get_or_insert_with(|| std::array::from_fn(|_| p.zeros_like()));
+            fused_step(p, &g, [&bufs[0], &bufs[1]], |be, p, range, g, b| {
+                be.adadelta_step(p, range, g, b, &step)
+            })?;
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn zero_grad(&self) {
+        self.params.iter().for_each(Tensor::zero_grad);
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState {
+        let mut buffers = Vec::new();
+        for (i, b) in self.buffers.iter().enumerate() {
+            if let Some([square_avg, acc_delta]) = b {
+                buffers.push((format!("{i}.square_avg"), square_avg.clone_tensor()));
+                buffers.push((format!("{i}.acc_delta"), acc_delta.clone_tensor()));
+            }
+        }
+        OptimizerState {
+            kind: "Adadelta".into(),
+            step: self.steps,
+            lr: self.lr,
+            buffers,
+        }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        state.check_fits("Adadelta", &["square_avg", "acc_delta"], self.params.len())?;
+        for (i, (p, slot)) in self.params.iter().zip(self.buffers.iter_mut()).enumerate() {
+            let get = |name: &str| state.buffer_for(i, name, p);
+            *slot = match (get("square_avg")?, get("acc_delta")?) {
+                (Some(s), Some(a)) => Some([s, a]),
                 _ => None,
             };
         }

@@ -7,7 +7,8 @@ them from the same formula instead of a file (`weight_value` below, exact in
 float64 and rounded once to float32, so both get the same bits). In eval mode
 (dropout off; its random stream is not PyTorch's), on 16 real MNIST images, it
 writes into cnn_cases.safetensors the logits, the loss and every parameter's
-gradient, and the parameters after 3 steps of SGD (lr 0.05, momentum 0.9).
+gradient, and the parameters after 3 steps of SGD (lr 0.05, momentum 0.9)
+and of Adadelta (lr 1.0, pytorch/examples' choice).
 `fc1.weight` (128 x 9216) is kept as three of its rows. cnn_cases.json holds
 the printout, the state_dict keys and shapes, and the loss.
 """
@@ -89,14 +90,19 @@ def main(raw):
     arrays["logits"] = logits.detach().clone()
     for k, v in kept((k, p.grad) for k, p in model.named_parameters()).items():
         arrays[f"grads.{k}"] = v
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    init(model)
-    for _ in range(3):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    for k, v in kept(model.named_parameters()).items():
-        arrays[f"sgd.{k}"] = v
+    optimizers = {
+        "sgd": lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
+        "adadelta": lambda ps: torch.optim.Adadelta(ps, lr=1.0),
+    }
+    for name, make in optimizers.items():
+        init(model)
+        opt = make(model.parameters())
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        for k, v in kept(model.named_parameters()).items():
+            arrays[f"{name}.{k}"] = v
     cases = {
         "images": list(images),
         "labels": list(labels),

@@ -17,8 +17,8 @@ use std::ops::Range;
 
 use crate::backend::math::cross_entropy_row;
 use crate::backend::{
-    AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp, ReduceOp,
-    SgdStep, UnaryOp, View,
+    AdadeltaStep, AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp,
+    ReduceOp, SgdStep, UnaryOp, View,
 };
 use crate::tensor::{with_float, Buffer, DType, Element, Float, Layout, Scalar};
 
@@ -179,5 +179,15 @@ impl Backend for Cpu {
         step: &AdamStep,
     ) {
         optim::adam(param, range, grad, moments, step)
+    }
+    fn adadelta_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        buffers: [&mut Buffer; 2],
+        step: &AdadeltaStep,
+    ) {
+        optim::adadelta(param, range, grad, buffers, step)
     }
 }

@@ -5,7 +5,8 @@ use std::ops::Range;
 
 use super::runtime::{join2, num_threads};
 use crate::backend::math::{
-    adam_element, sgd_element, sgd_momentum_element, AdamConsts, AdamStep, SgdConsts, SgdStep,
+    adadelta_element, adam_element, sgd_element, sgd_momentum_element, AdadeltaConsts,
+    AdadeltaStep, AdamConsts, AdamStep, SgdConsts, SgdStep,
 };
 use crate::backend::View;
 use crate::tensor::{with_float, Buffer, Element, Float};
@@ -117,6 +118,26 @@ pub(super) fn adam(
                 (false, true) => adam_loop::<T, false, true>(p, g, m, v, vmax, &c),
                 (true, false) => adam_loop::<T, true, false>(p, g, m, v, vmax, &c),
                 (true, true) => adam_loop::<T, true, true>(p, g, m, v, vmax, &c),
+            }
+        });
+    })
+}
+
+pub(super) fn adadelta(
+    p: &mut Buffer,
+    range: Range<usize>,
+    g: View,
+    bufs: [&mut Buffer; 2],
+    s: &AdadeltaStep,
+) {
+    let g_range = g.layout.contiguous_range().expect("a contiguous gradient");
+    with_float!(p.dtype(), T => {
+        let c = AdadeltaConsts::<T>::new(s);
+        let g = &g.data::<T>()[g_range];
+        let p = &mut T::slice_mut(p)[range];
+        split_update::<T, 2>(p, g, bufs.map(T::slice_mut), |p, g, [sq, acc]| {
+            for (((p, &g), sq), acc) in p.iter_mut().zip(g).zip(sq.iter_mut()).zip(acc.iter_mut()) {
+                adadelta_element(p, g, sq, acc, &c);
             }
         });
     })

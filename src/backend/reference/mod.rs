@@ -13,11 +13,12 @@ use std::ops::Range;
 mod conv;
 
 use crate::backend::math::{
-    adam_element, sgd_element, sgd_momentum_element, AdamConsts, SgdConsts,
+    adadelta_element, adam_element, sgd_element, sgd_momentum_element, AdadeltaConsts, AdamConsts,
+    SgdConsts,
 };
 use crate::backend::{
-    AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp, ReduceOp,
-    SgdStep, UnaryOp, View,
+    AdadeltaStep, AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp,
+    ReduceOp, SgdStep, UnaryOp, View,
 };
 use crate::tensor::layout::contiguous_strides;
 use crate::tensor::layout::for_each_offsets;
@@ -577,6 +578,24 @@ impl Backend for Reference {
         })
     }
 
+    fn adadelta_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        buffers: [&mut Buffer; 2],
+        step: &AdadeltaStep,
+    ) {
+        with_float!(param.dtype(), T => {
+            let c = AdadeltaConsts::<T>::new(step);
+            let g = &grad.data::<T>()[grad.layout.offset..];
+            let p = &mut T::slice_mut(param)[range];
+            let [sq, acc] = buffers.map(T::slice_mut);
+            for i in 0..p.len() {
+                adadelta_element(&mut p[i], g[i], &mut sq[i], &mut acc[i], &c);
+            }
+        })
+    }
     fn adam_step(
         &self,
         param: &mut Buffer,
