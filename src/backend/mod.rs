@@ -302,6 +302,9 @@ pub(crate) trait Backend: Sync {
     /// `[o, c / groups, kh, kw]`.
     fn conv2d_grad_weight(&self, g: View, x: View, geo: &Conv2dGeometry) -> Buffer;
 
+    /// The gradient of [`Backend::conv2d`] with respect to its bias: `g`
+    /// summed over the batch and the positions, per output channel, in f64.
+    fn conv2d_grad_bias(&self, g: View, geo: &Conv2dGeometry) -> Buffer;
     /// The maximum of each window of `x` `[n, c, h, w]` (`geo.out_channels`
     /// is `c`; padding never wins; NaN does, as in PyTorch), and where it is:
     /// the flat index `row * w + column` into its input plane, as int64.

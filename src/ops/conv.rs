@@ -352,7 +352,10 @@ impl Node for ConvolutionBackward0 {
             Tensor::from_buffer_on(buf, &geo.weight_shape(), device)
         });
         if let Some(b) = &self.bias {
-            acc.add(b, || g.sum_dims(&[0, 2, 3], false));
+            acc.add(b, || {
+                let buf = g.with_view(|g| backend(device).conv2d_grad_bias(g, geo));
+                Tensor::from_buffer_on(buf, &[geo.out_channels], device)
+            });
         }
     }
 }

@@ -211,6 +211,33 @@ fn window_sources(geo: &Conv2dGeometry, axis: usize) -> Vec<Vec<usize>> {
     out
 }
 
+pub(super) fn conv2d_grad_bias(g: View, geo: &Conv2dGeometry) -> Buffer {
+    let [n, o, oh, ow] = geo.output_shape();
+    let positions = oh * ow;
+    with_float!(g.dtype(), T => {
+        let g = dense::<T>(g);
+        let mut sums = vec![0.0f64; o];
+        for image in g.chunks_exact((o * positions).max(1)).take(n) {
+            for (sum, plane) in sums.iter_mut().zip(image.chunks_exact(positions.max(1))) {
+                // Eight running sums side by side, then added in a fixed
+                // order: a single f64 sum is bound by the adder's latency.
+                let mut lanes = [0.0f64; 8];
+                let mut chunks = plane.chunks_exact(8);
+                for c in &mut chunks {
+                    for (l, v) in lanes.iter_mut().zip(c) {
+                        *l += v.to_f64();
+                    }
+                }
+                for (l, v) in lanes.iter_mut().zip(chunks.remainder()) {
+                    *l += v.to_f64();
+                }
+                *sum += lanes.iter().sum::<f64>();
+            }
+        }
+        T::into_buffer(sums.into_iter().map(T::from_f64).collect())
+    })
+}
+
 pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
     let [n, c, h, w] = geo.input;
     let [oh, ow] = geo.out;
@@ -219,7 +246,34 @@ pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
         let x = dense::<T>(x);
         let mut out = Vec::with_capacity(n * c * oh * ow);
         let mut indices: Vec<i64> = Vec::with_capacity(n * c * oh * ow);
+        // The common case (`max_pool2d(2)` and the like: windows that tile
+        // the input without padding or dilation) reads each window directly.
+        let tiled = geo.pad == [0, 0]
+            && geo.dilation == [1, 1]
+            && geo.stride == geo.kernel
+            && geo.out[0] * geo.kernel[0] <= h
+            && geo.out[1] * geo.kernel[1] <= w;
+        let [kh, kw] = geo.kernel;
         for plane in x.chunks_exact((h * w).max(1)).take(n * c) {
+            if tiled {
+                for y in 0..oh {
+                    for xo in 0..ow {
+                        let first = y * kh * w + xo * kw;
+                        let (mut best, mut at) = (plane[first], first);
+                        for i in 0..kh {
+                            let row = first + i * w;
+                            for (j, &v) in plane[row..row + kw].iter().enumerate() {
+                                if pool_beats(v, best) {
+                                    (best, at) = (v, row + j);
+                                }
+                            }
+                        }
+                        out.push(best);
+                        indices.push(at as i64);
+                    }
+                }
+                continue;
+            }
             for (y, rows) in rows.iter().enumerate() {
                 for (xo, cols) in cols.iter().enumerate() {
                     let (v, at) = match (rows.first(), cols.first()) {

@@ -103,6 +103,27 @@ pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buff
     })
 }
 
+pub(super) fn conv2d_grad_bias(g: View, geo: &Conv2dGeometry) -> Buffer {
+    let [n, o, oh, ow] = geo.output_shape();
+    with_float!(g.dtype(), T => {
+        let gd = g.data::<T>();
+        let sums: Vec<T> = (0..o)
+            .map(|c| {
+                let mut s = 0.0f64;
+                for b in 0..n {
+                    for y in 0..oh {
+                        for x in 0..ow {
+                            s += gd[at(g.layout, &[b, c, y, x])].to_f64();
+                        }
+                    }
+                }
+                T::from_f64(s)
+            })
+            .collect();
+        T::into_buffer(sums)
+    })
+}
+
 pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
     let [n, c, _, w] = geo.input;
     let [oh, ow] = geo.out;

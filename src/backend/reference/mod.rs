@@ -514,6 +514,9 @@ impl Backend for Reference {
     fn conv2d_grad_weight(&self, g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
         conv::conv2d_grad_weight(g, x, geo)
     }
+    fn conv2d_grad_bias(&self, g: View, geo: &Conv2dGeometry) -> Buffer {
+        conv::conv2d_grad_bias(g, geo)
+    }
     fn max_pool2d(&self, x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
         conv::max_pool2d(x, geo)
     }
