@@ -364,6 +364,7 @@ impl Node for ConvolutionBackward0 {
 mod tests {
     use super::*;
     use crate::ops::golden::{attr_i, goldens, gradchecks};
+    use crate::testing::randn;
     use serde_json::Value;
 
     /// The case's options: `stride`, `padding` (a pair, `"same"` or
@@ -426,6 +427,33 @@ mod tests {
             |x| x[0].conv2d(&x[1], Some(&x[2]), ConvOptions::default().stride((2, 1)).padding((1, 2)).dilation((1, 2)).groups(2));
         conv2d_same: [randn(&[1, 3, 4, 5], 4), randn(&[2, 3, 2, 3], 5)] =>
             |x| x[0].conv2d(&x[1], None, ConvOptions::default().padding(Padding::Same).dilation(2));
+    }
+
+    #[test]
+    fn the_numbers_do_not_depend_on_the_thread_count() {
+        let run = |threads: usize| {
+            crate::with_threads(threads, || {
+                let x = randn(&[5, 4, 9, 8], 1)
+                    .to_dtype(DType::F32)
+                    .requires_grad_(true);
+                let w = randn(&[6, 2, 3, 3], 2)
+                    .to_dtype(DType::F32)
+                    .requires_grad_(true);
+                let b = randn(&[6], 3).to_dtype(DType::F32).requires_grad_(true);
+                let y = x.conv2d(&w, Some(&b), ConvOptions::default().groups(2).padding(1));
+                let z = y.max_pool2d(2);
+                (&z * &randn(z.shape(), 4).to_dtype(DType::F32))
+                    .sum()
+                    .backward();
+                [z, x.grad().unwrap(), w.grad().unwrap(), b.grad().unwrap()].map(|t| {
+                    t.to_vec::<f32>()
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect::<Vec<_>>()
+                })
+            })
+        };
+        assert_eq!(run(1), run(2));
     }
 
     fn err(x: &[usize], w: &[usize], b: Option<&[usize]>, opts: ConvOptions) -> String {

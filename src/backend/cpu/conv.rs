@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 
 use super::gemm::{gemm_into, Mat};
+use super::runtime::{join2, num_threads};
 use crate::backend::math::pool_beats;
 use crate::backend::{Conv2dGeometry, View};
 use crate::tensor::{with_dtype, with_float, Buffer, Element, Float};
@@ -103,6 +104,25 @@ fn group_dims(geo: &Conv2dGeometry) -> (usize, usize, usize) {
     (og, rows, geo.out[0] * geo.out[1])
 }
 
+/// Runs `f(first image, images, outputs)` over the batch: in two halves side
+/// by side when there are threads and at least two images, else in one go.
+/// `f` must compute each image on its own, so that the halves give the same
+/// numbers as one pass.
+fn by_images<T: Send>(
+    n: usize,
+    per_image: usize,
+    out: &mut [T],
+    f: impl Fn(usize, usize, &mut [T]) + Sync,
+) {
+    if num_threads() > 1 && n >= 2 {
+        let half = n / 2;
+        let (first, second) = out.split_at_mut(half * per_image);
+        join2(|| f(0, half, first), || f(half, n - half, second));
+    } else {
+        f(0, n, out);
+    }
+}
+
 pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
     let [n, c, h, w] = geo.input;
     let (og, rows, positions) = group_dims(geo);
@@ -112,28 +132,31 @@ pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeom
         let bias = bias.map(dense::<T>);
         let per_image = geo.out_channels * positions;
         let mut out = vec![T::ZERO; n * per_image];
-        let mut cols = vec![T::ZERO; rows * positions];
-        for (image, dst) in x.chunks_exact((c * h * w).max(1)).zip(out.chunks_exact_mut(per_image.max(1))).take(n) {
-            if let Some(b) = &bias {
-                for (plane, &v) in dst.chunks_exact_mut(positions.max(1)).zip(b.iter()) {
-                    plane.fill(v);
+        by_images(n, per_image, &mut out, |start, count, out| {
+            let mut cols = vec![T::ZERO; rows * positions];
+            let images = x.chunks_exact((c * h * w).max(1)).skip(start);
+            for (image, dst) in images.zip(out.chunks_exact_mut(per_image.max(1))).take(count) {
+                if let Some(b) = &bias {
+                    for (plane, &v) in dst.chunks_exact_mut(positions.max(1)).zip(b.iter()) {
+                        plane.fill(v);
+                    }
+                }
+                for g in 0..geo.groups {
+                    im2col(geo, image, g * cg, cg, &mut cols);
+                    gemm_into(
+                        og,
+                        positions,
+                        rows,
+                        &mut dst[g * og * positions..(g + 1) * og * positions],
+                        bias.is_some(),
+                        &weight,
+                        Mat { offset: g * og * rows, rs: rows, cs: 1 },
+                        &cols,
+                        Mat { offset: 0, rs: positions, cs: 1 },
+                    );
                 }
             }
-            for g in 0..geo.groups {
-                im2col(geo, image, g * cg, cg, &mut cols);
-                gemm_into(
-                    og,
-                    positions,
-                    rows,
-                    &mut dst[g * og * positions..(g + 1) * og * positions],
-                    bias.is_some(),
-                    &weight,
-                    Mat { offset: g * og * rows, rs: rows, cs: 1 },
-                    &cols,
-                    Mat { offset: 0, rs: positions, cs: 1 },
-                );
-            }
-        }
+        });
         T::into_buffer(out)
     })
 }
@@ -146,69 +169,110 @@ pub(super) fn conv2d_grad_input(g: View, weight: View, geo: &Conv2dGeometry) -> 
         let (g, weight) = (dense::<T>(g), dense::<T>(weight));
         let per_image = geo.out_channels * positions;
         let mut dx = vec![T::ZERO; n * c * h * w];
-        let mut cols = vec![T::ZERO; rows * positions];
-        for (grad, dst) in g.chunks_exact(per_image.max(1)).zip(dx.chunks_exact_mut((c * h * w).max(1))).take(n) {
-            for gi in 0..geo.groups {
-                // cols = W_gᵀ · g_g: the weight read transposed through its strides.
-                gemm_into(
-                    rows,
-                    positions,
-                    og,
-                    &mut cols,
-                    false,
-                    &weight,
-                    Mat { offset: gi * og * rows, rs: 1, cs: rows },
-                    grad,
-                    Mat { offset: gi * og * positions, rs: positions, cs: 1 },
-                );
-                col2im(geo, &cols, gi * cg, cg, dst);
+        by_images(n, c * h * w, &mut dx, |start, count, dx| {
+            let mut cols = vec![T::ZERO; rows * positions];
+            let grads = g.chunks_exact(per_image.max(1)).skip(start);
+            for (grad, dst) in grads.zip(dx.chunks_exact_mut((c * h * w).max(1))).take(count) {
+                for gi in 0..geo.groups {
+                    // cols = W_gᵀ · g_g: the weight read transposed through its strides.
+                    gemm_into(
+                        rows,
+                        positions,
+                        og,
+                        &mut cols,
+                        false,
+                        &weight,
+                        Mat { offset: gi * og * rows, rs: 1, cs: rows },
+                        grad,
+                        Mat { offset: gi * og * positions, rs: positions, cs: 1 },
+                    );
+                    col2im(geo, &cols, gi * cg, cg, dst);
+                }
             }
-        }
+        });
         T::into_buffer(dx)
     })
 }
 
-pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
-    let [n, c, h, w] = geo.input;
+/// `dW += g · colsᵀ` over images `start..start + count`, image after image,
+/// into `dw` (overwritten by the first).
+#[allow(clippy::too_many_arguments)]
+fn weight_grad_of<T: Float>(
+    geo: &Conv2dGeometry,
+    g: &[T],
+    x: &[T],
+    start: usize,
+    count: usize,
+    dw: &mut [T],
+) {
+    let [_, c, h, w] = geo.input;
     let (og, rows, positions) = group_dims(geo);
     let cg = c / geo.groups;
+    let per_image = geo.out_channels * positions;
+    let mut cols = vec![T::ZERO; rows * positions];
+    let pairs = g
+        .chunks_exact(per_image.max(1))
+        .zip(x.chunks_exact((c * h * w).max(1)))
+        .skip(start)
+        .take(count);
+    for (i, (grad, image)) in pairs.enumerate() {
+        for gi in 0..geo.groups {
+            im2col(geo, image, gi * cg, cg, &mut cols);
+            gemm_into(
+                og,
+                rows,
+                positions,
+                &mut dw[gi * og * rows..(gi + 1) * og * rows],
+                i > 0,
+                grad,
+                Mat {
+                    offset: gi * og * positions,
+                    rs: positions,
+                    cs: 1,
+                },
+                &cols,
+                Mat {
+                    offset: 0,
+                    rs: 1,
+                    cs: positions,
+                },
+            );
+        }
+    }
+}
+
+/// NOTE(conv-weight-grad): the batch's two halves (split at `n / 2`) are
+/// summed separately and then added, with one thread as with two, so the
+/// numbers do not depend on the thread count.
+pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
+    let n = geo.input[0];
+    let (_, rows, _) = group_dims(geo);
     with_float!(g.dtype(), T => {
         let (g, x) = (dense::<T>(g), dense::<T>(x));
-        let per_image = geo.out_channels * positions;
-        let mut dw = vec![T::ZERO; geo.out_channels * rows];
-        let mut cols = vec![T::ZERO; rows * positions];
-        for (i, (grad, image)) in g.chunks_exact(per_image.max(1)).zip(x.chunks_exact((c * h * w).max(1))).take(n).enumerate() {
-            for gi in 0..geo.groups {
-                im2col(geo, image, gi * cg, cg, &mut cols);
-                // dW_g += g_g · colsᵀ, image after image.
-                gemm_into(
-                    og,
-                    rows,
-                    positions,
-                    &mut dw[gi * og * rows..(gi + 1) * og * rows],
-                    i > 0,
-                    grad,
-                    Mat { offset: gi * og * positions, rs: positions, cs: 1 },
-                    &cols,
-                    Mat { offset: 0, rs: 1, cs: positions },
+        let len = geo.out_channels * rows;
+        let mut dw = vec![T::ZERO; len];
+        if n < 2 {
+            weight_grad_of(geo, &g, &x, 0, n, &mut dw);
+        } else {
+            let half = n / 2;
+            let mut second = vec![T::ZERO; len];
+            let (g, x) = (&*g, &*x);
+            if num_threads() > 1 {
+                let (first_dw, second_dw) = (&mut dw, &mut second);
+                join2(
+                    || weight_grad_of(geo, g, x, 0, half, first_dw),
+                    || weight_grad_of(geo, g, x, half, n - half, second_dw),
                 );
+            } else {
+                weight_grad_of(geo, g, x, 0, half, &mut dw);
+                weight_grad_of(geo, g, x, half, n - half, &mut second);
+            }
+            for (d, s) in dw.iter_mut().zip(&second) {
+                *d += *s;
             }
         }
         T::into_buffer(dw)
     })
-}
-
-/// For each output position along `axis`, the input positions its window
-/// reads (those inside the input), in kernel order.
-fn window_sources(geo: &Conv2dGeometry, axis: usize) -> Vec<Vec<usize>> {
-    let mut out = vec![Vec::new(); geo.out[axis]];
-    for k in 0..geo.kernel[axis] {
-        let (range, first) = geo.span(axis, k);
-        for o in range.clone() {
-            out[o].push(first + (o - range.start) * geo.stride[axis]);
-        }
-    }
-    out
 }
 
 pub(super) fn conv2d_grad_bias(g: View, geo: &Conv2dGeometry) -> Buffer {
@@ -238,26 +302,42 @@ pub(super) fn conv2d_grad_bias(g: View, geo: &Conv2dGeometry) -> Buffer {
     })
 }
 
+/// For each output position along `axis`, the input positions its window
+/// reads (those inside the input), in kernel order.
+fn window_sources(geo: &Conv2dGeometry, axis: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); geo.out[axis]];
+    for k in 0..geo.kernel[axis] {
+        let (range, first) = geo.span(axis, k);
+        for o in range.clone() {
+            out[o].push(first + (o - range.start) * geo.stride[axis]);
+        }
+    }
+    out
+}
+
 pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
     let [n, c, h, w] = geo.input;
     let [oh, ow] = geo.out;
     let (rows, cols) = (window_sources(geo, 0), window_sources(geo, 1));
+    // The common case (`max_pool2d(2)` and the like: windows that tile the
+    // input without padding or dilation) reads each window directly.
+    let tiled = geo.pad == [0, 0]
+        && geo.dilation == [1, 1]
+        && geo.stride == geo.kernel
+        && oh * geo.kernel[0] <= h
+        && ow * geo.kernel[1] <= w;
+    let [kh, kw] = geo.kernel;
     with_dtype!(x.dtype(), T => {
         let x = dense::<T>(x);
-        let mut out = Vec::with_capacity(n * c * oh * ow);
-        let mut indices: Vec<i64> = Vec::with_capacity(n * c * oh * ow);
-        // The common case (`max_pool2d(2)` and the like: windows that tile
-        // the input without padding or dilation) reads each window directly.
-        let tiled = geo.pad == [0, 0]
-            && geo.dilation == [1, 1]
-            && geo.stride == geo.kernel
-            && geo.out[0] * geo.kernel[0] <= h
-            && geo.out[1] * geo.kernel[1] <= w;
-        let [kh, kw] = geo.kernel;
-        for plane in x.chunks_exact((h * w).max(1)).take(n * c) {
-            if tiled {
-                for y in 0..oh {
-                    for xo in 0..ow {
+        let planes = n * c;
+        let per_plane = oh * ow;
+        let mut out = vec![T::default(); planes * per_plane];
+        let mut indices = vec![0i64; planes * per_plane];
+        // One input plane into its outputs.
+        let pool = |plane: &[T], out: &mut [T], idx: &mut [i64]| {
+            for y in 0..oh {
+                for xo in 0..ow {
+                    let (v, at) = if tiled {
                         let first = y * kh * w + xo * kw;
                         let (mut best, mut at) = (plane[first], first);
                         for i in 0..kh {
@@ -268,36 +348,46 @@ pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
                                 }
                             }
                         }
-                        out.push(best);
-                        indices.push(at as i64);
-                    }
-                }
-                continue;
-            }
-            for (y, rows) in rows.iter().enumerate() {
-                for (xo, cols) in cols.iter().enumerate() {
-                    let (v, at) = match (rows.first(), cols.first()) {
-                        (Some(&r0), Some(&c0)) => {
-                            // Plain compares from the window's first element
-                            // on (comparing it again changes nothing).
-                            let (mut best, mut at) = (plane[r0 * w + c0], r0 * w + c0);
-                            for &sy in rows {
-                                let line = &plane[sy * w..][..w];
-                                for &sx in cols {
-                                    let v = line[sx];
-                                    if pool_beats(v, best) {
-                                        (best, at) = (v, sy * w + sx);
+                        (best, at as i64)
+                    } else {
+                        match (rows[y].first(), cols[xo].first()) {
+                            (Some(&r0), Some(&c0)) => {
+                                // Plain compares from the window's first
+                                // element on (comparing it again changes nothing).
+                                let (mut best, mut at) = (plane[r0 * w + c0], r0 * w + c0);
+                                for &sy in &rows[y] {
+                                    let line = &plane[sy * w..][..w];
+                                    for &sx in &cols[xo] {
+                                        if pool_beats(line[sx], best) {
+                                            (best, at) = (line[sx], sy * w + sx);
+                                        }
                                     }
                                 }
+                                (best, at as i64)
                             }
-                            (best, at as i64)
+                            _ => (T::from_f64(f64::NEG_INFINITY), geo.empty_window_index(y, xo)),
                         }
-                        _ => (T::from_f64(f64::NEG_INFINITY), geo.empty_window_index(y, xo)),
                     };
-                    out.push(v);
-                    indices.push(at);
+                    out[y * ow + xo] = v;
+                    idx[y * ow + xo] = at;
                 }
             }
+        };
+        let run = |first: usize, out: &mut [T], idx: &mut [i64]| {
+            let inputs = x.chunks_exact((h * w).max(1)).skip(first);
+            let outputs = out.chunks_exact_mut(per_plane.max(1)).zip(idx.chunks_exact_mut(per_plane.max(1)));
+            for (plane, (o, i)) in inputs.zip(outputs) {
+                pool(plane, o, i);
+            }
+        };
+        if num_threads() > 1 && planes >= 2 && per_plane > 0 {
+            // Planes are independent: two halves side by side.
+            let half = planes / 2;
+            let (o1, o2) = out.split_at_mut(half * per_plane);
+            let (i1, i2) = indices.split_at_mut(half * per_plane);
+            join2(|| run(0, o1, i1), || run(half, o2, i2));
+        } else {
+            run(0, &mut out, &mut indices);
         }
         (T::into_buffer(out), i64::into_buffer(indices))
     })
