@@ -4,7 +4,7 @@
 //! functions and the same order of summation); matrix products and
 //! convolutions agree to rounding (the reference sums in f64).
 
-use kindling::{ConvOptions, DType, Device, Generator, PoolOptions, Tensor};
+use kindling::{AvgPoolOptions, ConvOptions, DType, Device, Generator, PoolOptions, Tensor};
 use proptest::prelude::*;
 
 const DTYPES: [DType; 5] = [DType::Bool, DType::U8, DType::I64, DType::F32, DType::F64];
@@ -222,6 +222,9 @@ proptest! {
         agree("max_pool2d", std::slice::from_ref(&a), |x| x[0].max_pool2d_with(k, opts));
         agree("max_pool2d indices", std::slice::from_ref(&a), |x| x[0].max_pool2d_with_indices(k, opts).1);
         if DTYPES[d].is_floating_point() {
+            let avg = AvgPoolOptions::default().stride(stride).padding(pad.min(k / 2)).ceil_mode(ceil).count_include_pad(dil == 1);
+            agree("avg_pool2d", std::slice::from_ref(&a), |x| x[0].avg_pool2d_with(k, avg));
+            agree("adaptive_avg_pool2d", std::slice::from_ref(&a), |x| x[0].adaptive_avg_pool2d((k + 1, stride + 1)));
             agree("max_pool2d gradient", std::slice::from_ref(&a), |x| {
                 let x = x[0].detach().requires_grad_(true);
                 x.max_pool2d_with(k, opts).sum().backward();

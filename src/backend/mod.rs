@@ -215,6 +215,31 @@ impl Conv2dGeometry {
     }
 }
 
+/// Averaging windows over an NCHW input, as PyTorch's average pools cut
+/// them: output row `y` averages input rows `rows[y]` (a range inside the
+/// input), column `x` columns `cols[x]`, and the sum is divided by
+/// `divisor[y * ow + x]` (which counts padding for `count_include_pad`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct AvgWindows {
+    /// `[n, c, h, w]` of the input.
+    pub input: [usize; 4],
+    pub rows: Vec<Range<usize>>,
+    pub cols: Vec<Range<usize>>,
+    pub divisor: Vec<f64>,
+}
+
+impl AvgWindows {
+    /// `[n, c, oh, ow]`.
+    pub fn output_shape(&self) -> [usize; 4] {
+        [
+            self.input[0],
+            self.input[1],
+            self.rows.len(),
+            self.cols.len(),
+        ]
+    }
+}
+
 /// The kernels a device provides. Inputs of one call share a dtype unless a
 /// method says otherwise; outputs are contiguous buffers in row-major order of
 /// the output shape.
@@ -305,6 +330,11 @@ pub(crate) trait Backend: Sync {
     /// The gradient of [`Backend::conv2d`] with respect to its bias: `g`
     /// summed over the batch and the positions, per output channel, in f64.
     fn conv2d_grad_bias(&self, g: View, geo: &Conv2dGeometry) -> Buffer;
+    /// The mean of each window of `x` (floats), `[n, c, oh, ow]`; sums in f64.
+    fn avg_pool2d(&self, x: View, windows: &AvgWindows) -> Buffer;
+    /// The gradient of [`Backend::avg_pool2d`]: each window's gradient spread
+    /// evenly (divided by its divisor) over its elements, `[n, c, h, w]`.
+    fn avg_pool2d_grad(&self, g: View, windows: &AvgWindows) -> Buffer;
     /// The maximum of each window of `x` `[n, c, h, w]` (`geo.out_channels`
     /// is `c`; padding never wins; NaN does, as in PyTorch), and where it is:
     /// the flat index `row * w + column` into its input plane, as int64.

@@ -1,11 +1,12 @@
-//! Convolution and pooling layers: `Conv2d`, `MaxPool2d`.
+//! Convolution and pooling layers: `Conv2d`, `MaxPool2d`, `AvgPool2d`,
+//! `AdaptiveAvgPool2d`.
 
 use std::fmt;
 
 use super::{init, Module, ModuleInfo};
 use crate::error::Result;
 use crate::ops::conv::{ConvOptions, Padding, Size2};
-use crate::ops::pool::PoolOptions;
+use crate::ops::pool::{AvgPoolOptions, PoolOptions};
 use crate::tensor::Tensor;
 
 fn pair(v: [usize; 2]) -> String {
@@ -249,6 +250,132 @@ impl Module for MaxPool2d {
 }
 
 impl fmt::Display for MaxPool2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&super::format_module(self))
+    }
+}
+
+/// 2-D average pooling, `nn.AvgPool2d`.
+///
+/// ```
+/// use kindling::nn::AvgPool2d;
+/// assert_eq!(AvgPool2d::new(2).to_string(), "AvgPool2d(kernel_size=2, stride=2, padding=0)");
+/// ```
+pub struct AvgPool2d {
+    /// The window, `[kh, kw]`.
+    pub kernel_size: Size2,
+    /// Stride, padding, `ceil_mode`, `count_include_pad`, `divisor_override`.
+    pub options: AvgPoolOptions,
+}
+
+impl AvgPool2d {
+    /// `nn.AvgPool2d(kernel_size)`: the stride is the kernel size.
+    pub fn new(kernel_size: impl Into<Size2>) -> AvgPool2d {
+        AvgPool2d::with_options(kernel_size, AvgPoolOptions::default())
+    }
+
+    /// `nn.AvgPool2d(kernel_size, stride, padding, ...)`.
+    pub fn with_options(kernel_size: impl Into<Size2>, options: AvgPoolOptions) -> AvgPool2d {
+        AvgPool2d {
+            kernel_size: kernel_size.into(),
+            options,
+        }
+    }
+}
+
+impl ModuleInfo for AvgPool2d {
+    fn type_name(&self) -> &str {
+        "AvgPool2d"
+    }
+    fn extra_repr(&self) -> String {
+        let o = &self.options;
+        format!(
+            "kernel_size={}, stride={}, padding={}",
+            size(self.kernel_size),
+            size(o.stride.unwrap_or(self.kernel_size)),
+            size(o.padding)
+        )
+    }
+}
+
+impl Module for AvgPool2d {
+    /// `F.avg_pool2d(x, ...)` (grad_fn `AvgPool2DBackward0`).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.try_avg_pool2d(self.kernel_size, self.options)
+    }
+}
+
+impl fmt::Display for AvgPool2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&super::format_module(self))
+    }
+}
+
+/// Adaptive average pooling to a fixed output size, `nn.AdaptiveAvgPool2d`.
+///
+/// ```
+/// use kindling::nn::AdaptiveAvgPool2d;
+/// assert_eq!(AdaptiveAvgPool2d::new((1, 1)).to_string(), "AdaptiveAvgPool2d(output_size=(1, 1))");
+/// assert_eq!(AdaptiveAvgPool2d::new(3).to_string(), "AdaptiveAvgPool2d(output_size=3)");
+/// ```
+pub struct AdaptiveAvgPool2d {
+    /// `[oh, ow]`.
+    pub output_size: Size2,
+    /// Whether it was given as one number (PyTorch prints it as given).
+    square: bool,
+}
+
+impl AdaptiveAvgPool2d {
+    /// `nn.AdaptiveAvgPool2d(output_size)`: a number or a pair.
+    pub fn new(output_size: impl Into<OutputSize>) -> AdaptiveAvgPool2d {
+        let OutputSize(size, square) = output_size.into();
+        AdaptiveAvgPool2d {
+            output_size: size,
+            square,
+        }
+    }
+}
+
+/// An output size as given: one number (`3`) or a pair (`(1, 1)`).
+pub struct OutputSize(Size2, bool);
+
+impl From<usize> for OutputSize {
+    fn from(v: usize) -> Self {
+        OutputSize(Size2([v, v]), true)
+    }
+}
+impl From<(usize, usize)> for OutputSize {
+    fn from((h, w): (usize, usize)) -> Self {
+        OutputSize(Size2([h, w]), false)
+    }
+}
+impl From<[usize; 2]> for OutputSize {
+    fn from(v: [usize; 2]) -> Self {
+        OutputSize(Size2(v), false)
+    }
+}
+
+impl ModuleInfo for AdaptiveAvgPool2d {
+    fn type_name(&self) -> &str {
+        "AdaptiveAvgPool2d"
+    }
+    fn extra_repr(&self) -> String {
+        if self.square {
+            format!("output_size={}", self.output_size.0[0])
+        } else {
+            format!("output_size={}", pair(self.output_size.0))
+        }
+    }
+}
+
+impl Module for AdaptiveAvgPool2d {
+    /// `F.adaptive_avg_pool2d(x, output_size)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.try_adaptive_avg_pool2d(self.output_size)
+    }
+}
+
+impl fmt::Display for AdaptiveAvgPool2d {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&super::format_module(self))
     }

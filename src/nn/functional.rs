@@ -7,7 +7,7 @@ use crate::ops::conv::{ConvOptions, Size2};
 pub use crate::ops::loss::nll_loss;
 use crate::ops::loss::Reduction;
 use crate::ops::loss::{check_targets, fused_cross_entropy, reduce};
-use crate::ops::pool::PoolOptions;
+use crate::ops::pool::{AvgPoolOptions, PoolOptions};
 use crate::tensor::Tensor;
 
 /// `F.conv2d(input, weight, bias, stride, padding, dilation, groups)`; see
@@ -45,6 +45,21 @@ pub fn max_pool2d_with(
     options: PoolOptions,
 ) -> Result<Tensor> {
     Ok(input.try_max_pool2d_with_indices(kernel_size, options)?.0)
+}
+
+/// `F.avg_pool2d(input, kernel_size, stride, padding, ceil_mode,
+/// count_include_pad, divisor_override)`.
+pub fn avg_pool2d(
+    input: &Tensor,
+    kernel_size: impl Into<Size2>,
+    options: AvgPoolOptions,
+) -> Result<Tensor> {
+    input.try_avg_pool2d(kernel_size, options)
+}
+
+/// `F.adaptive_avg_pool2d(input, output_size)`.
+pub fn adaptive_avg_pool2d(input: &Tensor, output_size: impl Into<Size2>) -> Result<Tensor> {
+    input.try_adaptive_avg_pool2d(output_size)
 }
 
 /// `F.relu(input)`.

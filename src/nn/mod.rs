@@ -49,7 +49,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-pub use conv::{Conv2d, MaxPool2d};
+pub use conv::{AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d, OutputSize};
 pub use kindling_derive::Module;
 pub use layers::{
     Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax,

@@ -1,10 +1,11 @@
 //! Pooling over NCHW tensors: `max_pool2d` (PyTorch's `F.max_pool2d`: kernel,
 //! stride, padding, dilation, `ceil_mode`, `return_indices`) with its backward
-//! node `MaxPool2DWithIndicesBackward0`.
+//! node `MaxPool2DWithIndicesBackward0`; `avg_pool2d` (`AvgPool2DBackward0`)
+//! and `adaptive_avg_pool2d` (`AdaptiveAvgPool2DBackward0`).
 
 use super::conv::Size2;
 use crate::autograd::grad_fn;
-use crate::backend::{backend, Conv2dGeometry};
+use crate::backend::{backend, AvgWindows, Conv2dGeometry};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -228,6 +229,240 @@ grad_fn! {
     }
 }
 
+/// `F.avg_pool2d`'s keyword arguments, with its defaults (`stride=None`, the
+/// kernel size; `padding=0`, `ceil_mode=False`, `count_include_pad=True`,
+/// `divisor_override=None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvgPoolOptions {
+    /// `None`: the kernel size.
+    pub stride: Option<Size2>,
+    pub padding: Size2,
+    pub ceil_mode: bool,
+    /// Count the zeros of the padding in each window's size.
+    pub count_include_pad: bool,
+    /// Divide every window's sum by this instead.
+    pub divisor_override: Option<usize>,
+}
+
+impl Default for AvgPoolOptions {
+    fn default() -> Self {
+        AvgPoolOptions {
+            stride: None,
+            padding: Size2([0, 0]),
+            ceil_mode: false,
+            count_include_pad: true,
+            divisor_override: None,
+        }
+    }
+}
+
+impl AvgPoolOptions {
+    /// `stride=`.
+    pub fn stride(mut self, stride: impl Into<Size2>) -> Self {
+        self.stride = Some(stride.into());
+        self
+    }
+    /// `padding=` (zeros).
+    pub fn padding(mut self, padding: impl Into<Size2>) -> Self {
+        self.padding = padding.into();
+        self
+    }
+    /// `ceil_mode=`.
+    pub fn ceil_mode(mut self, ceil_mode: bool) -> Self {
+        self.ceil_mode = ceil_mode;
+        self
+    }
+    /// `count_include_pad=`.
+    pub fn count_include_pad(mut self, count: bool) -> Self {
+        self.count_include_pad = count;
+        self
+    }
+    /// `divisor_override=`.
+    pub fn divisor_override(mut self, divisor: usize) -> Self {
+        self.divisor_override = Some(divisor);
+        self
+    }
+}
+
+/// The input as `[n, c, h, w]` (an unbatched `[c, h, w]` as a batch of one),
+/// or PyTorch's error for other ranks.
+fn batched4(x: &Tensor, err: impl FnOnce() -> Error) -> Result<Tensor> {
+    match x.dim() {
+        4 => Ok(x.clone()),
+        3 => Ok(crate::no_grad(|| x.unsqueeze(0))),
+        _ => Err(err()),
+    }
+}
+
+/// Records an average pool's output, in the input's rank.
+fn avg_output(x: &Tensor, batched: &Tensor, win: AvgWindows, adaptive: bool) -> Tensor {
+    let device = x.device();
+    let buf = batched.with_view(|v| backend(device).avg_pool2d(v, &win));
+    let shape = &win.output_shape()[4 - x.dim()..];
+    let out = Tensor::from_buffer_on(buf, shape, device);
+    Tensor::record(out, &[x], || AvgPool2DBackward0 {
+        x: x.clone(),
+        win,
+        adaptive,
+    })
+}
+
+impl Tensor {
+    /// `F.avg_pool2d(x, kernel)`: the mean of each `kernel`-sized window,
+    /// windows `kernel` apart, over `[n, c, h, w]` (or unbatched `[c, h, w]`).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]);
+    /// assert_eq!(x.avg_pool2d(2).to_vec::<f32>(), [2.5]);
+    /// ```
+    #[track_caller]
+    pub fn avg_pool2d(&self, kernel: impl Into<Size2>) -> Tensor {
+        or_panic!(self.try_avg_pool2d(kernel, AvgPoolOptions::default()))
+    }
+
+    /// `F.avg_pool2d` with its keyword arguments.
+    #[track_caller]
+    pub fn avg_pool2d_with(&self, kernel: impl Into<Size2>, opts: AvgPoolOptions) -> Tensor {
+        or_panic!(self.try_avg_pool2d(kernel, opts))
+    }
+
+    /// Fallible [`Tensor::avg_pool2d_with`]. Integer tensors are refused
+    /// (PyTorch averages them with truncation).
+    pub fn try_avg_pool2d(&self, kernel: impl Into<Size2>, opts: AvgPoolOptions) -> Result<Tensor> {
+        let kernel = kernel.into();
+        let batched = batched4(self, || Error::DimOutOfRange {
+            dim: -3,
+            low: -(self.dim() as isize),
+            high: self.dim() as isize - 1,
+        })?;
+        let pool = PoolOptions {
+            stride: opts.stride,
+            padding: opts.padding,
+            dilation: None,
+            ceil_mode: opts.ceil_mode,
+        };
+        let geo = geometry(batched.shape(), kernel, &pool)?;
+        if !self.dtype().is_floating_point() {
+            return Err(Error::NotImplemented {
+                op: "avg_pool2d",
+                dtype: self.dtype(),
+            });
+        }
+        let [_, _, h, w] = geo.input;
+        // PyTorch's avg_pool2d kernel: a window ends at most `pad` past the
+        // input; its size before clipping to the input is the padded count.
+        let axis = |a: usize, o: usize, size: usize| {
+            let start = (o * geo.stride[a]) as i64 - geo.pad[a] as i64;
+            let end = (start + geo.kernel[a] as i64).min((size + geo.pad[a]) as i64);
+            let padded = (end - start) as usize;
+            let (s, e) = (start.max(0) as usize, (end.max(0) as usize).min(size));
+            (s..e.max(s), padded)
+        };
+        let rows: Vec<_> = (0..geo.out[0]).map(|o| axis(0, o, h)).collect();
+        let cols: Vec<_> = (0..geo.out[1]).map(|o| axis(1, o, w)).collect();
+        let mut divisor = Vec::with_capacity(rows.len() * cols.len());
+        for (r, rp) in &rows {
+            for (c, cp) in &cols {
+                let d = match opts.divisor_override {
+                    Some(d) => d,
+                    None if opts.count_include_pad => rp * cp,
+                    None => r.len() * c.len(),
+                };
+                // An empty window averages to 0, as in PyTorch.
+                divisor.push(d.max(1) as f64);
+            }
+        }
+        let win = AvgWindows {
+            input: geo.input,
+            rows: rows.into_iter().map(|(r, _)| r).collect(),
+            cols: cols.into_iter().map(|(c, _)| c).collect(),
+            divisor,
+        };
+        Ok(avg_output(self, &batched, win, false))
+    }
+
+    /// `F.adaptive_avg_pool2d(x, output_size)`: windows cut so that the output
+    /// is `output_size`, `[n, c, oh, ow]` (or unbatched). A 1×1 output is the
+    /// mean over the last two dimensions, as PyTorch computes it (grad_fn
+    /// `MeanBackward1`).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::ones([2, 8, 7, 7]);
+    /// assert_eq!(x.adaptive_avg_pool2d(1).shape(), &[2, 8, 1, 1]);
+    /// assert_eq!(x.adaptive_avg_pool2d((2, 3)).shape(), &[2, 8, 2, 3]);
+    /// ```
+    #[track_caller]
+    pub fn adaptive_avg_pool2d(&self, output_size: impl Into<Size2>) -> Tensor {
+        or_panic!(self.try_adaptive_avg_pool2d(output_size))
+    }
+
+    /// Fallible [`Tensor::adaptive_avg_pool2d`].
+    pub fn try_adaptive_avg_pool2d(&self, output_size: impl Into<Size2>) -> Result<Tensor> {
+        let [oh, ow] = output_size.into().0;
+        let batched = batched4(self, || {
+            shape_err(format!(
+                "adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {:?}",
+                self.shape()
+            ))
+        })?;
+        if !self.dtype().is_floating_point() {
+            return Err(Error::NotImplemented {
+                op: "adaptive_avg_pool2d",
+                dtype: self.dtype(),
+            });
+        }
+        if [oh, ow] == [1, 1] {
+            return self.try_mean_dim(-1, true)?.try_mean_dim(-2, true);
+        }
+        let [n, c, h, w] = [0, 1, 2, 3].map(|d| batched.shape()[d]);
+        let cut =
+            |o: usize, out: usize, size: usize| (o * size / out)..((o + 1) * size).div_ceil(out);
+        let rows: Vec<_> = (0..oh).map(|o| cut(o, oh, h)).collect();
+        let cols: Vec<_> = (0..ow).map(|o| cut(o, ow, w)).collect();
+        let divisor = rows
+            .iter()
+            .flat_map(|r| cols.iter().map(move |c| (r.len() * c.len()).max(1) as f64))
+            .collect();
+        let win = AvgWindows {
+            input: [n, c, h, w],
+            rows,
+            cols,
+            divisor,
+        };
+        Ok(avg_output(self, &batched, win, true))
+    }
+}
+
+/// Each window's gradient, divided by its divisor, goes to its elements.
+pub(crate) struct AvgPool2DBackward0 {
+    x: Tensor,
+    win: AvgWindows,
+    adaptive: bool,
+}
+
+impl crate::autograd::Node for AvgPool2DBackward0 {
+    fn name(&self) -> &'static str {
+        if self.adaptive {
+            "AdaptiveAvgPool2DBackward0"
+        } else {
+            "AvgPool2DBackward0"
+        }
+    }
+    fn inputs(&self) -> crate::autograd::Inputs<'_> {
+        smallvec::smallvec![&self.x]
+    }
+    fn backward(&self, g: &Tensor, acc: &mut crate::autograd::Sink<'_>) {
+        acc.add(&self.x, || {
+            let device = g.device();
+            let g = g.contiguous().reshape(self.win.output_shape());
+            let buf = g.with_view(|g| backend(device).avg_pool2d_grad(g, &self.win));
+            Tensor::from_buffer_on(buf, self.x.shape(), device)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,11 +503,42 @@ mod tests {
         max_pool2d_ties_and_nan => pool,
         max_pool2d_empty_window => pool,
         max_pool2d_indices => |x, _| x[0].max_pool2d_with_indices(3, PoolOptions::default().stride(2).padding(1)).1,
+        avg_pool2d_2 => avg,
+        avg_pool2d_stride_padding => avg,
+        avg_pool2d_no_pad_count => avg,
+        avg_pool2d_ceil_mode => avg,
+        avg_pool2d_divisor => avg,
+        avg_pool2d_unbatched => avg,
+        adaptive_avg_pool2d_1 => adaptive,
+        adaptive_avg_pool2d_uneven => adaptive,
+        adaptive_avg_pool2d_larger => adaptive,
+        adaptive_avg_pool2d_unbatched => adaptive,
+    }
+
+    fn avg(x: &[Tensor], attrs: &Value) -> Tensor {
+        let mut opts = AvgPoolOptions {
+            stride: pair(&attrs["stride"]),
+            padding: pair(&attrs["padding"]).unwrap_or_default(),
+            ceil_mode: attrs["ceil_mode"].as_bool().unwrap_or(false),
+            count_include_pad: attrs["count_include_pad"].as_bool().unwrap_or(true),
+            divisor_override: None,
+        };
+        if let Some(d) = attrs["divisor_override"].as_u64() {
+            opts = opts.divisor_override(d as usize);
+        }
+        x[0].avg_pool2d_with(pair(&attrs["kernel_size"]).unwrap(), opts)
+    }
+
+    fn adaptive(x: &[Tensor], attrs: &Value) -> Tensor {
+        x[0].adaptive_avg_pool2d(pair(&attrs["output_size"]).unwrap())
     }
 
     gradchecks! {
         max_pool2d: [randn(&[2, 3, 7, 6], 1)] =>
             |x| x[0].max_pool2d_with(3, PoolOptions::default().stride(2).padding(1).ceil_mode(true));
+        avg_pool2d: [randn(&[2, 3, 7, 6], 2)] =>
+            |x| x[0].avg_pool2d_with(3, AvgPoolOptions::default().stride(2).padding(1).ceil_mode(true).count_include_pad(false));
+        adaptive_avg_pool2d: [randn(&[2, 3, 7, 5], 3)] => |x| x[0].adaptive_avg_pool2d((3, 2));
     }
 
     fn err(x: &[usize], kernel: usize, opts: PoolOptions) -> String {

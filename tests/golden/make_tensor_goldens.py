@@ -319,6 +319,26 @@ def op_cases():
     add("max_pool2d_indices", lambda r, p: [r(1, 2, 7, 6)],
         lambda x: F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)[1], grad=False)
 
+    def avg(name, shape, **kw):
+        attrs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}
+        add(name, lambda r, p: [r(*shape)], lambda x: F.avg_pool2d(x, **kw), attrs=attrs)
+
+    avg("avg_pool2d_2", (2, 3, 6, 6), kernel_size=2)
+    avg("avg_pool2d_stride_padding", (1, 2, 7, 7), kernel_size=3, stride=2, padding=1)
+    avg("avg_pool2d_no_pad_count", (1, 2, 7, 6), kernel_size=3, stride=2, padding=1, count_include_pad=False)
+    avg("avg_pool2d_ceil_mode", (2, 1, 8, 6), kernel_size=3, stride=2, padding=1, ceil_mode=True)
+    avg("avg_pool2d_divisor", (1, 2, 6, 5), kernel_size=(3, 2), divisor_override=4)
+    avg("avg_pool2d_unbatched", (3, 6, 6), kernel_size=2)
+
+    def adaptive(name, shape, size):
+        add(name, lambda r, p: [r(*shape)], lambda x: F.adaptive_avg_pool2d(x, size),
+            attrs={"output_size": list(size) if isinstance(size, tuple) else size})
+
+    adaptive("adaptive_avg_pool2d_1", (2, 3, 5, 5), 1)
+    adaptive("adaptive_avg_pool2d_uneven", (1, 2, 7, 5), (3, 2))
+    adaptive("adaptive_avg_pool2d_larger", (1, 1, 3, 4), (5, 6))
+    adaptive("adaptive_avg_pool2d_unbatched", (2, 7, 7), 3)
+
     add = family("convert")
     add("to_float64", lambda r, p: [r(4)], lambda a: a.double())
     add("contiguous", lambda r, p: [r(3, 4)], lambda a: a.t().contiguous())

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use super::gemm::{gemm_into, Mat};
 use super::runtime::{join2, num_threads};
 use crate::backend::math::pool_beats;
-use crate::backend::{Conv2dGeometry, View};
+use crate::backend::{AvgWindows, Conv2dGeometry, View};
 use crate::tensor::{with_dtype, with_float, Buffer, Element, Float};
 
 /// The elements of `v` in row-major order, borrowed when already so.
@@ -411,6 +411,57 @@ pub(super) fn max_pool2d_grad(g: View, indices: View, geo: &Conv2dGeometry) -> B
                 }
             }
         }
+        T::into_buffer(dx)
+    })
+}
+
+pub(super) fn avg_pool2d(x: View, win: &AvgWindows) -> Buffer {
+    let [n, c, h, w] = win.input;
+    let (oh, ow) = (win.rows.len(), win.cols.len());
+    with_float!(x.dtype(), T => {
+        let x = dense::<T>(x);
+        let mut out = vec![T::ZERO; n * c * oh * ow];
+        by_images(n * c, oh * ow, &mut out, |first, count, out| {
+            let planes = x.chunks_exact((h * w).max(1)).skip(first).take(count);
+            for (plane, dst) in planes.zip(out.chunks_exact_mut((oh * ow).max(1))) {
+                for (y, rows) in win.rows.iter().enumerate() {
+                    for (xo, cols) in win.cols.iter().enumerate() {
+                        let mut sum = 0.0f64;
+                        for r in rows.clone() {
+                            for v in &plane[r * w + cols.start..r * w + cols.end] {
+                                sum += v.to_f64();
+                            }
+                        }
+                        dst[y * ow + xo] = T::from_f64(sum / win.divisor[y * ow + xo]);
+                    }
+                }
+            }
+        });
+        T::into_buffer(out)
+    })
+}
+
+pub(super) fn avg_pool2d_grad(g: View, win: &AvgWindows) -> Buffer {
+    let [n, c, h, w] = win.input;
+    let (oh, ow) = (win.rows.len(), win.cols.len());
+    with_float!(g.dtype(), T => {
+        let g = dense::<T>(g);
+        let mut dx = vec![T::ZERO; n * c * h * w];
+        by_images(n * c, h * w, &mut dx, |first, count, dx| {
+            let grads = g.chunks_exact((oh * ow).max(1)).skip(first).take(count);
+            for (grad, plane) in grads.zip(dx.chunks_exact_mut((h * w).max(1))) {
+                for (y, rows) in win.rows.iter().enumerate() {
+                    for (xo, cols) in win.cols.iter().enumerate() {
+                        let share = T::from_f64(grad[y * ow + xo].to_f64() / win.divisor[y * ow + xo]);
+                        for r in rows.clone() {
+                            for v in &mut plane[r * w + cols.start..r * w + cols.end] {
+                                *v += share;
+                            }
+                        }
+                    }
+                }
+            }
+        });
         T::into_buffer(dx)
     })
 }

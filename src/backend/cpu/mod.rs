@@ -17,8 +17,8 @@ use std::ops::Range;
 
 use crate::backend::math::cross_entropy_row;
 use crate::backend::{
-    AdadeltaStep, AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp,
-    ReduceOp, SgdStep, UnaryOp, View,
+    AdadeltaStep, AdamStep, AvgWindows, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp,
+    InplaceOp, ReduceOp, SgdStep, UnaryOp, View,
 };
 use crate::tensor::{with_float, Buffer, DType, Element, Float, Layout, Scalar};
 
@@ -153,6 +153,12 @@ impl Backend for Cpu {
     }
     fn conv2d_grad_bias(&self, g: View, geo: &Conv2dGeometry) -> Buffer {
         conv::conv2d_grad_bias(g, geo)
+    }
+    fn avg_pool2d(&self, x: View, windows: &AvgWindows) -> Buffer {
+        conv::avg_pool2d(x, windows)
+    }
+    fn avg_pool2d_grad(&self, g: View, windows: &AvgWindows) -> Buffer {
+        conv::avg_pool2d_grad(g, windows)
     }
     fn max_pool2d(&self, x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
         conv::max_pool2d(x, geo)

@@ -3,7 +3,7 @@
 
 use super::at;
 use crate::backend::math;
-use crate::backend::{Conv2dGeometry, View};
+use crate::backend::{AvgWindows, Conv2dGeometry, View};
 use crate::tensor::{with_dtype, with_float, Buffer, Element};
 
 /// Every `(kernel row, kernel column, input row, input column)` that output
@@ -177,5 +177,56 @@ pub(super) fn max_pool2d_grad(g: View, indices: View, geo: &Conv2dGeometry) -> B
             }
         }
         T::into_buffer(sums.into_iter().map(T::from_f64).collect())
+    })
+}
+
+pub(super) fn avg_pool2d(x: View, win: &AvgWindows) -> Buffer {
+    let [n, c, _, _] = win.input;
+    let ow = win.cols.len();
+    with_float!(x.dtype(), T => {
+        let xd = x.data::<T>();
+        let mut out = Vec::new();
+        for b in 0..n {
+            for ch in 0..c {
+                for (y, rows) in win.rows.iter().enumerate() {
+                    for (xo, cols) in win.cols.iter().enumerate() {
+                        let mut sum = 0.0f64;
+                        for r in rows.clone() {
+                            for col in cols.clone() {
+                                sum += xd[at(x.layout, &[b, ch, r, col])].to_f64();
+                            }
+                        }
+                        out.push(T::from_f64(sum / win.divisor[y * ow + xo]));
+                    }
+                }
+            }
+        }
+        T::into_buffer(out)
+    })
+}
+
+pub(super) fn avg_pool2d_grad(g: View, win: &AvgWindows) -> Buffer {
+    let [n, c, h, w] = win.input;
+    let ow = win.cols.len();
+    with_float!(g.dtype(), T => {
+        let gd = g.data::<T>();
+        let mut dx = vec![0.0f64; n * c * h * w];
+        for b in 0..n {
+            for ch in 0..c {
+                for (y, rows) in win.rows.iter().enumerate() {
+                    for (xo, cols) in win.cols.iter().enumerate() {
+                        let v = gd[at(g.layout, &[b, ch, y, xo])].to_f64();
+                        // Rounded as the CPU backend rounds its share.
+                        let share = T::from_f64(v / win.divisor[y * ow + xo]).to_f64();
+                        for r in rows.clone() {
+                            for col in cols.clone() {
+                                dx[((b * c + ch) * h + r) * w + col] += share;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        T::into_buffer(dx.into_iter().map(T::from_f64).collect())
     })
 }
