@@ -236,10 +236,10 @@ proptest! {
 
 #[test]
 fn a_training_step_agrees() {
-    // Linear layers, cross-entropy and SGD with momentum, or Adadelta: three
+    // Linear layers, cross-entropy and SGD with momentum, Adadelta or RMSprop: three
     // steps on each backend end at weights that agree to rounding.
     use kindling::nn::functional::cross_entropy;
-    use kindling::optim::{Adadelta, Optimizer, SGD};
+    use kindling::optim::{Adadelta, Optimizer, RMSprop, SGD};
     let run = |device: Device, make: &dyn Fn(Vec<Tensor>) -> Box<dyn Optimizer>| {
         let mut g = Generator::new(3);
         let w = Tensor::randn_with([10, 20], &mut g)
@@ -257,10 +257,11 @@ fn a_training_step_agrees() {
         assert_eq!(w.device(), device);
         w.to_vec::<f32>()
     };
-    let optimizers: [&dyn Fn(Vec<Tensor>) -> Box<dyn Optimizer>; 2] =
-        [&|ps| Box::new(SGD::new(ps, 0.1).momentum(0.9)), &|ps| {
-            Box::new(Adadelta::new(ps, 1.0))
-        }];
+    let optimizers: [&dyn Fn(Vec<Tensor>) -> Box<dyn Optimizer>; 3] = [
+        &|ps| Box::new(SGD::new(ps, 0.1).momentum(0.9)),
+        &|ps| Box::new(Adadelta::new(ps, 1.0)),
+        &|ps| Box::new(RMSprop::new(ps, 0.01).momentum(0.5).centered(true)),
+    ];
     for make in optimizers {
         let (cpu, reference) = (run(Device::Cpu, make), run(Device::Reference, make));
         for (a, b) in cpu.iter().zip(&reference) {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use kindling::nn::models::Arch;
 use kindling::nn::{CrossEntropyLoss, Flatten, Module, Sequential};
-use kindling::optim::{Adadelta, Adam, AdamW, Optimizer, SGD};
+use kindling::optim::{Adadelta, Adam, AdamW, Optimizer, RMSprop, SGD};
 use kindling::{Result, Tensor};
 
 fn golden_dir() -> PathBuf {
@@ -313,8 +313,8 @@ fn module_printouts_match_pytorch() {
 /// `cnn` (pytorch/examples' MNIST Net) against PyTorch
 /// (`tests/golden/make_cnn_goldens.py`): the printout and keys, then in eval
 /// mode, from weights both sides build from one formula, the logits, the loss,
-/// every gradient and the parameters after 3 steps of SGD with momentum and
-/// of Adadelta.
+/// every gradient and the parameters after 3 steps of SGD with momentum, of
+/// Adadelta and of RMSprop (plain, and centered with momentum).
 #[test]
 fn cnn_matches_pytorch() {
     let _rng = common::rng_lock();
@@ -398,9 +398,20 @@ fn cnn_matches_pytorch() {
     }
 
     type MakeOptimizer = fn(Vec<Tensor>) -> Box<dyn Optimizer>;
-    let optimizers: [(&str, MakeOptimizer); 2] = [
+    let optimizers: [(&str, MakeOptimizer); 4] = [
         ("sgd", |ps| Box::new(SGD::new(ps, 0.05).momentum(0.9))),
         ("adadelta", |ps| Box::new(Adadelta::new(ps, 1.0))),
+        // eps 1e-3, as the golden script says why.
+        ("rmsprop", |ps| Box::new(RMSprop::new(ps, 0.001).eps(1e-3))),
+        ("rmsprop_centered_momentum", |ps| {
+            Box::new(
+                RMSprop::new(ps, 0.001)
+                    .eps(1e-3)
+                    .momentum(0.9)
+                    .centered(true)
+                    .weight_decay(1e-4),
+            )
+        }),
     ];
     for (opt_name, make) in optimizers {
         init(&model);

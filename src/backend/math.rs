@@ -622,6 +622,49 @@ pub(crate) fn adadelta_element<T: Float>(
     *p += c.neg_lr * delta;
 }
 
+/// One RMSprop step's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RmspropStep {
+    pub lr: f64,
+    pub alpha: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub centered: bool,
+}
+
+/// RMSprop's update of one element, in the order of PyTorch's
+/// `_single_tensor_rmsprop`: `g += wd·p; s = α·s + (1-α)·g·g;` centered:
+/// `m = lerp(m, g, 1-α); avg = √(s - m·m) + eps`, else `avg = √s + eps`; with
+/// momentum `b = μ·b + g/avg; p -= lr·b`, else `p -= lr·g/avg`.
+#[inline(always)]
+pub(crate) fn rmsprop_element<T: Float>(
+    p: &mut T,
+    g: T,
+    [square_avg, buf, grad_avg]: [&mut T; 3],
+    s: &RmspropStep,
+) {
+    let c = |v: f64| T::from_f64(v);
+    let g = if s.weight_decay != 0.0 {
+        fused_add(g, c(s.weight_decay), *p)
+    } else {
+        g
+    };
+    *square_avg = *square_avg * c(s.alpha) + c(1.0 - s.alpha) * g * g;
+    let avg = if s.centered {
+        *grad_avg = *grad_avg + c(1.0 - s.alpha) * (g - *grad_avg);
+        (*square_avg + c(-1.0) * *grad_avg * *grad_avg).sqrt() + c(s.eps)
+    } else {
+        square_avg.sqrt() + c(s.eps)
+    };
+    if s.momentum > 0.0 {
+        *buf = *buf * c(s.momentum) + g / avg;
+        *p += c(-s.lr) * *buf;
+    } else {
+        *p += c(-s.lr) * (g / avg);
+    }
+}
+
 /// SGD's update of one element with a momentum buffer `b`:
 /// `d = g + wd·p; b = d (first step) or momentum·b + (1 - dampening)·d;
 /// p -= lr·(d + momentum·b if nesterov, else b)`.

@@ -24,7 +24,7 @@ pub(crate) mod reference;
 use std::ops::Range;
 
 use crate::tensor::{Buffer, DType, Device, Element, Layout, Scalar};
-pub(crate) use math::{AdadeltaStep, AdamStep, FloatOp, SgdStep};
+pub(crate) use math::{AdadeltaStep, AdamStep, FloatOp, RmspropStep, SgdStep};
 
 /// A tensor's elements as a kernel sees them: its buffer and its layout.
 #[derive(Clone, Copy)]
@@ -367,6 +367,16 @@ pub(crate) trait Backend: Sync {
         grad: View,
         buffers: [&mut Buffer; 2],
         step: &AdadeltaStep,
+    );
+    /// One RMSprop step on `range` of `param`, with its `square_avg`,
+    /// `momentum_buffer` and `grad_avg` buffers.
+    fn rmsprop_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        buffers: [&mut Buffer; 3],
+        step: &RmspropStep,
     );
     /// One Adam/AdamW step on `range` of `param`, with its `exp_avg`,
     /// `exp_avg_sq` and `max_exp_avg_sq` buffers.

@@ -1,5 +1,5 @@
 //! Optimizers with PyTorch's exact update rules and defaults (`SGD`, `Adam`,
-//! `AdamW`, `Adadelta`) and learning-rate schedulers (`StepLR`, `CosineAnnealingLR`,
+//! `AdamW`, `Adadelta`, `RMSprop`) and learning-rate schedulers (`StepLR`, `CosineAnnealingLR`,
 //! `OneCycleLR`).
 //!
 //! Updates run elementwise in the parameters' own precision and in PyTorch's
@@ -15,7 +15,7 @@ use std::path::Path;
 
 pub use schedulers::{CosineAnnealingLR, LrScheduler, OneCycleLR, StepLR};
 
-use crate::backend::{backend, AdadeltaStep, AdamStep, Backend, SgdStep, View};
+use crate::backend::{backend, AdadeltaStep, AdamStep, Backend, RmspropStep, SgdStep, View};
 use crate::error::{Error, Result};
 use crate::tensor::{Buffer, Tensor};
 
@@ -721,6 +721,177 @@ impl Optimizer for Adadelta {
             *slot = match (get("square_avg")?, get("acc_delta")?) {
                 (Some(s), Some(a)) => Some([s, a]),
                 _ => None,
+            };
+        }
+        self.steps = state.step;
+        self.lr = state.lr;
+        Ok(())
+    }
+}
+
+/// RMSprop, with PyTorch's rules (`_single_tensor_rmsprop`):
+///
+/// ```text
+/// g = g + weight_decay·p
+/// s = α·s + (1 - α)·g²
+/// avg = √(s - m²) + eps, m = lerp(m, g, 1 - α)   (centered)   else √s + eps
+/// b = μ·b + g/avg, p = p - lr·b                  (momentum)   else p = p - lr·g/avg
+/// ```
+///
+/// ```
+/// use kindling::optim::{Optimizer, RMSprop};
+/// use kindling::Tensor;
+/// let w = Tensor::from_vec(vec![1.0f32], [1]).requires_grad_(true);
+/// let mut opt = RMSprop::new(vec![w.clone()], 0.01);
+/// (&w * &w).sum().backward();
+/// opt.step()?;
+/// assert!(w.to_vec::<f32>()[0] < 1.0);
+/// # Ok::<(), kindling::Error>(())
+/// ```
+pub struct RMSprop {
+    params: Vec<Tensor>,
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the running average of squares.
+    pub alpha: f64,
+    /// Added to the root.
+    pub eps: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// Momentum factor (0 = none).
+    pub momentum: f64,
+    /// Normalise by the variance estimate instead of the second moment.
+    pub centered: bool,
+    /// `square_avg`, `momentum_buffer`, `grad_avg` of each parameter.
+    buffers: Vec<Option<[Tensor; 3]>>,
+    steps: u64,
+}
+
+impl RMSprop {
+    /// `torch.optim.RMSprop(params, lr)`: alpha 0.99, eps 1e-8, no weight
+    /// decay, no momentum, not centered (PyTorch's default `lr` is 0.01).
+    pub fn new(params: Vec<Tensor>, lr: f64) -> RMSprop {
+        let n = params.len();
+        RMSprop {
+            params: params_checked(params),
+            lr,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+            buffers: vec![None; n],
+            steps: 0,
+        }
+    }
+
+    /// Sets alpha.
+    pub fn alpha(mut self, alpha: f64) -> RMSprop {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Sets eps.
+    pub fn eps(mut self, eps: f64) -> RMSprop {
+        self.eps = eps;
+        self
+    }
+
+    /// Sets the weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> RMSprop {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Sets the momentum factor.
+    pub fn momentum(mut self, momentum: f64) -> RMSprop {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Turns the centered variant on or off.
+    pub fn centered(mut self, centered: bool) -> RMSprop {
+        self.centered = centered;
+        self
+    }
+}
+
+impl Optimizer for RMSprop {
+    fn step(&mut self) -> Result<()> {
+        no_parameters(&self.params)?;
+        let step = RmspropStep {
+            lr: self.lr,
+            alpha: self.alpha,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            momentum: self.momentum,
+            centered: self.centered,
+        };
+        for (p, slot) in self.params.iter().zip(self.buffers.iter_mut()) {
+            let Some(g) = p.grad() else { continue };
+            let bufs = slot.get_or_insert_with(|| std::array::from_fn(|_| p.zeros_like()));
+            fused_step(
+                p,
+                &g,
+                [&bufs[0], &bufs[1], &bufs[2]],
+                |be, p, range, g, b| be.rmsprop_step(p, range, g, b, &step),
+            )?;
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn zero_grad(&self) {
+        self.params.iter().for_each(Tensor::zero_grad);
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState {
+        let mut buffers = Vec::new();
+        for (i, b) in self.buffers.iter().enumerate() {
+            if let Some([square_avg, momentum, grad_avg]) = b {
+                buffers.push((format!("{i}.square_avg"), square_avg.clone_tensor()));
+                if self.momentum > 0.0 {
+                    buffers.push((format!("{i}.momentum_buffer"), momentum.clone_tensor()));
+                }
+                if self.centered {
+                    buffers.push((format!("{i}.grad_avg"), grad_avg.clone_tensor()));
+                }
+            }
+        }
+        OptimizerState {
+            kind: "RMSprop".into(),
+            step: self.steps,
+            lr: self.lr,
+            buffers,
+        }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let mut names = vec!["square_avg"];
+        if self.momentum > 0.0 {
+            names.push("momentum_buffer");
+        }
+        if self.centered {
+            names.push("grad_avg");
+        }
+        state.check_fits("RMSprop", &names, self.params.len())?;
+        for (i, (p, slot)) in self.params.iter().zip(self.buffers.iter_mut()).enumerate() {
+            let get = |name: &str| state.buffer_for(i, name, p);
+            *slot = match get("square_avg")? {
+                Some(s) => {
+                    let b = get("momentum_buffer")?.unwrap_or_else(|| p.zeros_like());
+                    let m = get("grad_avg")?.unwrap_or_else(|| p.zeros_like());
+                    Some([s, b, m])
+                }
+                None => None,
             };
         }
         self.steps = state.step;

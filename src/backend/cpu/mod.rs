@@ -18,7 +18,7 @@ use std::ops::Range;
 use crate::backend::math::cross_entropy_row;
 use crate::backend::{
     AdadeltaStep, AdamStep, AvgWindows, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp,
-    InplaceOp, ReduceOp, SgdStep, UnaryOp, View,
+    InplaceOp, ReduceOp, RmspropStep, SgdStep, UnaryOp, View,
 };
 use crate::tensor::{with_float, Buffer, DType, Element, Float, Layout, Scalar};
 
@@ -188,6 +188,16 @@ impl Backend for Cpu {
         step: &AdamStep,
     ) {
         optim::adam(param, range, grad, moments, step)
+    }
+    fn rmsprop_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        buffers: [&mut Buffer; 3],
+        step: &RmspropStep,
+    ) {
+        optim::rmsprop(param, range, grad, buffers, step)
     }
     fn adadelta_step(
         &self,

@@ -8,6 +8,7 @@ use crate::backend::math::{
     adadelta_element, adam_element, sgd_element, sgd_momentum_element, AdadeltaConsts,
     AdadeltaStep, AdamConsts, AdamStep, SgdConsts, SgdStep,
 };
+use crate::backend::math::{rmsprop_element, RmspropStep};
 use crate::backend::View;
 use crate::tensor::{with_float, Buffer, Element, Float};
 
@@ -138,6 +139,25 @@ pub(super) fn adadelta(
         split_update::<T, 2>(p, g, bufs.map(T::slice_mut), |p, g, [sq, acc]| {
             for (((p, &g), sq), acc) in p.iter_mut().zip(g).zip(sq.iter_mut()).zip(acc.iter_mut()) {
                 adadelta_element(p, g, sq, acc, &c);
+            }
+        });
+    })
+}
+
+pub(super) fn rmsprop(
+    p: &mut Buffer,
+    range: Range<usize>,
+    g: View,
+    bufs: [&mut Buffer; 3],
+    s: &RmspropStep,
+) {
+    let g_range = g.layout.contiguous_range().expect("a contiguous gradient");
+    with_float!(p.dtype(), T => {
+        let g = &g.data::<T>()[g_range];
+        let p = &mut T::slice_mut(p)[range];
+        split_update::<T, 3>(p, g, bufs.map(T::slice_mut), |p, g, [sq, b, m]| {
+            for i in 0..p.len() {
+                rmsprop_element(&mut p[i], g[i], [&mut sq[i], &mut b[i], &mut m[i]], s);
             }
         });
     })

@@ -12,13 +12,14 @@ use std::ops::Range;
 
 mod conv;
 
+use crate::backend::math::rmsprop_element;
 use crate::backend::math::{
     adadelta_element, adam_element, sgd_element, sgd_momentum_element, AdadeltaConsts, AdamConsts,
     SgdConsts,
 };
 use crate::backend::{
     AdadeltaStep, AdamStep, AvgWindows, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp,
-    InplaceOp, ReduceOp, SgdStep, UnaryOp, View,
+    InplaceOp, ReduceOp, RmspropStep, SgdStep, UnaryOp, View,
 };
 use crate::tensor::layout::contiguous_strides;
 use crate::tensor::layout::for_each_offsets;
@@ -587,6 +588,23 @@ impl Backend for Reference {
         })
     }
 
+    fn rmsprop_step(
+        &self,
+        param: &mut Buffer,
+        range: Range<usize>,
+        grad: View,
+        buffers: [&mut Buffer; 3],
+        step: &RmspropStep,
+    ) {
+        with_float!(param.dtype(), T => {
+            let g = &grad.data::<T>()[grad.layout.offset..];
+            let p = &mut T::slice_mut(param)[range];
+            let [sq, b, m] = buffers.map(T::slice_mut);
+            for i in 0..p.len() {
+                rmsprop_element(&mut p[i], g[i], [&mut sq[i], &mut b[i], &mut m[i]], step);
+            }
+        })
+    }
     fn adadelta_step(
         &self,
         param: &mut Buffer,
