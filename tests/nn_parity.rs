@@ -318,24 +318,15 @@ fn module_printouts_match_pytorch() {
 #[test]
 fn cnn_matches_pytorch() {
     let _rng = common::rng_lock();
-    let text = common::golden("cnn_cases.json");
     let (arrays, _) =
         kindling::io::load_safetensors(&golden_dir().join("cnn_cases.safetensors")).unwrap();
-    let arrays: HashMap<String, Tensor> = arrays.into_iter().collect();
-    let px: Vec<u8> = text["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u8)
-        .collect();
-    let labels: Vec<i64> = text["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
-    let x = Tensor::from_vec(px, [16, 1, 28, 28]) / 255;
-    let y = Tensor::from_vec(labels, [16]);
+    let g = Goldens {
+        text: common::golden("cnn_cases.json"),
+        arrays: arrays.into_iter().collect(),
+    };
+    let (text, arrays) = (&g.text, &g.arrays);
+    let (x, y) = batch(&g);
+    let x = x.reshape([16, 1, 28, 28]);
     let rows: Vec<i64> = text["fc1_rows"]
         .as_array()
         .unwrap()

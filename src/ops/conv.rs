@@ -8,8 +8,9 @@ use crate::backend::{backend, Conv2dGeometry};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::{DType, Tensor};
 
-/// Two sizes, for height and width: `3` is `[3, 3]`, as PyTorch's `_pair`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Two sizes, for height and width: `3` is `[3, 3]`, as PyTorch's `_pair`
+/// (the default is `[0, 0]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Size2(pub [usize; 2]);
 
 impl From<usize> for Size2 {
@@ -363,32 +364,19 @@ impl Node for ConvolutionBackward0 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::golden::{attr_i, goldens, gradchecks};
+    use crate::ops::golden::{attr_i, attr_size2, goldens, gradchecks};
     use crate::testing::randn;
     use serde_json::Value;
 
     /// The case's options: `stride`, `padding` (a pair, `"same"` or
     /// `"valid"`), `dilation`, `groups`.
     fn opts(attrs: &Value) -> ConvOptions {
-        let pair = |key: &str| -> Size2 {
-            match &attrs[key] {
-                Value::Array(v) => Size2([
-                    v[0].as_u64().unwrap() as usize,
-                    v[1].as_u64().unwrap() as usize,
-                ]),
-                Value::Null => Size2([1, 1]),
-                v => Size2::from(v.as_u64().unwrap() as usize),
-            }
-        };
+        let pair = |key: &str| attr_size2(&attrs[key]).unwrap_or(Size2([1, 1]));
         let padding = match &attrs["padding"] {
             Value::String(s) if s == "same" => Padding::Same,
             Value::String(s) if s == "valid" => Padding::Valid,
             Value::Null => Padding::Zeros([0, 0]),
-            Value::Array(v) => Padding::Zeros([
-                v[0].as_u64().unwrap() as usize,
-                v[1].as_u64().unwrap() as usize,
-            ]),
-            v => Padding::from(v.as_u64().unwrap() as usize),
+            v => Padding::Zeros(attr_size2(v).expect("a padding").0),
         };
         ConvOptions {
             stride: pair("stride"),

@@ -30,6 +30,18 @@ pub(crate) fn attr_i(attrs: &Value, key: &str) -> isize {
     attrs[key].as_i64().unwrap_or_else(|| panic!("attr {key}")) as isize
 }
 
+/// A size attribute of a case (`3` or `[3, 2]`), `None` when absent.
+pub(crate) fn attr_size2(v: &Value) -> Option<crate::Size2> {
+    match v {
+        Value::Null => None,
+        Value::Array(v) => Some(crate::Size2([
+            v[0].as_u64().expect("a size") as usize,
+            v[1].as_u64().expect("a size") as usize,
+        ])),
+        v => Some(crate::Size2::from(v.as_u64().expect("a size") as usize)),
+    }
+}
+
 /// A case's `keepdim` (false when absent).
 pub(crate) fn keepdim(attrs: &Value) -> bool {
     attrs["keepdim"].as_bool().unwrap_or(false)

@@ -52,13 +52,6 @@ impl PoolOptions {
     }
 }
 
-/// `[0, 0]`.
-impl Default for Size2 {
-    fn default() -> Self {
-        Size2([0, 0])
-    }
-}
-
 /// PyTorch's `pooling_output_shape`.
 fn output_size(
     size: usize,
@@ -466,19 +459,8 @@ impl crate::autograd::Node for AvgPool2DBackward0 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::golden::{goldens, gradchecks};
+    use crate::ops::golden::{attr_size2 as pair, goldens, gradchecks};
     use serde_json::Value;
-
-    fn pair(v: &Value) -> Option<Size2> {
-        match v {
-            Value::Null => None,
-            Value::Array(v) => Some(Size2([
-                v[0].as_u64().unwrap() as usize,
-                v[1].as_u64().unwrap() as usize,
-            ])),
-            v => Some(Size2::from(v.as_u64().unwrap() as usize)),
-        }
-    }
 
     fn pool(x: &[Tensor], attrs: &Value) -> Tensor {
         let opts = PoolOptions {
