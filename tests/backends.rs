@@ -269,3 +269,37 @@ fn a_training_step_agrees() {
         }
     }
 }
+
+#[test]
+fn max_pooling_breaks_ties_and_nans_as_the_reference() {
+    // Every 2×2 window over {-0.0, 0.0, 1.0, NaN, -inf}: the first maximum
+    // wins a tie (-0.0 before 0.0 keeps -0.0), the last NaN wins over all, in
+    // float32 (the tiled fast path), float64, and with a 3×3 kernel.
+    let set = [-0.0f64, 0.0, 1.0, f64::NAN, f64::NEG_INFINITY];
+    let mut v = Vec::new();
+    for i in 0..set.len().pow(4) {
+        // Window i lies in plane i, as [[a, b], [c, d]].
+        v.extend((0..4).map(|t| set[i / set.len().pow(t) % set.len()]));
+    }
+    let windows = Tensor::from_vec(v, [1, set.len().pow(4), 2, 2]);
+    for dtype in [DType::F32, DType::F64] {
+        let x = windows.to_dtype(dtype);
+        agree("max_pool2d", std::slice::from_ref(&x), |x| {
+            x[0].max_pool2d(2)
+        });
+        agree("indices", std::slice::from_ref(&x), |x| {
+            x[0].max_pool2d_with_indices(2, PoolOptions::default()).1
+        });
+        // The same windows side by side in one plane, for the row loop.
+        let wide = x
+            .reshape([1, 1, 25, 25, 2, 2])
+            .permute(&[0, 1, 2, 4, 3, 5])
+            .reshape([1, 1, 50, 50]);
+        agree("wide", std::slice::from_ref(&wide), |x| {
+            x[0].max_pool2d_with_indices(2, PoolOptions::default()).1
+        });
+        agree("3x3", std::slice::from_ref(&wide), |x| {
+            x[0].max_pool2d_with_indices(3, PoolOptions::default()).1
+        });
+    }
+}

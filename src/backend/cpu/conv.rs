@@ -9,12 +9,14 @@
 //! products themselves split between threads as any other (`gemm_into`).
 
 use std::borrow::Cow;
+use std::hint::select_unpredictable;
 
 use super::gemm::{gemm_into, Mat};
 use super::runtime::{join2, num_threads};
+use super::simd::simd_versions;
 use crate::backend::math::pool_beats;
 use crate::backend::{AvgWindows, Conv2dGeometry, View};
-use crate::tensor::{with_dtype, with_float, Buffer, Element, Float};
+use crate::tensor::{with_dtype, with_float, Buffer, DType, Element, Float};
 
 /// The elements of `v` in row-major order, borrowed when already so.
 fn dense<'a, T: Element>(v: View<'a>) -> Cow<'a, [T]> {
@@ -315,6 +317,118 @@ fn window_sources(geo: &Conv2dGeometry, axis: usize) -> Vec<Vec<usize>> {
     out
 }
 
+/// Max pooling of one plane `[_, w]` into rows of `ow` outputs, whose windows
+/// tile it (stride equal to the kernel, no padding or dilation): each window's
+/// taps are visited in PyTorch's order for a whole output row at once, with
+/// selects instead of branches (which the data makes unpredictable), so the
+/// result is the same: the first maximum, or the last NaN.
+fn pool_tiled<T: Element + PartialOrd>(
+    plane: &[T],
+    w: usize,
+    kernel: [usize; 2],
+    ow: usize,
+    out: &mut [T],
+    idx: &mut [i64],
+) {
+    if kernel == [2, 2] && T::DTYPE == DType::F32 {
+        // SAFETY: T is f32 (checked), so the slices hold f32.
+        let (plane, out) = unsafe {
+            (
+                std::slice::from_raw_parts(plane.as_ptr() as *const f32, plane.len()),
+                std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut f32, out.len()),
+            )
+        };
+        return pool_2x2_f32(plane, w, ow, out, idx);
+    }
+    // The common widths with the width known to the compiler.
+    match kernel[1] {
+        2 => pool_tiled_by::<T, 2>(plane, w, kernel, ow, out, idx),
+        3 => pool_tiled_by::<T, 3>(plane, w, kernel, ow, out, idx),
+        _ => pool_tiled_by::<T, 0>(plane, w, kernel, ow, out, idx),
+    }
+}
+
+/// [`pool_tiled`] for `max_pool2d(2)` in float32 (the `cnn` model's).
+fn pool_2x2_f32(plane: &[f32], w: usize, ow: usize, out: &mut [f32], idx: &mut [i64]) {
+    if ow == 0 {
+        return;
+    }
+    let mut taps = vec![0u8; ow];
+    for (y, (out, idx)) in out
+        .chunks_exact_mut(ow)
+        .zip(idx.chunks_exact_mut(ow))
+        .enumerate()
+    {
+        let r0 = 2 * y * w;
+        let (top, bottom) = (&plane[r0..r0 + 2 * ow], &plane[r0 + w..r0 + w + 2 * ow]);
+        pool_row_2x2(top, bottom, out, &mut taps);
+        for (xo, (at, &k)) in idx.iter_mut().zip(&taps).enumerate() {
+            *at = (r0 + 2 * xo + usize::from(k >> 1) * w + usize::from(k & 1)) as i64;
+        }
+    }
+}
+
+simd_versions! {
+    /// One output row of [`pool_2x2_f32`]: each window's maximum into `out`
+    /// and its tap (0..4, row-major) into `taps`, with the selects written as
+    /// bit masks so that nothing branches on the data and the loop vectorizes.
+    fn pool_row_2x2<>(top: &[f32], bottom: &[f32], out: &mut [f32], taps: &mut [u8]) -> () {
+        let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for ((t, b), (o, at)) in windows.zip(out.iter_mut().zip(taps.iter_mut())) {
+            let (mut best, mut k) = (t[0], 0u32);
+            for (tap, v) in [(1u32, t[1]), (2, b[0]), (3, b[1])] {
+                let take = (v > best) | v.is_nan();
+                let m = 0u32.wrapping_sub(u32::from(take));
+                best = f32::from_bits((v.to_bits() & m) | (best.to_bits() & !m));
+                k = (tap & m) | (k & !m);
+            }
+            *o = best;
+            *at = k as u8;
+        }
+    }
+}
+
+/// [`pool_tiled`] for windows `KW` wide (0: `kernel[1]` wide).
+fn pool_tiled_by<T: Element + PartialOrd, const KW: usize>(
+    plane: &[T],
+    w: usize,
+    [kh, kw]: [usize; 2],
+    ow: usize,
+    out: &mut [T],
+    idx: &mut [i64],
+) {
+    let kw = if KW > 0 { KW } else { kw };
+    if ow == 0 || kw == 0 {
+        return;
+    }
+    for (y, (out, idx)) in out
+        .chunks_exact_mut(ow)
+        .zip(idx.chunks_exact_mut(ow))
+        .enumerate()
+    {
+        let top = y * kh * w;
+        for (xo, (o, at)) in out.iter_mut().zip(idx.iter_mut()).enumerate() {
+            *o = plane[top + xo * kw];
+            *at = (top + xo * kw) as i64;
+        }
+        for i in 0..kh {
+            let row = top + i * w;
+            let line = &plane[row..row + ow * kw];
+            for j in (0..kw).skip(usize::from(i == 0)) {
+                let taps = line
+                    .chunks_exact(kw)
+                    .zip(out.iter_mut().zip(idx.iter_mut()));
+                for (xo, (window, (o, at))) in taps.enumerate() {
+                    let v = window[j];
+                    let take = pool_beats(v, *o);
+                    *o = select_unpredictable(take, v, *o);
+                    *at = select_unpredictable(take, (row + xo * kw + j) as i64, *at);
+                }
+            }
+        }
+    }
+}
+
 pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
     let [n, c, h, w] = geo.input;
     let [oh, ow] = geo.out;
@@ -326,7 +440,6 @@ pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
         && geo.stride == geo.kernel
         && oh * geo.kernel[0] <= h
         && ow * geo.kernel[1] <= w;
-    let [kh, kw] = geo.kernel;
     with_dtype!(x.dtype(), T => {
         let x = dense::<T>(x);
         let planes = n * c;
@@ -335,38 +448,27 @@ pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
         let mut indices = vec![0i64; planes * per_plane];
         // One input plane into its outputs.
         let pool = |plane: &[T], out: &mut [T], idx: &mut [i64]| {
+            if tiled {
+                return pool_tiled(plane, w, geo.kernel, ow, out, idx);
+            }
             for y in 0..oh {
                 for xo in 0..ow {
-                    let (v, at) = if tiled {
-                        let first = y * kh * w + xo * kw;
-                        let (mut best, mut at) = (plane[first], first);
-                        for i in 0..kh {
-                            let row = first + i * w;
-                            for (j, &v) in plane[row..row + kw].iter().enumerate() {
-                                if pool_beats(v, best) {
-                                    (best, at) = (v, row + j);
-                                }
-                            }
-                        }
-                        (best, at as i64)
-                    } else {
-                        match (rows[y].first(), cols[xo].first()) {
-                            (Some(&r0), Some(&c0)) => {
-                                // Plain compares from the window's first
-                                // element on (comparing it again changes nothing).
-                                let (mut best, mut at) = (plane[r0 * w + c0], r0 * w + c0);
-                                for &sy in &rows[y] {
-                                    let line = &plane[sy * w..][..w];
-                                    for &sx in &cols[xo] {
-                                        if pool_beats(line[sx], best) {
-                                            (best, at) = (line[sx], sy * w + sx);
-                                        }
+                    let (v, at) = match (rows[y].first(), cols[xo].first()) {
+                        (Some(&r0), Some(&c0)) => {
+                            // Plain compares from the window's first
+                            // element on (comparing it again changes nothing).
+                            let (mut best, mut at) = (plane[r0 * w + c0], r0 * w + c0);
+                            for &sy in &rows[y] {
+                                let line = &plane[sy * w..][..w];
+                                for &sx in &cols[xo] {
+                                    if pool_beats(line[sx], best) {
+                                        (best, at) = (line[sx], sy * w + sx);
                                     }
                                 }
-                                (best, at as i64)
                             }
-                            _ => (T::from_f64(f64::NEG_INFINITY), geo.empty_window_index(y, xo)),
+                            (best, at as i64)
                         }
+                        _ => (T::from_f64(f64::NEG_INFINITY), geo.empty_window_index(y, xo)),
                     };
                     out[y * ow + xo] = v;
                     idx[y * ow + xo] = at;
