@@ -58,24 +58,42 @@ fn main() -> kindling::Result<()> {
     let h = Tensor::rand([64, 32, 26, 26]).requires_grad_(true);
     let w = Tensor::randn([64, 32, 3, 3]).requires_grad_(true);
     let b = Tensor::randn([64]).requires_grad_(true);
+    // Upstream gradients as the layers above would pass them (dense).
+    let g2 = Tensor::randn([64, 64, 24, 24]);
+    let g1 = Tensor::randn([64, 32, 26, 26]);
+    let gp = Tensor::randn([64, 64, 12, 12]);
     report("conv2 forward, batch 64:", 5, || {
         no_grad(|| black_box(h.conv2d(&w, Some(&b), ConvOptions::default())));
     });
     report("conv2 forward + 3 gradients:", 5, || {
         let out = h.conv2d(&w, Some(&b), ConvOptions::default());
-        out.sum().backward();
+        out.backward_with(&g2);
+    });
+    let hd = h.detach();
+    let wd = w.detach();
+    report("conv2 forward + input gradient:", 5, || {
+        h.conv2d(&wd, None, ConvOptions::default())
+            .backward_with(&g2);
+    });
+    report("conv2 forward + weight gradient:", 5, || {
+        hd.conv2d(&w, None, ConvOptions::default())
+            .backward_with(&g2);
+    });
+    report("conv2 forward + bias gradient:", 5, || {
+        hd.conv2d(&wd, Some(&b), ConvOptions::default())
+            .backward_with(&g2);
     });
     let x1 = Tensor::rand([64, 1, 28, 28]);
     let w1 = Tensor::randn([32, 1, 3, 3]).requires_grad_(true);
     let b1 = Tensor::randn([32]).requires_grad_(true);
     report("conv1 forward + 2 gradients:", 5, || {
         let out = x1.conv2d(&w1, Some(&b1), ConvOptions::default());
-        out.sum().backward();
+        out.backward_with(&g1);
     });
     let a = Tensor::randn([64, 64, 24, 24]).requires_grad_(true);
     report("relu + max_pool2d + gradients:", 5, || {
         let out = a.relu().max_pool2d(2);
-        out.sum().backward();
+        out.backward_with(&gp);
     });
 
     net.eval();

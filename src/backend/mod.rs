@@ -393,7 +393,7 @@ pub(crate) trait Backend: Sync {
 /// The backend of a device.
 pub(crate) fn backend(device: Device) -> &'static dyn Backend {
     match device {
-        Device::Cpu => &cpu::Cpu,
+        Device::Cpu => cpu::Cpu::get(),
         Device::Reference => &reference::Reference,
     }
 }

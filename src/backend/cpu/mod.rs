@@ -7,6 +7,7 @@ mod data;
 mod elementwise;
 mod gemm;
 mod index;
+mod memory;
 mod optim;
 mod reduce;
 pub(crate) mod runtime;
@@ -24,6 +25,15 @@ use crate::tensor::{with_float, Buffer, DType, Element, Float, Layout, Scalar};
 
 /// The fast CPU backend.
 pub(crate) struct Cpu;
+
+impl Cpu {
+    /// The backend, once the process's allocator is set up for it
+    /// (NOTE(malloc)).
+    pub(crate) fn get() -> &'static Cpu {
+        memory::keep_freed_memory();
+        &Cpu
+    }
+}
 
 impl Backend for Cpu {
     fn binary(&self, op: BinaryOp, a: View, b: View, shape: &[usize]) -> Buffer {
