@@ -101,5 +101,13 @@ fn main() -> kindling::Result<()> {
     report("inference, 1000 images:", 1, || {
         no_grad(|| black_box(net.forward(&big).unwrap()));
     });
+    for batch in [50, 100, 250] {
+        report(&format!("inference, 1000 images by {batch}:"), 1, || {
+            for start in (0..1000).step_by(batch) {
+                let chunk = big.slice(0, start as isize, (start + batch) as isize, 1);
+                no_grad(|| black_box(net.forward(&chunk).unwrap()));
+            }
+        });
+    }
     Ok(())
 }

@@ -90,10 +90,9 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
         let net = model.expect("at least one run");
         net.eval();
         // The MLPs take the 10k test images as one batch; the convolutional
-        // network takes them in batches of 1000, as ONNX Runtime is fed in the
-        // side-by-side (one batch would hold 1.5 GB of activations).
+        // network takes them in batches (`Arch::eval_batch_size`).
         let chunk = if arch == Arch::Cnn {
-            1000
+            arch.eval_batch_size()
         } else {
             x_test.shape()[0]
         };

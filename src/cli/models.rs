@@ -59,7 +59,7 @@ pub fn load_model(weights: &Path, model: Option<&str>) -> Result<(Net, Option<Va
         (None, Some(m)) => m.to_string(),
         (None, None) => {
             return Err(fail(format!(
-                "cannot tell which architecture {} holds (no model.json beside it): pass --model linear|threeblue|mlp",
+                "cannot tell which architecture {} holds (no model.json beside it): pass --model linear|threeblue|mlp|cnn",
                 weights.display()
             )))
         }
@@ -123,7 +123,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     let ds = Arc::new(open_dataset(dataset, args.split, &args.source, true)?);
     let classes = ds.classes.clone();
     let report = kindling::with_threads(args.threads, || {
-        kindling::train::evaluate(&net, ds, classes.len(), 1000)
+        kindling::train::evaluate(&net, ds, classes.len(), net.arch.eval_batch_size())
     })?;
     let split = if args.split == Split::Train {
         "train"

@@ -319,6 +319,7 @@ fn train_loop(
         .epochs(config.epochs)
         .lr_schedule(|epoch| config.lr_at(epoch))
         .evaluate_on(test.clone(), classes.len())
+        .eval_batch_size(config.arch.eval_batch_size())
         .checkpoint(&ck_dir, config.to_json())
         .checkpoint_every_epoch(true)
         .stop_when(&interrupted)
@@ -353,7 +354,12 @@ fn train_loop(
     }
     let report = match fit.last_eval {
         Some(r) => r,
-        None => kindling::train::evaluate(&model, test.clone(), classes.len(), 1000)?,
+        None => kindling::train::evaluate(
+            &model,
+            test.clone(),
+            classes.len(),
+            config.arch.eval_batch_size(),
+        )?,
     };
     let files = write_outputs(out, config, &model, &fit.history, &report, &test, &classes)?;
     Checkpoint::remove(&ck_dir)?;

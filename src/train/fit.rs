@@ -54,6 +54,7 @@ pub struct Trainer<'a> {
     lr_at: Option<LrFn<'a>>,
     loss: Option<LossFn<'a>>,
     test: Option<(Arc<dyn Dataset>, usize)>,
+    eval_batch: usize,
     checkpoint: Option<(PathBuf, Value)>,
     checkpoint_every_epoch: bool,
     stop: Option<&'a AtomicBool>,
@@ -87,6 +88,7 @@ impl<'a> Trainer<'a> {
             lr_at: None,
             loss: None,
             test: None,
+            eval_batch: 1000,
             checkpoint: None,
             checkpoint_every_epoch: false,
             stop: None,
@@ -118,6 +120,12 @@ impl<'a> Trainer<'a> {
     /// Evaluates on `dataset` (with `classes` classes) after every epoch.
     pub fn evaluate_on(mut self, dataset: Arc<dyn Dataset>, classes: usize) -> Self {
         self.test = Some((dataset, classes));
+        self
+    }
+
+    /// The batch size of that evaluation (default 1000).
+    pub fn eval_batch_size(mut self, batch_size: usize) -> Self {
+        self.eval_batch = batch_size.max(1);
         self
     }
 
@@ -268,7 +276,12 @@ impl<'a> Trainer<'a> {
             bar.close();
             let seconds = base_elapsed + start.elapsed().as_secs_f64();
             let report = match &self.test {
-                Some((data, classes)) => Some(evaluate(self.model, data.clone(), *classes, 1000)?),
+                Some((data, classes)) => Some(evaluate(
+                    self.model,
+                    data.clone(),
+                    *classes,
+                    self.eval_batch,
+                )?),
                 None => None,
             };
             let p = &self.progress;
