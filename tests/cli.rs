@@ -407,6 +407,68 @@ fn cnn_trains_evaluates_and_predicts_from_the_command_line() {
     no_temp_files(&out);
 }
 
+/// `cnn-bn` on the synthetic dataset: trains with batch statistics, saves
+/// the running statistics with the weights (PyTorch's buffer keys, an int64
+/// `num_batches_tracked` counting every step), and `eval` in a new process
+/// reproduces the training run's final test accuracy from them.
+#[test]
+fn cnn_bn_trains_and_evaluates_with_its_running_statistics() {
+    let root = common::fixture::synthetic_root().to_str().unwrap();
+    let out = common::temp_dir("cnn-bn").join("run");
+    let o = out.to_str().unwrap();
+    let human = ok(&[
+        "train",
+        "--model",
+        "cnn-bn",
+        "--epochs",
+        "1",
+        "--root",
+        root,
+        "--no-download",
+        "--out",
+        o,
+    ]);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    let printout = meta["pytorch_module"].as_str().unwrap();
+    assert!(
+        printout.starts_with("NetBN(\n  (conv1): Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1))\n  (bn1): BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"),
+        "{printout}"
+    );
+    let weights = out.join("model.safetensors");
+    let state: std::collections::HashMap<String, kindling::Tensor> =
+        kindling::io::load_safetensors(&weights)
+            .unwrap()
+            .0
+            .into_iter()
+            .collect();
+    let steps = state["bn2.num_batches_tracked"].clone();
+    assert_eq!(
+        (steps.dtype(), steps.shape()),
+        (kindling::DType::I64, &[][..])
+    );
+    // 6000 synthetic training images in batches of 64.
+    assert_eq!(steps.item().to_i64(), 6000_usize.div_ceil(64) as i64);
+    assert_eq!(state["bn1.running_var"].shape(), &[32]);
+    let eval: serde_json::Value = serde_json::from_str(&ok(&[
+        "eval",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--root",
+        root,
+        "--no-download",
+        "--json",
+    ]))
+    .unwrap();
+    let accuracy = eval["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.9, "cnn-bn: {accuracy}");
+    assert!(
+        human.contains(&format!("test accuracy {:.2}%", accuracy * 100.0)),
+        "{human}"
+    );
+    no_temp_files(&out);
+}
+
 #[test]
 fn same_seed_same_numbers_and_resume_after_ctrl_c() {
     let data = data_root("same_seed_same_numbers_and_resume_after_ctrl_c");

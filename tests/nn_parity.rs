@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use kindling::nn::models::Arch;
+use kindling::nn::models::{Arch, CnnBn};
 use kindling::nn::{CrossEntropyLoss, Flatten, Module, Sequential};
 use kindling::optim::{Adadelta, Adam, AdamW, Optimizer, RMSprop, SGD};
 use kindling::{Result, Tensor};
@@ -412,6 +412,151 @@ fn cnn_matches_pytorch() {
             common::assert_tensor_close(
                 &format!("cnn after 3 {opt_name} steps {name}"),
                 &kept(&name, &p),
+                &arrays[&format!("{opt_name}.{name}")],
+                1e-5,
+            );
+        }
+    }
+}
+
+/// `cnn-bn` (Net with BatchNorm2d after each convolution) against PyTorch
+/// (`tests/golden/make_cnn_goldens.py`): the printout and keys (buffers
+/// included), then, from the formula's weights, in training mode (batch
+/// statistics; dropout off, its random stream not being PyTorch's) the
+/// logits, the loss, every gradient and the buffers after that forward, the
+/// eval-mode logits from the updated running statistics, and the parameters
+/// and buffers after 3 training steps of SGD with momentum and of Adadelta.
+/// PyTorch's side runs in float64 from the same float32 weights (the script
+/// says why).
+#[test]
+fn cnn_bn_matches_pytorch() {
+    let _rng = common::rng_lock();
+    let (cnn_arrays, _) =
+        kindling::io::load_safetensors(&golden_dir().join("cnn_cases.safetensors")).unwrap();
+    let (arrays, _) =
+        kindling::io::load_safetensors(&golden_dir().join("cnn_bn_cases.safetensors")).unwrap();
+    let arrays: HashMap<String, Tensor> = arrays.into_iter().collect();
+    let batch_source = Goldens {
+        text: common::golden("cnn_cases.json"),
+        arrays: cnn_arrays.into_iter().collect(),
+    };
+    let text = common::golden("cnn_bn_cases.json");
+    let (x, y) = batch(&batch_source);
+    let x = x.reshape([16, 1, 28, 28]);
+    let rows = Tensor::from_vec(vec![0i64, 37, 127], [3]);
+    let kept = |name: &str, t: &Tensor| {
+        if name == "fc1.weight" {
+            t.index_select(0, &rows)
+        } else {
+            t.clone()
+        }
+    };
+
+    let model = CnnBn::new();
+    assert_eq!(model.to_string(), text["printed"].as_str().unwrap());
+    let keys: Vec<(String, Vec<usize>)> = model
+        .state_dict()
+        .into_iter()
+        .map(|(k, t)| (k, t.shape().to_vec()))
+        .collect();
+    let want: Vec<(String, Vec<usize>)> = serde_json::from_value(text["keys"].clone()).unwrap();
+    assert_eq!(keys, want, "PyTorch's state_dict keys and shapes");
+
+    let init = |model: &CnnBn| {
+        let fans = |name: &str| match name.split('.').next().unwrap() {
+            "conv1" => 9.0,
+            "conv2" => 288.0,
+            "fc1" => 9216.0,
+            "fc2" => 128.0,
+            _ => 4.0,
+        };
+        let mut state = Vec::new();
+        for (name, p) in model.named_parameters() {
+            let fan: f64 = fans(&name);
+            let bn_weight = name.starts_with("bn") && name.ends_with("weight");
+            let values: Vec<f32> = (0..p.numel() as u64)
+                .map(|k| ((k * 2654435761 % 65536) as f64 / 65536.0 - 0.5) * 2.0 / fan.sqrt())
+                .map(|v| if bn_weight { 1.0 + v } else { v } as f32)
+                .collect();
+            state.push((name, Tensor::from_vec(values, p.shape())));
+        }
+        for (name, b) in model.named_buffers() {
+            let fresh = match name.rsplit('.').next().unwrap() {
+                "running_var" => Tensor::ones(b.shape()),
+                "num_batches_tracked" => Tensor::scalar(0i64),
+                _ => Tensor::zeros(b.shape()),
+            };
+            state.push((name, fresh));
+        }
+        model.load_state_dict(&state).unwrap();
+    };
+    let train_mode = |model: &CnnBn| {
+        model.train();
+        model.dropout1.eval();
+        model.dropout2.eval();
+    };
+    init(&model);
+    train_mode(&model);
+    let logits = model.forward(&x).unwrap();
+    common::assert_tensor_close("cnn-bn logits", &logits, &arrays["logits"], 1e-5);
+    let loss = CrossEntropyLoss::new().forward(&logits, &y).unwrap();
+    let want_loss = text["loss"].as_f64().unwrap();
+    assert!((loss.item().to_f64() - want_loss).abs() < 1e-5 * want_loss);
+    loss.backward();
+    for (name, p) in model.named_parameters() {
+        if name == "conv1.bias" || name == "conv2.bias" {
+            // BatchNorm subtracts each channel's mean right after, so these
+            // gradients are zero up to rounding, on both sides: noise is not
+            // compared relatively.
+            for (side, g) in [
+                ("kindling", p.grad().unwrap()),
+                ("PyTorch", arrays[&format!("grads.{name}")].clone()),
+            ] {
+                let largest = g.to_vec::<f32>().iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert!(largest < 1e-6, "{side}'s {name} gradient: {largest}");
+            }
+            continue;
+        }
+        common::assert_tensor_close(
+            &format!("cnn-bn grad {name}"),
+            &kept(&name, &p.grad().unwrap()),
+            &arrays[&format!("grads.{name}")],
+            1e-5,
+        );
+    }
+    for (name, b) in model.named_buffers() {
+        let want = &arrays[&format!("buffers.{name}")];
+        if name.ends_with("num_batches_tracked") {
+            assert_eq!(
+                (b.dtype(), want.dtype()),
+                (kindling::DType::I64, kindling::DType::I64)
+            );
+        }
+        common::assert_tensor_close(&format!("cnn-bn {name}"), &b, want, 1e-5);
+    }
+    model.eval();
+    let eval_logits = kindling::no_grad(|| model.forward(&x).unwrap());
+    common::assert_tensor_close(
+        "cnn-bn eval logits",
+        &eval_logits,
+        &arrays["eval_logits"],
+        1e-5,
+    );
+
+    type MakeOptimizer = fn(Vec<Tensor>) -> Box<dyn Optimizer>;
+    let optimizers: [(&str, MakeOptimizer); 2] = [
+        ("sgd", |ps| Box::new(SGD::new(ps, 0.05).momentum(0.9))),
+        ("adadelta", |ps| Box::new(Adadelta::new(ps, 1.0))),
+    ];
+    for (opt_name, make) in optimizers {
+        init(&model);
+        train_mode(&model);
+        let mut opt = make(model.parameters());
+        train_3_steps(&model, opt.as_mut(), &x, &y);
+        for (name, t) in model.state_dict() {
+            common::assert_tensor_close(
+                &format!("cnn-bn after 3 {opt_name} steps {name}"),
+                &kept(&name, &t),
                 &arrays[&format!("{opt_name}.{name}")],
                 1e-5,
             );

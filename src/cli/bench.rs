@@ -66,7 +66,7 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
         // The learning rates of the PyTorch reference run (pytorch_lecture.py).
         let lr = match arch {
             Arch::ThreeBlue => 1.0,
-            Arch::Cnn => 0.05,
+            Arch::Cnn | Arch::CnnBn => 0.05,
             _ => 0.1,
         };
         let mut epochs = Vec::new();
@@ -91,7 +91,7 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
         net.eval();
         // The MLPs take the 10k test images as one batch; the convolutional
         // network takes them in batches (`Arch::eval_batch_size`).
-        let chunk = if arch == Arch::Cnn {
+        let chunk = if arch.is_convolutional() {
             arch.eval_batch_size()
         } else {
             x_test.shape()[0]

@@ -59,7 +59,7 @@ pub fn load_model(weights: &Path, model: Option<&str>) -> Result<(Net, Option<Va
         (None, Some(m)) => m.to_string(),
         (None, None) => {
             return Err(fail(format!(
-                "cannot tell which architecture {} holds (no model.json beside it): pass --model linear|threeblue|mlp|cnn",
+                "cannot tell which architecture {} holds (no model.json beside it): pass --model linear|threeblue|mlp|cnn|cnn-bn",
                 weights.display()
             )))
         }

@@ -44,16 +44,16 @@ pub enum ScheduleName {
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Architecture: linear (the lecture's), threeblue (784-16-16-10 sigmoid), mlp (784-128-64-10 ReLU), cnn (pytorch/examples' MNIST network)
+    /// Architecture: linear (the lecture's), threeblue (784-16-16-10 sigmoid), mlp (784-128-64-10 ReLU), cnn (pytorch/examples' MNIST network), cnn-bn (the same with BatchNorm2d after each convolution)
     #[arg(long, default_value = "linear")]
     model: String,
     /// Optimizer
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerName,
-    /// Learning rate (default SGD: 0.3 linear, 1.0 threeblue, 0.1 mlp, 0.05 cnn; Adam/AdamW: 0.001; Adadelta: 1.0)
+    /// Learning rate (default SGD: 0.3 linear, 1.0 threeblue, 0.1 mlp, 0.05 cnn and cnn-bn; Adam/AdamW: 0.001; Adadelta: 1.0)
     #[arg(long)]
     lr: Option<f64>,
-    /// SGD momentum (default: 0.9 for cnn, 0 for the others)
+    /// SGD momentum (default: 0.9 for cnn and cnn-bn, 0 for the others)
     #[arg(long)]
     momentum: Option<f64>,
     /// Learning-rate schedule over the epochs
@@ -120,7 +120,7 @@ impl Config {
             (OptimizerName::Sgd, Arch::Linear) => 0.3,
             (OptimizerName::Sgd, Arch::ThreeBlue) => 1.0,
             (OptimizerName::Sgd, Arch::Mlp) => 0.1,
-            (OptimizerName::Sgd, Arch::Cnn) => 0.05,
+            (OptimizerName::Sgd, Arch::Cnn | Arch::CnnBn) => 0.05,
             (OptimizerName::Adadelta, _) => 1.0,
             _ => 0.001,
         });
@@ -130,7 +130,7 @@ impl Config {
             lr,
             momentum: a
                 .momentum
-                .unwrap_or(if arch == Arch::Cnn { 0.9 } else { 0.0 }),
+                .unwrap_or(if arch.is_convolutional() { 0.9 } else { 0.0 }),
             schedule: a.schedule,
             epochs: a.epochs,
             batch_size: a.batch_size,

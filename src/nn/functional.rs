@@ -1,12 +1,14 @@
 //! `torch.nn.functional`: losses, and the layers' functions that PyTorch code
 //! calls inside `forward` (`F.conv2d`, `F.max_pool2d`, `F.relu`,
-//! `F.log_softmax`).
+//! `F.log_softmax`, `F.batch_norm`, `F.layer_norm`, `F.dropout2d`).
 
+pub use super::norm::dropout2d;
 use crate::error::{Error, Result};
 use crate::ops::conv::{ConvOptions, Size2};
 pub use crate::ops::loss::nll_loss;
 use crate::ops::loss::Reduction;
 use crate::ops::loss::{check_targets, fused_cross_entropy, reduce};
+pub use crate::ops::norm::batch_norm;
 use crate::ops::pool::{AvgPoolOptions, PoolOptions};
 use crate::tensor::Tensor;
 
@@ -55,6 +57,18 @@ pub fn avg_pool2d(
     options: AvgPoolOptions,
 ) -> Result<Tensor> {
     input.try_avg_pool2d(kernel_size, options)
+}
+
+/// `F.layer_norm(input, normalized_shape, weight, bias, eps)`; see
+/// [`Tensor::layer_norm`].
+pub fn layer_norm(
+    input: &Tensor,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    input.try_layer_norm(normalized_shape, weight, bias, eps)
 }
 
 /// `F.adaptive_avg_pool2d(input, output_size)`.

@@ -44,6 +44,7 @@ pub mod init;
 mod layers;
 mod loss;
 pub mod models;
+mod norm;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -56,6 +57,7 @@ pub use layers::{
     Tanh, GELU,
 };
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss, Reduction};
+pub use norm::{BatchNorm1d, BatchNorm2d, Dropout2d, LayerNorm};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

@@ -25,12 +25,27 @@
 //!         x = torch.flatten(self.dropout1(x), 1)
 //!         x = self.dropout2(F.relu(self.fc1(x)))
 //!         return self.fc2(x)
+//!
+//! class NetBN(nn.Module):             # kindling's `cnn-bn`: the same with
+//!     def __init__(self):             # BatchNorm2d after each convolution
+//!         super().__init__()
+//!         self.conv1 = nn.Conv2d(1, 32, 3, 1)
+//!         self.bn1 = nn.BatchNorm2d(32)
+//!         self.conv2 = nn.Conv2d(32, 64, 3, 1)
+//!         self.bn2 = nn.BatchNorm2d(64)
+//!         ...                         # dropout1, dropout2, fc1, fc2 as in Net
+//!     def forward(self, x):
+//!         x = F.relu(self.bn1(self.conv1(x)))
+//!         x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+//!         ...                         # as in Net
 //! ```
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Conv2d, Dropout, Flatten, Linear, Module, ModuleInfo, ReLU, Sequential, Sigmoid};
+use super::{
+    BatchNorm2d, Conv2d, Dropout, Flatten, Linear, Module, ModuleInfo, ReLU, Sequential, Sigmoid,
+};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -45,21 +60,30 @@ pub enum Arch {
     Mlp,
     /// pytorch/examples' MNIST convolutional network ([`Cnn`]).
     Cnn,
+    /// The same with `BatchNorm2d` after each convolution ([`CnnBn`]).
+    CnnBn,
 }
 
 impl Arch {
     /// All architectures, in CLI order.
-    pub const ALL: [Arch; 4] = [Arch::Linear, Arch::ThreeBlue, Arch::Mlp, Arch::Cnn];
+    pub const ALL: [Arch; 5] = [
+        Arch::Linear,
+        Arch::ThreeBlue,
+        Arch::Mlp,
+        Arch::Cnn,
+        Arch::CnnBn,
+    ];
     /// The fully connected ones: `flatten` then `layers`.
     pub const MLPS: [Arch; 3] = [Arch::Linear, Arch::ThreeBlue, Arch::Mlp];
 
-    /// The CLI name: `linear`, `threeblue`, `mlp`, `cnn`.
+    /// The CLI name: `linear`, `threeblue`, `mlp`, `cnn`, `cnn-bn`.
     pub fn name(self) -> &'static str {
         match self {
             Arch::Linear => "linear",
             Arch::ThreeBlue => "threeblue",
             Arch::Mlp => "mlp",
             Arch::Cnn => "cnn",
+            Arch::CnnBn => "cnn-bn",
         }
     }
 
@@ -70,18 +94,25 @@ impl Arch {
             Arch::ThreeBlue => "ThreeBlue",
             Arch::Mlp => "MLP",
             Arch::Cnn => "Net",
+            Arch::CnnBn => "NetBN",
         }
+    }
+
+    /// Whether this is one of the convolutional networks.
+    pub fn is_convolutional(self) -> bool {
+        matches!(self, Arch::Cnn | Arch::CnnBn)
     }
 
     /// The batch size the command line evaluates this architecture with:
     /// 1000 for the fully connected ones (their products grow faster with the
-    /// batch), 100 for `cnn`, whose activations for 100 images (27 MB) mostly
+    /// batch), 100 for the convolutional ones, whose activations for 100 images (27 MB) mostly
     /// stay in cache from one layer to the next where those of 1000 do not
     /// (10k test images in 2.6 s instead of 4.7 s here, BENCHMARKS.md).
     pub fn eval_batch_size(self) -> usize {
-        match self {
-            Arch::Cnn => 100,
-            _ => 1000,
+        if self.is_convolutional() {
+            100
+        } else {
+            1000
         }
     }
 
@@ -105,6 +136,12 @@ impl Arch {
                 return Net {
                     arch: self,
                     body: Body::Cnn(Cnn::new()),
+                }
+            }
+            Arch::CnnBn => {
+                return Net {
+                    arch: self,
+                    body: Body::CnnBn(CnnBn::new()),
                 }
             }
         };
@@ -133,7 +170,7 @@ impl FromStr for Arch {
             .find(|a| a.name() == s)
             .ok_or_else(|| {
                 Error::Value(format!(
-                    "unknown model '{s}' (expected one of: linear, threeblue, mlp, cnn)"
+                    "unknown model '{s}' (expected one of: linear, threeblue, mlp, cnn, cnn-bn)"
                 ))
             })
     }
@@ -154,6 +191,7 @@ enum Body {
         layers: Sequential,
     },
     Cnn(Cnn),
+    CnnBn(CnnBn),
 }
 
 impl ModuleInfo for Net {
@@ -167,6 +205,7 @@ impl ModuleInfo for Net {
                 ("layers".to_string(), layers),
             ],
             Body::Cnn(cnn) => cnn.children(),
+            Body::CnnBn(cnn) => cnn.children(),
         }
     }
 }
@@ -176,6 +215,7 @@ impl Module for Net {
         match &self.body {
             Body::Mlp { flatten, layers } => layers.forward(&flatten.forward(x)?),
             Body::Cnn(cnn) => cnn.forward(x),
+            Body::CnnBn(cnn) => cnn.forward(x),
         }
     }
 }
@@ -235,6 +275,73 @@ impl Module for Cnn {
         let x = self
             .conv2
             .forward(&x)?
+            .relu()
+            .try_max_pool2d_with_indices(2, Default::default())?
+            .0;
+        let x = self.dropout1.forward(&x)?.try_flatten(1, -1)?;
+        let x = self.dropout2.forward(&self.fc1.forward(&x)?.relu())?;
+        self.fc2.forward(&x)
+    }
+}
+
+/// [`Cnn`] with `BatchNorm2d` after each convolution (`kindling train
+/// --model cnn-bn`), class name `NetBN`, keys `conv1.*`, `bn1.weight`,
+/// `bn1.bias`, `bn1.running_mean`, `bn1.running_var`,
+/// `bn1.num_batches_tracked`, `conv2.*`, `bn2.*`, `fc1.*`, `fc2.*`.
+///
+/// ```
+/// use kindling::nn::models::CnnBn;
+/// use kindling::nn::Module;
+/// use kindling::Tensor;
+/// let net = CnnBn::new();
+/// assert_eq!(net.forward(&Tensor::zeros([2, 1, 28, 28])).unwrap().shape(), &[2, 10]);
+/// assert_eq!(net.state_dict().len(), 18);
+/// ```
+#[derive(super::Module)]
+#[module(name = "NetBN")]
+pub struct CnnBn {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm2d,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm2d,
+    pub dropout1: Dropout,
+    pub dropout2: Dropout,
+    pub fc1: Linear,
+    pub fc2: Linear,
+}
+
+impl CnnBn {
+    /// A new network, initialised in PyTorch's order (the order of `__init__`).
+    pub fn new() -> CnnBn {
+        CnnBn {
+            conv1: Conv2d::new(1, 32, 3),
+            bn1: BatchNorm2d::new(32),
+            conv2: Conv2d::new(32, 64, 3),
+            bn2: BatchNorm2d::new(64),
+            dropout1: Dropout::new(0.25),
+            dropout2: Dropout::new(0.5),
+            fc1: Linear::new(9216, 128),
+            fc2: Linear::new(128, 10),
+        }
+    }
+}
+
+impl Default for CnnBn {
+    fn default() -> Self {
+        CnnBn::new()
+    }
+}
+
+impl Module for CnnBn {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = match x.dim() {
+            2 | 3 => x.try_reshape([x.shape()[0] as isize, 1, 28, 28])?,
+            _ => x.clone(),
+        };
+        let x = self.bn1.forward(&self.conv1.forward(&x)?)?.relu();
+        let x = self
+            .bn2
+            .forward(&self.conv2.forward(&x)?)?
             .relu()
             .try_max_pool2d_with_indices(2, Default::default())?
             .0;

@@ -13,6 +13,7 @@ pub(crate) mod golden;
 pub mod index;
 pub mod loss;
 pub mod matmul;
+pub mod norm;
 mod operators;
 pub mod pool;
 pub mod reduce;

@@ -148,8 +148,25 @@ impl fmt::Display for Scalar {
         match self {
             Scalar::Bool(b) => f.write_str(if *b { "True" } else { "False" }),
             Scalar::Int(i) => write!(f, "{i}"),
-            Scalar::Float(x) => write!(f, "{x:?}"),
+            Scalar::Float(x) => f.write_str(&python_float(*x)),
         }
+    }
+}
+
+/// `x` as Python's `repr` writes a float: Rust's shortest round-trip digits
+/// (which switch to an exponent where Python's do), with Python's exponent
+/// of at least two digits and a sign: `1e-05`, `2.5e+16`, `0.1`, `inf`.
+fn python_float(x: f64) -> String {
+    let s = format!("{x:?}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
     }
 }
 
@@ -492,5 +509,24 @@ mod tests {
         assert_eq!(exp_f32(100.0), f32::INFINITY);
         assert!(exp_f32(f32::NAN).is_nan());
         assert_eq!(exp_f32(0.0), 1.0);
+    }
+
+    #[test]
+    fn floats_print_as_python_reprs_them() {
+        // Python 3: repr(1e-5), repr(2.5e16), ... as printed by the interpreter.
+        let cases = [
+            (1e-5, "1e-05"),
+            (2.5e16, "2.5e+16"),
+            (1e16, "1e+16"),
+            (0.0001, "0.0001"),
+            (1.5e-7, "1.5e-07"),
+            (1e300, "1e+300"),
+            (0.1, "0.1"),
+            (0.5, "0.5"),
+            (f64::INFINITY, "inf"),
+        ];
+        for (x, python) in cases {
+            assert_eq!(Scalar::Float(x).to_string(), python);
+        }
     }
 }

@@ -339,6 +339,60 @@ def op_cases():
     adaptive("adaptive_avg_pool2d_larger", (1, 1, 3, 4), (5, 6))
     adaptive("adaptive_avg_pool2d_unbatched", (2, 7, 7), 3)
 
+    add = family("norm")
+
+    def stats(c, dtype=torch.float32):
+        # Running statistics both sides build from the channel count alone.
+        return torch.linspace(-0.5, 0.5, c, dtype=dtype), torch.linspace(0.5, 2.0, c, dtype=dtype)
+
+    def bn(name, shape, affine=True, running=True, training=True, momentum=0.1, eps=1e-5, double=False):
+        c = shape[1]
+        dt = torch.float64 if double else torch.float32
+
+        def make(r, p):
+            ins = [r(*shape).to(dt)]
+            return ins + ([r(c).to(dt), r(c).to(dt)] if affine else [])
+
+        def fn(x, w=None, b=None):
+            rm, rv = stats(c, dt) if running else (None, None)
+            return F.batch_norm(x, rm, rv, w, b, training=training, momentum=momentum, eps=eps)
+        add(name, make, fn, attrs={"training": training, "momentum": momentum, "eps": eps, "running": running})
+
+    bn("batch_norm_train_2d", (4, 3, 3, 2))
+    bn("batch_norm_eval_2d", (4, 3, 3, 2), training=False)
+    bn("batch_norm_train_1d", (5, 4))
+    bn("batch_norm_train_1d_length", (3, 4, 5))
+    bn("batch_norm_eval_1d", (5, 4), training=False, eps=1e-3)
+    bn("batch_norm_no_affine_no_stats", (2, 3, 2, 2), affine=False, running=False)
+    bn("batch_norm_float64", (3, 2, 2, 3), double=True)
+
+    def bn_update(name, shape, which, momentum):
+        c = shape[1]
+
+        def fn(x):
+            rm, rv = stats(c)
+            F.batch_norm(x, rm, rv, training=True, momentum=momentum)
+            return rm if which == "mean" else rv
+        add(name, lambda r, p: [r(*shape) * 3 + 1], fn, grad=False, attrs={"momentum": momentum, "which": which})
+
+    bn_update("batch_norm_running_mean", (6, 3, 2, 2), "mean", 0.3)
+    bn_update("batch_norm_running_var", (6, 3, 2, 2), "var", 0.3)
+    bn_update("batch_norm_running_var_1d", (5, 4), "var", 0.1)
+
+    def ln(name, shape, normalized, affine=True, eps=1e-5, double=False):
+        dt = torch.float64 if double else torch.float32
+
+        def make(r, p):
+            ins = [r(*shape).to(dt)]
+            return ins + ([r(*normalized).to(dt), r(*normalized).to(dt)] if affine else [])
+        add(name, make, lambda x, w=None, b=None: F.layer_norm(x, normalized, w, b, eps),
+            attrs={"normalized_shape": list(normalized), "eps": eps})
+
+    ln("layer_norm_last", (3, 4, 5), (5,))
+    ln("layer_norm_two_dims", (2, 3, 4), (3, 4))
+    ln("layer_norm_no_affine", (4, 6), (6,), affine=False, eps=1e-3)
+    ln("layer_norm_float64", (2, 5), (5,), double=True)
+
     add = family("convert")
     add("to_float64", lambda r, p: [r(4)], lambda a: a.double())
     add("contiguous", lambda r, p: [r(3, 4)], lambda a: a.t().contiguous())
