@@ -96,6 +96,12 @@ fn main() -> kindling::Result<()> {
         out.backward_with(&gp);
     });
 
+    let bn = kindling::nn::BatchNorm2d::new(32);
+    let hb = Tensor::randn([64, 32, 26, 26]).requires_grad_(true);
+    report("batch_norm2d forward + gradients:", 5, || {
+        bn.forward(&hb).unwrap().backward_with(&g1);
+    });
+
     net.eval();
     let big = Tensor::rand([1000, 1, 28, 28]);
     report("inference, 1000 images:", 1, || {

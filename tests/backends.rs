@@ -303,3 +303,22 @@ fn max_pooling_breaks_ties_and_nans_as_the_reference() {
         });
     }
 }
+
+#[test]
+fn per_channel_broadcasts_agree_with_the_reference() {
+    // A per-channel operand against [N, C, H, W] (the block fast path), on
+    // either side, contiguous or a strided view, for each binary op.
+    let x = values(&[3, 4, 5, 6], DType::F32, 1);
+    let per_channel = values(&[1, 4, 1, 1], DType::F32, 2);
+    let strided = values(&[4, 2], DType::F32, 3)
+        .slice(1, 0, 1, 1)
+        .reshape([4, 1, 1]);
+    let rows = values(&[3, 4, 1, 1], DType::F32, 4);
+    for small in [&per_channel, &strided, &rows] {
+        let inputs = [x.clone(), small.clone()];
+        agree("x + c", &inputs, |t| &t[0] + &t[1]);
+        agree("c - x", &inputs, |t| &t[1] - &t[0]);
+        agree("x * c", &inputs, |t| &t[0] * &t[1]);
+        agree("c / x", &inputs, |t| &t[1] / &t[0]);
+    }
+}

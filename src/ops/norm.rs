@@ -5,9 +5,10 @@
 //!
 //! NOTE(norm-composite): both are written with other tensor ops, so they run
 //! on every backend without kernels of their own; statistics and the sums of
-//! the backward pass are accumulated in float64 and rounded once to the
-//! input's dtype (PyTorch accumulates float32 in float32, in another order:
-//! the two agree within 1e-6 relative on the goldens).
+//! the backward pass are accumulated in float64 (the sum over the batch is
+//! rounded once to the input's dtype before the positions are added; PyTorch
+//! accumulates float32 in float32, in another order: the two agree within
+//! 1e-6 relative on the goldens).
 
 use crate::autograd::{Inputs, Node, Sink};
 use crate::error::{shape_err, Error, Result};
@@ -21,13 +22,26 @@ fn channel_shape(x: &Tensor) -> Vec<usize> {
     shape
 }
 
-/// `t` `[N, C, ...]` as `[C, N · ...]` in float64: one row per channel.
-fn rows_per_channel(t: &Tensor) -> Tensor {
+/// The sum of each channel of `t` `[N, C, ...]`, `[C]` in float64: over
+/// the batch first (whole `[C, ...]` samples added at once, vectorised),
+/// then over each channel's positions.
+fn channel_sums(t: &Tensor) -> Tensor {
     let (n, c) = (t.shape()[0] as isize, t.shape()[1] as isize);
-    t.reshape([n, c, -1])
-        .transpose(0, 1)
-        .reshape([c, -1])
+    t.reshape([n, -1])
+        .sum_dim(0, false)
         .to_dtype(DType::F64)
+        .reshape([c, -1])
+        .sum_dim(1, false)
+}
+
+/// The mean and biased variance of each channel of `x` (float64, `[C]`),
+/// the variance from the centred values (`shape` broadcasts `[C]` to `x`).
+fn channel_mean_var(x: &Tensor, shape: &[usize]) -> (Tensor, Tensor) {
+    let count = (x.numel() / x.shape()[1].max(1)) as f64;
+    let mean = channel_sums(x).mul_scalar(1.0 / count);
+    let centred = x - &mean.to_dtype(x.dtype()).reshape(shape);
+    let var = channel_sums(&(&centred * &centred)).mul_scalar(1.0 / count);
+    (mean, var)
 }
 
 /// The mean and biased variance of each row of `rows` (float64, `[R, L]`).
@@ -117,7 +131,7 @@ pub fn batch_norm(
     let dtype = input.dtype();
     let (xhat, invstd, out) = crate::no_grad(|| {
         let (mean, invstd) = if batch_stats {
-            let (mean, var) = mean_var(&rows_per_channel(input));
+            let (mean, var) = channel_mean_var(input, &shape);
             if training {
                 let unbiased = if per_value > 1 {
                     var.mul_scalar(per_value as f64 / (per_value - 1) as f64)
@@ -191,8 +205,8 @@ impl Node for NativeBatchNormBackward0 {
         let shape = channel_shape(&self.x);
         let dtype = self.x.dtype();
         // Per-channel sums in float64: Σ g and Σ g · x̂.
-        let sum_g = || rows_per_channel(g).sum_dim(1, false);
-        let sum_g_xhat = || rows_per_channel(&(g * &self.xhat)).sum_dim(1, false);
+        let sum_g = || channel_sums(g);
+        let sum_g_xhat = || channel_sums(&(g * &self.xhat));
         acc.add(&self.x, || {
             let mut scale = self.invstd.clone();
             if let Some(w) = &self.weight {

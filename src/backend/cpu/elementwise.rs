@@ -42,6 +42,14 @@ pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
             }
             out
         }
+        (Some(ra), _) if la.shape.as_slice() == shape && constant_blocks(lb, shape) >= 16 => {
+            let small = Broadcast::new(lb, shape);
+            blocks(&da[ra], db, &small, |x, y| f(x, y))
+        }
+        (_, Some(rb)) if lb.shape.as_slice() == shape && constant_blocks(la, shape) >= 16 => {
+            let small = Broadcast::new(la, shape);
+            blocks(&db[rb], da, &small, |y, x| f(x, y))
+        }
         _ => {
             let (sa, sb) = (la.broadcast_strides(shape), lb.broadcast_strides(shape));
             let mut out = Vec::with_capacity(n);
@@ -51,6 +59,70 @@ pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
             out
         }
     }
+}
+
+/// How many consecutive output elements (of `shape`, row-major) see one
+/// element of `small` broadcast to `shape`: the product of the trailing
+/// dimensions it is broadcast along (a per-channel `[1, C, 1, 1]` against
+/// `[N, C, H, W]`: `H · W`).
+fn constant_blocks(small: &Layout, shape: &[usize]) -> usize {
+    let strides = small.broadcast_strides(shape);
+    let mut block = 1;
+    for (d, &s) in shape.iter().zip(&strides).rev() {
+        if s != 0 {
+            break;
+        }
+        block *= d;
+    }
+    block
+}
+
+/// A broadcast operand seen as one value per block of [`constant_blocks`].
+struct Broadcast {
+    /// The output dimensions before the blocks, and `small`'s strides there.
+    outer: Vec<usize>,
+    strides: Vec<usize>,
+    offset: usize,
+    block: usize,
+}
+
+impl Broadcast {
+    fn new(small: &Layout, shape: &[usize]) -> Broadcast {
+        let block = constant_blocks(small, shape);
+        let strides = small.broadcast_strides(shape);
+        let mut k = shape.len();
+        let mut b = 1;
+        while k > 0 && b < block {
+            k -= 1;
+            b *= shape[k];
+        }
+        Broadcast {
+            outer: shape[..k].to_vec(),
+            strides: strides[..k].to_vec(),
+            offset: small.offset,
+            block,
+        }
+    }
+}
+
+/// `f(full[i], small[block of i])` for a contiguous `full` and a `small`
+/// operand constant over each block: one value per block, a vectorised run
+/// inside it (a per-channel scale or shift is one pass at memory speed).
+fn blocks<A: Copy, B: Copy, O>(
+    full: &[A],
+    small: &[B],
+    shape: &Broadcast,
+    f: impl Fn(A, B) -> O,
+) -> Vec<O> {
+    let mut out = Vec::with_capacity(full.len());
+    let mut runs = full.chunks_exact(shape.block);
+    for_each_offsets(&shape.outer, [&shape.strides], [shape.offset], |[j]| {
+        let y = small[j];
+        if let Some(run) = runs.next() {
+            out.extend(run.iter().map(|&x| f(x, y)));
+        }
+    });
+    out
 }
 
 simd_versions! {
