@@ -44,7 +44,7 @@ pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
         }
         (Some(ra), _) if la.shape.as_slice() == shape && constant_blocks(lb, shape) >= 16 => {
             let small = Broadcast::new(lb, shape);
-            blocks(&da[ra], db, &small, |x, y| f(x, y))
+            blocks(&da[ra], db, &small, &f)
         }
         (_, Some(rb)) if lb.shape.as_slice() == shape && constant_blocks(la, shape) >= 16 => {
             let small = Broadcast::new(la, shape);
