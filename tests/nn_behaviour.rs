@@ -341,12 +341,13 @@ fn optimizer_state_round_trips_through_a_file() {
     let _rng = common::rng_lock();
     let dir = tempdir("optim");
     type MakeOpt = fn(Vec<Tensor>) -> Box<dyn Optimizer>;
-    let makers: [(&str, MakeOpt); 3] = [
+    let makers: [(&str, MakeOpt); 4] = [
         ("sgd", |p| {
             Box::new(SGD::new(p, 0.05).momentum(0.9).nesterov(true))
         }),
         ("adamw", |p| Box::new(AdamW::new(p, 0.01))),
         ("amsgrad", |p| Box::new(Adam::new(p, 0.01).amsgrad(true))),
+        ("adagrad", |p| Box::new(Adagrad::new(p, 0.05).lr_decay(0.1))),
     ];
     for (name, make) in makers {
         manual_seed(1);

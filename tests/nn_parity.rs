@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use kindling::nn::models::{Arch, CnnBn};
 use kindling::nn::{CrossEntropyLoss, Flatten, Module, Sequential};
-use kindling::optim::{Adadelta, Adam, AdamW, Optimizer, RMSprop, SGD};
+use kindling::optim::{Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop, SGD};
 use kindling::{Result, Tensor};
 
 fn golden_dir() -> PathBuf {
@@ -314,7 +314,8 @@ fn module_printouts_match_pytorch() {
 /// (`tests/golden/make_cnn_goldens.py`): the printout and keys, then in eval
 /// mode, from weights both sides build from one formula, the logits, the loss,
 /// every gradient and the parameters after 3 steps of SGD with momentum, of
-/// Adadelta and of RMSprop (plain, and centered with momentum).
+/// Adadelta, of RMSprop (plain, and centered with momentum) and of Adagrad
+/// (plain, and with every option).
 #[test]
 fn cnn_matches_pytorch() {
     let _rng = common::rng_lock();
@@ -389,7 +390,7 @@ fn cnn_matches_pytorch() {
     }
 
     type MakeOptimizer = fn(Vec<Tensor>) -> Box<dyn Optimizer>;
-    let optimizers: [(&str, MakeOptimizer); 4] = [
+    let optimizers: [(&str, MakeOptimizer); 6] = [
         ("sgd", |ps| Box::new(SGD::new(ps, 0.05).momentum(0.9))),
         ("adadelta", |ps| Box::new(Adadelta::new(ps, 1.0))),
         // eps 1e-3, as the golden script says why.
@@ -401,6 +402,16 @@ fn cnn_matches_pytorch() {
                     .momentum(0.9)
                     .centered(true)
                     .weight_decay(1e-4),
+            )
+        }),
+        ("adagrad", |ps| Box::new(Adagrad::new(ps, 0.01).eps(1e-3))),
+        ("adagrad_decays", |ps| {
+            Box::new(
+                Adagrad::new(ps, 0.01)
+                    .eps(1e-3)
+                    .lr_decay(0.1)
+                    .weight_decay(1e-3)
+                    .initial_accumulator_value(0.1),
             )
         }),
     ];

@@ -1,5 +1,5 @@
 //! Optimizers with PyTorch's exact update rules and defaults (`SGD`, `Adam`,
-//! `AdamW`, `Adadelta`, `RMSprop`) and learning-rate schedulers (`StepLR`, `CosineAnnealingLR`,
+//! `AdamW`, `Adadelta`, `RMSprop`, `Adagrad`) and learning-rate schedulers (`StepLR`, `CosineAnnealingLR`,
 //! `OneCycleLR`).
 //!
 //! Updates run elementwise in the parameters' own precision and in PyTorch's
@@ -893,6 +893,144 @@ impl Optimizer for RMSprop {
                 }
                 None => None,
             };
+        }
+        self.steps = state.step;
+        self.lr = state.lr;
+        Ok(())
+    }
+}
+
+/// Adagrad with PyTorch's rules (`torch.optim.Adagrad`, its single-tensor CPU
+/// path): `sum += g²`, `p -= clr · g / (√sum + eps)` with `clr = lr / (1 +
+/// (step - 1) · lr_decay)`, `g` including `weight_decay · p`.
+///
+/// The update is written with tensor ops (three passes over each
+/// parameter), not as a fused backend step like the others: Adagrad is not
+/// on any of kindling's speed paths.
+///
+/// ```
+/// use kindling::optim::{Adagrad, Optimizer};
+/// use kindling::Tensor;
+/// let w = Tensor::from_vec(vec![1.0f32], [1]).requires_grad_(true);
+/// let mut opt = Adagrad::new(vec![w.clone()], 0.1);
+/// (&w * &w).sum().backward();
+/// opt.step()?;
+/// // The first step moves each weight by lr · g / |g|.
+/// assert!((w.to_vec::<f32>()[0] - 0.9).abs() < 1e-6);
+/// # Ok::<(), kindling::Error>(())
+/// ```
+pub struct Adagrad {
+    params: Vec<Tensor>,
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the learning rate with the step count.
+    pub lr_decay: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// The sums' starting value.
+    pub initial_accumulator_value: f64,
+    /// Added to the root.
+    pub eps: f64,
+    /// `sum` of each parameter.
+    sums: Vec<Option<Tensor>>,
+    steps: u64,
+}
+
+impl Adagrad {
+    /// `torch.optim.Adagrad(params, lr)`: no decay of the rate or weights,
+    /// sums starting at 0, eps 1e-10 (PyTorch's default `lr` is 0.01).
+    pub fn new(params: Vec<Tensor>, lr: f64) -> Adagrad {
+        let n = params.len();
+        Adagrad {
+            params: params_checked(params),
+            lr,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+            sums: vec![None; n],
+            steps: 0,
+        }
+    }
+
+    /// Sets the decay of the learning rate.
+    pub fn lr_decay(mut self, lr_decay: f64) -> Adagrad {
+        self.lr_decay = lr_decay;
+        self
+    }
+
+    /// Sets the weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Adagrad {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Sets the sums' starting value.
+    pub fn initial_accumulator_value(mut self, value: f64) -> Adagrad {
+        self.initial_accumulator_value = value;
+        self
+    }
+
+    /// Sets eps.
+    pub fn eps(mut self, eps: f64) -> Adagrad {
+        self.eps = eps;
+        self
+    }
+}
+
+impl Optimizer for Adagrad {
+    fn step(&mut self) -> Result<()> {
+        no_parameters(&self.params)?;
+        let clr = self.lr / (1.0 + self.steps as f64 * self.lr_decay);
+        crate::no_grad(|| -> Result<()> {
+            for (p, slot) in self.params.iter().zip(self.sums.iter_mut()) {
+                let Some(mut g) = p.grad() else { continue };
+                let init = self.initial_accumulator_value;
+                let sum = slot.get_or_insert_with(|| p.zeros_like().add_scalar(init));
+                if self.weight_decay != 0.0 {
+                    g = &g + &p.mul_scalar(self.weight_decay);
+                }
+                sum.try_add_(&(&g * &g), 1.0)?;
+                let std = sum.sqrt().add_scalar(self.eps);
+                p.try_add_(&(&g / &std), -clr)?;
+            }
+            Ok(())
+        })?;
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn zero_grad(&self) {
+        self.params.iter().for_each(Tensor::zero_grad);
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState {
+        let buffers = self
+            .sums
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (format!("{i}.sum"), s.clone_tensor())))
+            .collect();
+        OptimizerState {
+            kind: "Adagrad".into(),
+            step: self.steps,
+            lr: self.lr,
+            buffers,
+        }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        state.check_fits("Adagrad", &["sum"], self.params.len())?;
+        for (i, (p, slot)) in self.params.iter().zip(self.sums.iter_mut()).enumerate() {
+            *slot = state.buffer_for(i, "sum", p)?;
         }
         self.steps = state.step;
         self.lr = state.lr;

@@ -8,8 +8,9 @@ float64 and rounded once to float32, so both get the same bits). In eval mode
 (dropout off; its random stream is not PyTorch's), on 16 real MNIST images, it
 writes into cnn_cases.safetensors the logits, the loss and every parameter's
 gradient, and the parameters after 3 steps of SGD (lr 0.05, momentum 0.9)
-and of Adadelta (lr 1.0, pytorch/examples' choice) and RMSprop (plain, and
-centered with momentum and weight decay).
+and of Adadelta (lr 1.0, pytorch/examples' choice), RMSprop (plain, and
+centered with momentum and weight decay) and Adagrad (plain, and with every
+option).
 `fc1.weight` (128 x 9216) is kept as three of its rows. cnn_cases.json holds
 the printout, the state_dict keys and shapes, and the loss.
 """
@@ -128,6 +129,10 @@ def main(raw):
         # weights, by up to 4% of the largest) would decide the comparison.
         "rmsprop": lambda ps: torch.optim.RMSprop(ps, lr=0.001, eps=1e-3),
         "rmsprop_centered_momentum": lambda ps: torch.optim.RMSprop(ps, lr=0.001, eps=1e-3, momentum=0.9, centered=True, weight_decay=1e-4),
+        # eps 1e-3 for the same reason as RMSprop's: Adagrad's first step is
+        # lr · g / |g| too.
+        "adagrad": lambda ps: torch.optim.Adagrad(ps, lr=0.01, eps=1e-3),
+        "adagrad_decays": lambda ps: torch.optim.Adagrad(ps, lr=0.01, eps=1e-3, lr_decay=0.1, weight_decay=1e-3, initial_accumulator_value=0.1),
     }
     for name, make in optimizers.items():
         init(model)
