@@ -12,7 +12,7 @@ use kindling::io::write_atomic;
 use kindling::nn::models::Arch;
 use kindling::nn::Module;
 use kindling::optim::{
-    Adadelta, Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer, StepLR, SGD,
+    Adadelta, Adagrad, Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer, RMSprop, StepLR, SGD,
 };
 use kindling::plot::{
     confusion_matrix, image_grid, line_chart, Canvas, Colormap, Legend, Series, BLUE, ORANGE, WHITE,
@@ -29,6 +29,10 @@ pub enum OptimizerName {
     Adamw,
     /// pytorch/examples' choice for its MNIST network (lr 1.0)
     Adadelta,
+    /// PyTorch's defaults (lr 0.01)
+    Rmsprop,
+    /// PyTorch's defaults (lr 0.01)
+    Adagrad,
 }
 
 /// How the learning rate changes from epoch to epoch.
@@ -50,7 +54,7 @@ pub struct TrainArgs {
     /// Optimizer
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerName,
-    /// Learning rate (default SGD: 0.3 linear, 1.0 threeblue, 0.1 mlp, 0.05 cnn and cnn-bn; Adam/AdamW: 0.001; Adadelta: 1.0)
+    /// Learning rate (default SGD: 0.3 linear, 1.0 threeblue, 0.1 mlp, 0.05 cnn and cnn-bn; Adam/AdamW: 0.001; Adadelta: 1.0; RMSprop, Adagrad: 0.01)
     #[arg(long)]
     lr: Option<f64>,
     /// SGD momentum (default: 0.9 for cnn and cnn-bn, 0 for the others)
@@ -122,6 +126,7 @@ impl Config {
             (OptimizerName::Sgd, Arch::Mlp) => 0.1,
             (OptimizerName::Sgd, Arch::Cnn | Arch::CnnBn) => 0.05,
             (OptimizerName::Adadelta, _) => 1.0,
+            (OptimizerName::Rmsprop | OptimizerName::Adagrad, _) => 0.01,
             _ => 0.001,
         });
         Config {
@@ -231,6 +236,8 @@ impl Config {
             OptimizerName::Adam => Box::new(Adam::new(params, self.lr)),
             OptimizerName::Adamw => Box::new(AdamW::new(params, self.lr)),
             OptimizerName::Adadelta => Box::new(Adadelta::new(params, self.lr)),
+            OptimizerName::Rmsprop => Box::new(RMSprop::new(params, self.lr)),
+            OptimizerName::Adagrad => Box::new(Adagrad::new(params, self.lr)),
         }
     }
 }
@@ -647,6 +654,27 @@ mod fuzz {
             seed: 0,
             dataset: DatasetName::Mnist,
             threads: 2,
+        }
+    }
+
+    #[test]
+    fn every_optimizer_is_kept_in_the_run_config_and_trains() {
+        use clap::ValueEnum;
+        for &name in OptimizerName::value_variants() {
+            let config = Config {
+                optimizer: name,
+                ..seed_config()
+            };
+            let back = Config::from_json(&config.to_json())
+                .ok()
+                .expect("read back");
+            assert_eq!(back.optimizer, name);
+            let w = kindling::Tensor::from_vec(vec![1.0f32, -2.0], [2]).requires_grad_(true);
+            let mut opt = config.optimizer(vec![w.clone()]);
+            (&w * &w).sum().backward();
+            opt.step().unwrap();
+            let moved = w.to_vec::<f32>();
+            assert!(moved[0] < 1.0 && moved[1] > -2.0, "{name:?}: {moved:?}");
         }
     }
 
