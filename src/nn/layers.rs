@@ -22,7 +22,7 @@ display_as_pytorch!(
     LogSoftmax, Dropout
 );
 
-fn py_bool(b: bool) -> &'static str {
+pub(super) fn py_bool(b: bool) -> &'static str {
     if b {
         "True"
     } else {
@@ -449,21 +449,28 @@ impl Module for Dropout {
             return Ok(x.clone());
         }
         float_input(x, "dropout")?;
-        let keep = 1.0 - self.p;
-        let mask: Vec<f64> = with_global(|g| {
-            (0..x.numel())
-                .map(|_| {
-                    if g.uniform_f64() < keep {
-                        1.0 / keep
-                    } else {
-                        0.0
-                    }
-                })
-                .collect()
-        });
-        let mask = Tensor::from_vec(mask, x.shape())
-            .to_dtype(x.dtype())
-            .to(x.device());
-        Ok(x * &mask)
+        Ok(x * &dropout_mask(x.shape(), self.p, x))
     }
+}
+
+/// A mask of `shape` for dropout with probability `p`, in `like`'s dtype and
+/// on its device: `1/(1-p)` where kept, 0 where dropped, drawn from the
+/// global generator.
+pub(super) fn dropout_mask(shape: &[usize], p: f64, like: &Tensor) -> Tensor {
+    let keep = 1.0 - p;
+    let count = shape.iter().product();
+    let mask: Vec<f64> = with_global(|g| {
+        (0..count)
+            .map(|_| {
+                if g.uniform_f64() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    });
+    Tensor::from_vec(mask, shape)
+        .to_dtype(like.dtype())
+        .to(like.device())
 }

@@ -265,12 +265,17 @@ impl Default for Cnn {
     }
 }
 
+/// `[N, 784]` and `[N, 28, 28]` as `[N, 1, 28, 28]`; other inputs as they are.
+fn as_images(x: &Tensor) -> Result<Tensor> {
+    match x.dim() {
+        2 | 3 => x.try_reshape([x.shape()[0] as isize, 1, 28, 28]),
+        _ => Ok(x.clone()),
+    }
+}
+
 impl Module for Cnn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = match x.dim() {
-            2 | 3 => x.try_reshape([x.shape()[0] as isize, 1, 28, 28])?,
-            _ => x.clone(),
-        };
+        let x = as_images(x)?;
         let x = self.conv1.forward(&x)?.relu();
         let x = self
             .conv2
@@ -334,10 +339,7 @@ impl Default for CnnBn {
 
 impl Module for CnnBn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = match x.dim() {
-            2 | 3 => x.try_reshape([x.shape()[0] as isize, 1, 28, 28])?,
-            _ => x.clone(),
-        };
+        let x = as_images(x)?;
         let x = self.bn1.forward(&self.conv1.forward(&x)?)?.relu();
         let x = self
             .bn2

@@ -4,19 +4,11 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::layers::{dropout_mask, py_bool};
 use super::{Module, ModuleInfo};
 use crate::error::{Error, Result};
 use crate::ops::norm::batch_norm;
-use crate::tensor::random::with_global;
 use crate::tensor::{DType, Scalar, Tensor};
-
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
-    }
-}
 
 /// What `BatchNorm1d` and `BatchNorm2d` share: PyTorch's `_BatchNorm`.
 struct BatchNormState {
@@ -384,22 +376,7 @@ pub fn dropout2d(input: &Tensor, p: f64, training: bool) -> Result<Tensor> {
     }
     let mut shape = vec![1; input.dim()];
     shape[..2].copy_from_slice(&input.shape()[..2]);
-    let keep = 1.0 - p;
-    let mask: Vec<f64> = with_global(|g| {
-        (0..shape[0] * shape[1])
-            .map(|_| {
-                if g.uniform_f64() < keep {
-                    1.0 / keep
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    });
-    let mask = Tensor::from_vec(mask, &shape[..])
-        .to_dtype(input.dtype())
-        .to(input.device());
-    Ok(input * &mask)
+    Ok(input * &dropout_mask(&shape, p, input))
 }
 
 /// `nn.Dropout2d(p)`: [`dropout2d`] in training mode, the identity in

@@ -807,7 +807,7 @@ grad_fn! {
     }
 }
 
-fn float_input(x: &Tensor, op: &'static str) -> Result<()> {
+pub(crate) fn float_input(x: &Tensor, op: &'static str) -> Result<()> {
     if x.dtype().is_floating_point() {
         Ok(())
     } else {

@@ -10,6 +10,7 @@
 //! accumulates float32 in float32, in another order: the two agree within
 //! 1e-6 relative on the goldens).
 
+use super::elementwise::float_input;
 use crate::autograd::{Inputs, Node, Sink};
 use crate::error::{shape_err, Error, Result};
 use crate::tensor::{DType, Tensor};
@@ -54,17 +55,6 @@ fn mean_var(rows: &Tensor) -> (Tensor, Tensor) {
 /// `1 / sqrt(var + eps)`, computed in float64.
 fn inverse_std(var: &Tensor, eps: f64) -> Tensor {
     var.to_dtype(DType::F64).add_scalar(eps).sqrt().reciprocal()
-}
-
-fn float_input(x: &Tensor, op: &'static str) -> Result<()> {
-    if x.dtype().is_floating_point() {
-        Ok(())
-    } else {
-        Err(Error::NotImplemented {
-            op,
-            dtype: x.dtype(),
-        })
-    }
 }
 
 /// PyTorch's check that a per-channel tensor has one element per channel.
