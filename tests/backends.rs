@@ -225,6 +225,13 @@ proptest! {
             let avg = AvgPoolOptions::default().stride(stride).padding(pad.min(k / 2)).ceil_mode(ceil).count_include_pad(dil == 1);
             agree("avg_pool2d", std::slice::from_ref(&a), |x| x[0].avg_pool2d_with(k, avg));
             agree("adaptive_avg_pool2d", std::slice::from_ref(&a), |x| x[0].adaptive_avg_pool2d((k + 1, stride + 1)));
+            agree("adaptive_max_pool2d", std::slice::from_ref(&a), |x| x[0].adaptive_max_pool2d((k + 1, stride + 1)));
+            agree("adaptive_max_pool2d indices", std::slice::from_ref(&a), |x| x[0].adaptive_max_pool2d_with_indices((k + 1, stride + 1)).1);
+            agree("adaptive_max_pool2d gradient", std::slice::from_ref(&a), |x| {
+                let x = x[0].detach().requires_grad_(true);
+                x.adaptive_max_pool2d((k + 1, stride + 1)).sum().backward();
+                x.grad().unwrap()
+            });
             agree("max_pool2d gradient", std::slice::from_ref(&a), |x| {
                 let x = x[0].detach().requires_grad_(true);
                 x.max_pool2d_with(k, opts).sum().backward();
@@ -289,6 +296,9 @@ fn max_pooling_breaks_ties_and_nans_as_the_reference() {
         });
         agree("indices", std::slice::from_ref(&x), |x| {
             x[0].max_pool2d_with_indices(2, PoolOptions::default()).1
+        });
+        agree("adaptive indices", std::slice::from_ref(&x), |x| {
+            x[0].adaptive_max_pool2d_with_indices(1).1
         });
         // The same windows side by side in one plane, for the row loop.
         let wide = x

@@ -215,12 +215,13 @@ impl Conv2dGeometry {
     }
 }
 
-/// Averaging windows over an NCHW input, as PyTorch's average pools cut
-/// them: output row `y` averages input rows `rows[y]` (a range inside the
-/// input), column `x` columns `cols[x]`, and the sum is divided by
-/// `divisor[y * ow + x]` (which counts padding for `count_include_pad`).
+/// Pooling windows over an NCHW input, as PyTorch's average and adaptive
+/// pools cut them: output row `y` reads input rows `rows[y]` (a range inside
+/// the input), column `x` columns `cols[x]`; an average divides the sum by
+/// `divisor[y * ow + x]` (which counts padding for `count_include_pad`; empty
+/// for a max pool).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct AvgWindows {
+pub(crate) struct PoolWindows {
     /// `[n, c, h, w]` of the input.
     pub input: [usize; 4],
     pub rows: Vec<Range<usize>>,
@@ -228,7 +229,7 @@ pub(crate) struct AvgWindows {
     pub divisor: Vec<f64>,
 }
 
-impl AvgWindows {
+impl PoolWindows {
     /// `[n, c, oh, ow]`.
     pub fn output_shape(&self) -> [usize; 4] {
         [
@@ -331,17 +332,22 @@ pub(crate) trait Backend: Sync {
     /// summed over the batch and the positions, per output channel, in f64.
     fn conv2d_grad_bias(&self, g: View, geo: &Conv2dGeometry) -> Buffer;
     /// The mean of each window of `x` (floats), `[n, c, oh, ow]`; sums in f64.
-    fn avg_pool2d(&self, x: View, windows: &AvgWindows) -> Buffer;
+    fn avg_pool2d(&self, x: View, windows: &PoolWindows) -> Buffer;
     /// The gradient of [`Backend::avg_pool2d`]: each window's gradient spread
     /// evenly (divided by its divisor) over its elements, `[n, c, h, w]`.
-    fn avg_pool2d_grad(&self, g: View, windows: &AvgWindows) -> Buffer;
+    fn avg_pool2d_grad(&self, g: View, windows: &PoolWindows) -> Buffer;
     /// The maximum of each window of `x` `[n, c, h, w]` (`geo.out_channels`
     /// is `c`; padding never wins; NaN does, as in PyTorch), and where it is:
     /// the flat index `row * w + column` into its input plane, as int64.
     fn max_pool2d(&self, x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer);
     /// The gradient of [`Backend::max_pool2d`]: each window's gradient added
     /// at its maximum, `[n, c, h, w]`.
-    fn max_pool2d_grad(&self, g: View, indices: View, geo: &Conv2dGeometry) -> Buffer;
+    /// `g` and `indices` are `[n, c, oh, ow]`; `input` is `[n, c, h, w]`.
+    fn max_pool2d_grad(&self, g: View, indices: View, input: [usize; 4]) -> Buffer;
+    /// The maximum of each of the windows over `x` (floats) and its flat
+    /// index into its plane, as [`Backend::max_pool2d`] (for
+    /// `adaptive_max_pool2d`, whose windows are not evenly spaced).
+    fn adaptive_max_pool2d(&self, x: View, windows: &PoolWindows) -> (Buffer, Buffer);
 
     /// Rows `rows` of a contiguous `[N, ...]` uint8 tensor, flattened; with
     /// `steps`, as float32 through `(v - sub) / div` per step in turn.

@@ -1,5 +1,5 @@
 //! Convolution and pooling layers: `Conv2d`, `MaxPool2d`, `AvgPool2d`,
-//! `AdaptiveAvgPool2d`.
+//! `AdaptiveAvgPool2d`, `AdaptiveMaxPool2d`.
 
 use std::fmt;
 
@@ -311,29 +311,83 @@ impl fmt::Display for AvgPool2d {
     }
 }
 
-/// Adaptive average pooling to a fixed output size, `nn.AdaptiveAvgPool2d`.
-///
-/// ```
-/// use kindling::nn::AdaptiveAvgPool2d;
-/// assert_eq!(AdaptiveAvgPool2d::new((1, 1)).to_string(), "AdaptiveAvgPool2d(output_size=(1, 1))");
-/// assert_eq!(AdaptiveAvgPool2d::new(3).to_string(), "AdaptiveAvgPool2d(output_size=3)");
-/// ```
-pub struct AdaptiveAvgPool2d {
-    /// `[oh, ow]`.
-    pub output_size: Size2,
-    /// Whether it was given as one number (PyTorch prints it as given).
-    square: bool,
+/// An adaptive pooling module: its struct, constructor, printout and
+/// forward, for `AdaptiveAvgPool2d` and `AdaptiveMaxPool2d` alike.
+macro_rules! adaptive_pool {
+    ($(#[$doc:meta])* $name:ident, $torch:literal, $forward:ident, $node:literal) => {
+        $(#[$doc])*
+        pub struct $name {
+            /// `[oh, ow]`.
+            pub output_size: Size2,
+            /// Whether it was given as one number (PyTorch prints it as given).
+            square: bool,
+        }
+
+        impl $name {
+            #[doc = concat!("`", $torch, "(output_size)`: a number or a pair.")]
+            pub fn new(output_size: impl Into<OutputSize>) -> $name {
+                let OutputSize(size, square) = output_size.into();
+                $name {
+                    output_size: size,
+                    square,
+                }
+            }
+        }
+
+        impl ModuleInfo for $name {
+            fn type_name(&self) -> &str {
+                stringify!($name)
+            }
+            fn extra_repr(&self) -> String {
+                if self.square {
+                    format!("output_size={}", self.output_size.0[0])
+                } else {
+                    format!("output_size={}", pair(self.output_size.0))
+                }
+            }
+        }
+
+        impl Module for $name {
+            #[doc = concat!("`F.", stringify!($forward), "(x, output_size)` (grad_fn `", $node, "`).")]
+            fn forward(&self, x: &Tensor) -> Result<Tensor> {
+                crate::nn::functional::$forward(x, self.output_size)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&super::format_module(self))
+            }
+        }
+    };
 }
 
-impl AdaptiveAvgPool2d {
-    /// `nn.AdaptiveAvgPool2d(output_size)`: a number or a pair.
-    pub fn new(output_size: impl Into<OutputSize>) -> AdaptiveAvgPool2d {
-        let OutputSize(size, square) = output_size.into();
-        AdaptiveAvgPool2d {
-            output_size: size,
-            square,
-        }
-    }
+adaptive_pool! {
+    /// Adaptive average pooling to a fixed output size, `nn.AdaptiveAvgPool2d`.
+    ///
+    /// ```
+    /// use kindling::nn::AdaptiveAvgPool2d;
+    /// assert_eq!(AdaptiveAvgPool2d::new((1, 1)).to_string(), "AdaptiveAvgPool2d(output_size=(1, 1))");
+    /// assert_eq!(AdaptiveAvgPool2d::new(3).to_string(), "AdaptiveAvgPool2d(output_size=3)");
+    /// ```
+    AdaptiveAvgPool2d, "nn.AdaptiveAvgPool2d", adaptive_avg_pool2d, "AdaptiveAvgPool2DBackward0"
+}
+
+adaptive_pool! {
+    /// Adaptive max pooling to a fixed output size, `nn.AdaptiveMaxPool2d`.
+    /// Its forward returns the maxima; for their indices (PyTorch's
+    /// `return_indices=True`) call [`Tensor::adaptive_max_pool2d_with_indices`].
+    ///
+    /// ```
+    /// use kindling::nn::{AdaptiveMaxPool2d, Module};
+    /// use kindling::Tensor;
+    /// let pool = AdaptiveMaxPool2d::new((2, 3));
+    /// assert_eq!(pool.to_string(), "AdaptiveMaxPool2d(output_size=(2, 3))");
+    /// let y = pool.forward(&Tensor::randn([4, 8, 7, 7]))?;
+    /// assert_eq!(y.shape(), &[4, 8, 2, 3]);
+    /// # Ok::<(), kindling::Error>(())
+    /// ```
+    AdaptiveMaxPool2d, "nn.AdaptiveMaxPool2d", adaptive_max_pool2d, "AdaptiveMaxPool2DBackward0"
 }
 
 /// An output size as given: one number (`3`) or a pair (`(1, 1)`).
@@ -352,32 +406,6 @@ impl From<(usize, usize)> for OutputSize {
 impl From<[usize; 2]> for OutputSize {
     fn from(v: [usize; 2]) -> Self {
         OutputSize(Size2(v), false)
-    }
-}
-
-impl ModuleInfo for AdaptiveAvgPool2d {
-    fn type_name(&self) -> &str {
-        "AdaptiveAvgPool2d"
-    }
-    fn extra_repr(&self) -> String {
-        if self.square {
-            format!("output_size={}", self.output_size.0[0])
-        } else {
-            format!("output_size={}", pair(self.output_size.0))
-        }
-    }
-}
-
-impl Module for AdaptiveAvgPool2d {
-    /// `F.adaptive_avg_pool2d(x, output_size)`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.try_adaptive_avg_pool2d(self.output_size)
-    }
-}
-
-impl fmt::Display for AdaptiveAvgPool2d {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&super::format_module(self))
     }
 }
 
@@ -409,6 +437,23 @@ mod tests {
             MaxPool2d::with_options((2, 3), PoolOptions::default().padding(1)).to_string(),
             "MaxPool2d(kernel_size=(2, 3), stride=(2, 3), padding=1, dilation=1, ceil_mode=False)"
         );
+        assert_eq!(
+            AdaptiveMaxPool2d::new(3).to_string(),
+            "AdaptiveMaxPool2d(output_size=3)"
+        );
+        assert_eq!(
+            AdaptiveMaxPool2d::new([2, 3]).to_string(),
+            "AdaptiveMaxPool2d(output_size=(2, 3))"
+        );
+    }
+
+    #[test]
+    fn adaptive_max_pool2d_module_is_the_functional_form() {
+        let x = Tensor::randn([2, 3, 7, 5]).requires_grad_(true);
+        let y = AdaptiveMaxPool2d::new((3, 2)).forward(&x).unwrap();
+        assert_eq!(y.grad_fn(), Some("AdaptiveMaxPool2DBackward0"));
+        let (want, _) = x.adaptive_max_pool2d_with_indices((3, 2));
+        assert_eq!(y.to_vec::<f32>(), want.to_vec::<f32>());
     }
 
     #[test]

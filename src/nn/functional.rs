@@ -76,6 +76,12 @@ pub fn adaptive_avg_pool2d(input: &Tensor, output_size: impl Into<Size2>) -> Res
     input.try_adaptive_avg_pool2d(output_size)
 }
 
+/// `F.adaptive_max_pool2d(input, output_size)` (the maxima; for their
+/// indices, [`Tensor::try_adaptive_max_pool2d_with_indices`]).
+pub fn adaptive_max_pool2d(input: &Tensor, output_size: impl Into<Size2>) -> Result<Tensor> {
+    Ok(input.try_adaptive_max_pool2d_with_indices(output_size)?.0)
+}
+
 /// `F.relu(input)`.
 pub fn relu(input: &Tensor) -> Tensor {
     input.relu()

@@ -50,7 +50,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-pub use conv::{AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d, OutputSize};
+pub use conv::{AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, MaxPool2d, OutputSize};
 pub use kindling_derive::Module;
 pub use layers::{
     Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax,

@@ -1,11 +1,11 @@
 //! Pooling over NCHW tensors: `max_pool2d` (PyTorch's `F.max_pool2d`: kernel,
 //! stride, padding, dilation, `ceil_mode`, `return_indices`) with its backward
-//! node `MaxPool2DWithIndicesBackward0`; `avg_pool2d` (`AvgPool2DBackward0`)
-//! and `adaptive_avg_pool2d` (`AdaptiveAvgPool2DBackward0`).
+//! node `MaxPool2DWithIndicesBackward0`; `avg_pool2d` (`AvgPool2DBackward0`),
+//! `adaptive_avg_pool2d` (`AdaptiveAvgPool2DBackward0`) and
+//! `adaptive_max_pool2d` (`AdaptiveMaxPool2DBackward0`, `return_indices`).
 
 use super::conv::Size2;
-use crate::autograd::grad_fn;
-use crate::backend::{backend, AvgWindows, Conv2dGeometry};
+use crate::backend::{backend, Conv2dGeometry, PoolWindows};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -192,34 +192,75 @@ impl Tensor {
                 dtype: self.dtype(),
             });
         }
-        let device = self.device();
-        let (values, indices) = batched.with_view(|x| backend(device).max_pool2d(x, &geo));
-        let shape = &geo.output_shape()[4 - self.dim()..];
-        let values = Tensor::from_buffer_on(values, shape, device);
-        let indices = Tensor::from_buffer_on(indices, shape, device);
-        let out = Tensor::record(values, &[self], || MaxPool2DWithIndicesBackward0 {
-            x: self.clone(),
-            indices: indices.clone(),
-            geo,
-        });
-        Ok((out, indices))
+        let buffers = batched.with_view(|x| backend(self.device()).max_pool2d(x, &geo));
+        Ok(max_output(
+            self,
+            buffers,
+            geo.input,
+            geo.output_shape(),
+            false,
+        ))
     }
 }
 
-grad_fn! {
-    /// Each window's gradient goes to its maximum.
-    MaxPool2DWithIndicesBackward0 { x: Tensor, indices: Tensor, geo: Conv2dGeometry }
-    inputs [x];
-    backward(n, g, acc) {
-        acc.add(&n.x, || {
+/// Each window's gradient goes to its maximum: the node of `max_pool2d`
+/// (`MaxPool2DWithIndicesBackward0`) and of `adaptive_max_pool2d`
+/// (`AdaptiveMaxPool2DBackward0`).
+pub(crate) struct MaxPoolBackward {
+    x: Tensor,
+    indices: Tensor,
+    /// `[n, c, h, w]` and `[n, c, oh, ow]`, batched.
+    input: [usize; 4],
+    output: [usize; 4],
+    adaptive: bool,
+}
+
+impl crate::autograd::Node for MaxPoolBackward {
+    fn name(&self) -> &'static str {
+        if self.adaptive {
+            "AdaptiveMaxPool2DBackward0"
+        } else {
+            "MaxPool2DWithIndicesBackward0"
+        }
+    }
+    fn inputs(&self) -> crate::autograd::Inputs<'_> {
+        smallvec::smallvec![&self.x]
+    }
+    fn backward(&self, g: &Tensor, acc: &mut crate::autograd::Sink<'_>) {
+        acc.add(&self.x, || {
             let device = g.device();
             // Contiguous batched views of `g` and the indices, for the kernel.
-            let batched = |t: &Tensor| t.contiguous().reshape(n.geo.output_shape());
-            let (g, indices) = (batched(g), batched(&n.indices));
-            let buf = super::read2(&g, &indices, |g, i| backend(device).max_pool2d_grad(g, i, &n.geo));
-            Tensor::from_buffer_on(buf, n.x.shape(), device)
+            let batched = |t: &Tensor| t.contiguous().reshape(self.output);
+            let (g, indices) = (batched(g), batched(&self.indices));
+            let buf = super::read2(&g, &indices, |g, i| {
+                backend(device).max_pool2d_grad(g, i, self.input)
+            });
+            Tensor::from_buffer_on(buf, self.x.shape(), device)
         })
     }
+}
+
+/// Records a max pool's values and indices (batched `[n, c, oh, ow]`
+/// buffers) in the input's rank.
+fn max_output(
+    x: &Tensor,
+    (values, indices): (crate::tensor::Buffer, crate::tensor::Buffer),
+    input: [usize; 4],
+    output: [usize; 4],
+    adaptive: bool,
+) -> (Tensor, Tensor) {
+    let device = x.device();
+    let shape = &output[4 - x.dim()..];
+    let values = Tensor::from_buffer_on(values, shape, device);
+    let indices = Tensor::from_buffer_on(indices, shape, device);
+    let out = Tensor::record(values, &[x], || MaxPoolBackward {
+        x: x.clone(),
+        indices: indices.clone(),
+        input,
+        output,
+        adaptive,
+    });
+    (out, indices)
 }
 
 /// `F.avg_pool2d`'s keyword arguments, with its defaults (`stride=None`, the
@@ -288,7 +329,7 @@ fn batched4(x: &Tensor, err: impl FnOnce() -> Error) -> Result<Tensor> {
 }
 
 /// Records an average pool's output, in the input's rank.
-fn avg_output(x: &Tensor, batched: &Tensor, win: AvgWindows, adaptive: bool) -> Tensor {
+fn avg_output(x: &Tensor, batched: &Tensor, win: PoolWindows, adaptive: bool) -> Tensor {
     let device = x.device();
     let buf = batched.with_view(|v| backend(device).avg_pool2d(v, &win));
     let shape = &win.output_shape()[4 - x.dim()..];
@@ -366,7 +407,7 @@ impl Tensor {
                 divisor.push(d.max(1) as f64);
             }
         }
-        let win = AvgWindows {
+        let win = PoolWindows {
             input: geo.input,
             rows: rows.into_iter().map(|(r, _)| r).collect(),
             cols: cols.into_iter().map(|(c, _)| c).collect(),
@@ -393,45 +434,117 @@ impl Tensor {
 
     /// Fallible [`Tensor::adaptive_avg_pool2d`].
     pub fn try_adaptive_avg_pool2d(&self, output_size: impl Into<Size2>) -> Result<Tensor> {
-        let [oh, ow] = output_size.into().0;
-        let batched = batched4(self, || {
-            shape_err(format!(
-                "adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {:?}",
-                self.shape()
-            ))
-        })?;
+        let output_size = output_size.into();
+        let batched = adaptive_input(self, "adaptive_avg_pool2d", " ")?;
         if !self.dtype().is_floating_point() {
             return Err(Error::NotImplemented {
                 op: "adaptive_avg_pool2d",
                 dtype: self.dtype(),
             });
         }
-        if [oh, ow] == [1, 1] {
+        if output_size.0 == [1, 1] {
             return self.try_mean_dim(-1, true)?.try_mean_dim(-2, true);
         }
-        let [n, c, h, w] = [0, 1, 2, 3].map(|d| batched.shape()[d]);
-        let cut =
-            |o: usize, out: usize, size: usize| (o * size / out)..((o + 1) * size).div_ceil(out);
-        let rows: Vec<_> = (0..oh).map(|o| cut(o, oh, h)).collect();
-        let cols: Vec<_> = (0..ow).map(|o| cut(o, ow, w)).collect();
-        let divisor = rows
-            .iter()
-            .flat_map(|r| cols.iter().map(move |c| (r.len() * c.len()).max(1) as f64))
-            .collect();
-        let win = AvgWindows {
-            input: [n, c, h, w],
-            rows,
-            cols,
-            divisor,
-        };
+        let win = adaptive_windows(&batched, output_size);
         Ok(avg_output(self, &batched, win, true))
+    }
+
+    /// `F.adaptive_max_pool2d(x, output_size)`: the maximum of each window,
+    /// windows cut as [`Tensor::adaptive_avg_pool2d`] cuts them (they may
+    /// overlap), `[n, c, oh, ow]` (or unbatched); grad_fn
+    /// `AdaptiveMaxPool2DBackward0`.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::arange(12).to_dtype(kindling::DType::F32).reshape([1, 1, 3, 4]);
+    /// let y = x.adaptive_max_pool2d((2, 2));
+    /// assert_eq!(y.to_vec::<f32>(), [5.0, 7.0, 9.0, 11.0]);
+    /// ```
+    #[track_caller]
+    pub fn adaptive_max_pool2d(&self, output_size: impl Into<Size2>) -> Tensor {
+        or_panic!(self.try_adaptive_max_pool2d_with_indices(output_size)).0
+    }
+
+    /// `F.adaptive_max_pool2d(..., return_indices=True)`: the maxima and
+    /// where each was, as a flat int64 index into its input plane.
+    #[track_caller]
+    pub fn adaptive_max_pool2d_with_indices(
+        &self,
+        output_size: impl Into<Size2>,
+    ) -> (Tensor, Tensor) {
+        or_panic!(self.try_adaptive_max_pool2d_with_indices(output_size))
+    }
+
+    /// Fallible [`Tensor::adaptive_max_pool2d_with_indices`]: PyTorch's
+    /// words for a rank other than 3 or 4, an empty channel or plane, or an
+    /// integer tensor.
+    pub fn try_adaptive_max_pool2d_with_indices(
+        &self,
+        output_size: impl Into<Size2>,
+    ) -> Result<(Tensor, Tensor)> {
+        let batched = adaptive_input(self, "adaptive_max_pool2d", ": ")?;
+        if let Some(d) = (1..self.dim()).find(|&d| self.shape()[d] == 0) {
+            return Err(shape_err(format!(
+                "adaptive_max_pool2d(): Expected input to have non-zero size for non-batch \
+                 dimensions, but input has sizes {:?} with dimension {d} being empty",
+                self.shape()
+            )));
+        }
+        if !self.dtype().is_floating_point() {
+            return Err(Error::NotImplemented {
+                op: "adaptive_max_pool2d",
+                dtype: self.dtype(),
+            });
+        }
+        let win = adaptive_windows(&batched, output_size.into());
+        let buffers = batched.with_view(|x| backend(self.device()).adaptive_max_pool2d(x, &win));
+        Ok(max_output(
+            self,
+            buffers,
+            win.input,
+            win.output_shape(),
+            true,
+        ))
+    }
+}
+
+/// The input of an adaptive pool as `[n, c, h, w]`, or PyTorch's words for
+/// another rank (`sep`: what PyTorch's message for `op` puts before the shape).
+fn adaptive_input(x: &Tensor, op: &str, sep: &str) -> Result<Tensor> {
+    if x.dim() < 3 {
+        return Err(shape_err("Input dimension should be at least 3"));
+    }
+    batched4(x, || {
+        shape_err(format!(
+            "{op}(): Expected 3D or 4D tensor, but got{sep}{:?}",
+            x.shape()
+        ))
+    })
+}
+
+/// PyTorch's adaptive windows over a batched input: output row `o` of `out`
+/// reads rows `⌊o·h/out⌋ .. ⌈(o+1)·h/out⌉`, and the same for columns.
+fn adaptive_windows(batched: &Tensor, Size2([oh, ow]): Size2) -> PoolWindows {
+    let [n, c, h, w] = [0, 1, 2, 3].map(|d| batched.shape()[d]);
+    let cut = |o: usize, out: usize, size: usize| (o * size / out)..((o + 1) * size).div_ceil(out);
+    let rows: Vec<_> = (0..oh).map(|o| cut(o, oh, h)).collect();
+    let cols: Vec<_> = (0..ow).map(|o| cut(o, ow, w)).collect();
+    let divisor = rows
+        .iter()
+        .flat_map(|r| cols.iter().map(move |c| (r.len() * c.len()).max(1) as f64))
+        .collect();
+    PoolWindows {
+        input: [n, c, h, w],
+        rows,
+        cols,
+        divisor,
     }
 }
 
 /// Each window's gradient, divided by its divisor, goes to its elements.
 pub(crate) struct AvgPool2DBackward0 {
     x: Tensor,
-    win: AvgWindows,
+    win: PoolWindows,
     adaptive: bool,
 }
 
@@ -495,6 +608,14 @@ mod tests {
         adaptive_avg_pool2d_uneven => adaptive,
         adaptive_avg_pool2d_larger => adaptive,
         adaptive_avg_pool2d_unbatched => adaptive,
+        adaptive_max_pool2d_1 => adaptive_max,
+        adaptive_max_pool2d_uneven => adaptive_max,
+        adaptive_max_pool2d_overlapping => adaptive_max,
+        adaptive_max_pool2d_larger => adaptive_max,
+        adaptive_max_pool2d_unbatched => adaptive_max,
+        adaptive_max_pool2d_float64 => adaptive_max,
+        adaptive_max_pool2d_ties_and_nan => adaptive_max,
+        adaptive_max_pool2d_indices => |x, _| x[0].adaptive_max_pool2d_with_indices((3, 4)).1,
     }
 
     fn avg(x: &[Tensor], attrs: &Value) -> Tensor {
@@ -515,12 +636,58 @@ mod tests {
         x[0].adaptive_avg_pool2d(pair(&attrs["output_size"]).unwrap())
     }
 
+    fn adaptive_max(x: &[Tensor], attrs: &Value) -> Tensor {
+        x[0].adaptive_max_pool2d(pair(&attrs["output_size"]).unwrap())
+    }
+
     gradchecks! {
         max_pool2d: [randn(&[2, 3, 7, 6], 1)] =>
             |x| x[0].max_pool2d_with(3, PoolOptions::default().stride(2).padding(1).ceil_mode(true));
         avg_pool2d: [randn(&[2, 3, 7, 6], 2)] =>
             |x| x[0].avg_pool2d_with(3, AvgPoolOptions::default().stride(2).padding(1).ceil_mode(true).count_include_pad(false));
         adaptive_avg_pool2d: [randn(&[2, 3, 7, 5], 3)] => |x| x[0].adaptive_avg_pool2d((3, 2));
+        adaptive_max_pool2d: [randn(&[2, 3, 7, 5], 4)] => |x| x[0].adaptive_max_pool2d((3, 4));
+    }
+
+    #[test]
+    fn adaptive_pools_get_pytorchs_words() {
+        let max = |shape: &[usize]| {
+            Tensor::zeros(shape.to_vec())
+                .try_adaptive_max_pool2d_with_indices((2, 2))
+                .unwrap_err()
+                .to_string()
+        };
+        let avg = |shape: &[usize]| {
+            Tensor::zeros(shape.to_vec())
+                .try_adaptive_avg_pool2d((2, 2))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(max(&[2, 3]), "Input dimension should be at least 3");
+        assert_eq!(avg(&[2, 3]), "Input dimension should be at least 3");
+        assert_eq!(
+            max(&[1, 1, 1, 4, 4]),
+            "adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: [1, 1, 1, 4, 4]"
+        );
+        assert_eq!(
+            avg(&[1, 1, 1, 4, 4]),
+            "adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got [1, 1, 1, 4, 4]"
+        );
+        assert_eq!(
+            max(&[1, 0, 4, 4]),
+            "adaptive_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, \
+             but input has sizes [1, 0, 4, 4] with dimension 1 being empty"
+        );
+        // An empty batch pools to an empty batch, as in PyTorch.
+        let empty = Tensor::zeros([0, 1, 4, 4]).adaptive_max_pool2d((2, 2));
+        assert_eq!(empty.shape(), &[0, 1, 2, 2]);
+        let ints = Tensor::from_vec(vec![1i64, 5, 3, 2], [1, 1, 2, 2]);
+        assert_eq!(
+            ints.try_adaptive_max_pool2d_with_indices(1)
+                .unwrap_err()
+                .to_string(),
+            "\"adaptive_max_pool2d\" not implemented for 'Long'"
+        );
     }
 
     fn err(x: &[usize], kernel: usize, opts: PoolOptions) -> String {

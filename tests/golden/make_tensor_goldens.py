@@ -339,6 +339,23 @@ def op_cases():
     adaptive("adaptive_avg_pool2d_larger", (1, 1, 3, 4), (5, 6))
     adaptive("adaptive_avg_pool2d_unbatched", (2, 7, 7), 3)
 
+    def adaptive_max(name, shape, size):
+        add(name, lambda r, p: [r(*shape)], lambda x: F.adaptive_max_pool2d(x, size),
+            attrs={"output_size": list(size) if isinstance(size, tuple) else size})
+
+    adaptive_max("adaptive_max_pool2d_1", (2, 3, 5, 5), 1)
+    adaptive_max("adaptive_max_pool2d_uneven", (1, 2, 7, 5), (3, 2))
+    adaptive_max("adaptive_max_pool2d_overlapping", (2, 2, 5, 7), (3, 4))
+    adaptive_max("adaptive_max_pool2d_larger", (1, 1, 3, 4), (5, 6))
+    adaptive_max("adaptive_max_pool2d_unbatched", (2, 7, 7), 3)
+    add("adaptive_max_pool2d_float64", lambda r, p: [r(1, 2, 6, 5).double()],
+        lambda x: F.adaptive_max_pool2d(x, (4, 3)), attrs={"output_size": [4, 3]})
+    add("adaptive_max_pool2d_ties_and_nan",
+        lambda r, p: [torch.tensor([[[[1.0, 1.0, float("nan")], [1.0, float("nan"), 2.0]]]])],
+        lambda x: F.adaptive_max_pool2d(x, (1, 2)), attrs={"output_size": [1, 2]})
+    add("adaptive_max_pool2d_indices", lambda r, p: [r(2, 3, 7, 6)],
+        lambda x: F.adaptive_max_pool2d(x, (3, 4), return_indices=True)[1], grad=False)
+
     add = family("norm")
 
     def stats(c, dtype=torch.float32):

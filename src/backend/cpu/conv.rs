@@ -15,7 +15,7 @@ use super::gemm::{gemm_into, Mat};
 use super::runtime::{join2, num_threads};
 use super::simd::simd_versions;
 use crate::backend::math::pool_beats;
-use crate::backend::{AvgWindows, Conv2dGeometry, View};
+use crate::backend::{Conv2dGeometry, PoolWindows, View};
 use crate::tensor::{with_dtype, with_float, Buffer, DType, Element, Float};
 
 /// The elements of `v` in row-major order, borrowed when already so.
@@ -429,6 +429,26 @@ fn pool_tiled_by<T: Element + PartialOrd, const KW: usize>(
     }
 }
 
+/// Runs `run(first plane, values, indices)` over a max pool's `planes`
+/// output planes of `per_plane` elements: in two halves side by side when
+/// there are threads (planes are independent, so the numbers are the same).
+fn by_planes<T: Send>(
+    planes: usize,
+    per_plane: usize,
+    out: &mut [T],
+    indices: &mut [i64],
+    run: impl Fn(usize, &mut [T], &mut [i64]) + Sync,
+) {
+    if num_threads() > 1 && planes >= 2 && per_plane > 0 {
+        let half = planes / 2;
+        let (o1, o2) = out.split_at_mut(half * per_plane);
+        let (i1, i2) = indices.split_at_mut(half * per_plane);
+        join2(|| run(0, o1, i1), || run(half, o2, i2));
+    } else {
+        run(0, out, indices);
+    }
+}
+
 pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
     let [n, c, h, w] = geo.input;
     let [oh, ow] = geo.out;
@@ -482,22 +502,14 @@ pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
                 pool(plane, o, i);
             }
         };
-        if num_threads() > 1 && planes >= 2 && per_plane > 0 {
-            // Planes are independent: two halves side by side.
-            let half = planes / 2;
-            let (o1, o2) = out.split_at_mut(half * per_plane);
-            let (i1, i2) = indices.split_at_mut(half * per_plane);
-            join2(|| run(0, o1, i1), || run(half, o2, i2));
-        } else {
-            run(0, &mut out, &mut indices);
-        }
+        by_planes(planes, per_plane, &mut out, &mut indices, run);
         (T::into_buffer(out), i64::into_buffer(indices))
     })
 }
 
-pub(super) fn max_pool2d_grad(g: View, indices: View, geo: &Conv2dGeometry) -> Buffer {
-    let [n, c, h, w] = geo.input;
-    let positions = geo.out[0] * geo.out[1];
+pub(super) fn max_pool2d_grad(g: View, indices: View, input: [usize; 4]) -> Buffer {
+    let [n, c, h, w] = input;
+    let positions = g.shape()[2] * g.shape()[3];
     let indices = dense::<i64>(indices);
     with_float!(g.dtype(), T => {
         let g = dense::<T>(g);
@@ -517,7 +529,44 @@ pub(super) fn max_pool2d_grad(g: View, indices: View, geo: &Conv2dGeometry) -> B
     })
 }
 
-pub(super) fn avg_pool2d(x: View, win: &AvgWindows) -> Buffer {
+pub(super) fn adaptive_max_pool2d(x: View, win: &PoolWindows) -> (Buffer, Buffer) {
+    let [n, c, h, w] = win.input;
+    let per_plane = win.rows.len() * win.cols.len();
+    with_float!(x.dtype(), T => {
+        let x = dense::<T>(x);
+        let mut out = vec![T::ZERO; n * c * per_plane];
+        let mut indices = vec![-1i64; n * c * per_plane];
+        // One input plane into its outputs: each window's taps row by row,
+        // the first maximum (or the last NaN) winning, as in PyTorch.
+        let pool = |plane: &[T], out: &mut [T], idx: &mut [i64]| {
+            let windows = win.rows.iter().flat_map(|r| win.cols.iter().map(move |c| (r, c)));
+            for ((rows, cols), (o, at)) in windows.zip(out.iter_mut().zip(idx.iter_mut())) {
+                let mut best: Option<(T, usize)> = None;
+                for r in rows.clone() {
+                    for (col, &v) in plane[r * w..][cols.clone()].iter().enumerate() {
+                        if best.is_none_or(|(m, _)| pool_beats(v, m)) {
+                            best = Some((v, r * w + cols.start + col));
+                        }
+                    }
+                }
+                if let Some((v, i)) = best {
+                    (*o, *at) = (v, i as i64);
+                }
+            }
+        };
+        let run = |first: usize, out: &mut [T], idx: &mut [i64]| {
+            let planes = x.chunks_exact((h * w).max(1)).skip(first);
+            let outputs = out.chunks_exact_mut(per_plane.max(1)).zip(idx.chunks_exact_mut(per_plane.max(1)));
+            for (plane, (o, i)) in planes.zip(outputs) {
+                pool(plane, o, i);
+            }
+        };
+        by_planes(n * c, per_plane, &mut out, &mut indices, run);
+        (T::into_buffer(out), i64::into_buffer(indices))
+    })
+}
+
+pub(super) fn avg_pool2d(x: View, win: &PoolWindows) -> Buffer {
     let [n, c, h, w] = win.input;
     let (oh, ow) = (win.rows.len(), win.cols.len());
     with_float!(x.dtype(), T => {
@@ -543,7 +592,7 @@ pub(super) fn avg_pool2d(x: View, win: &AvgWindows) -> Buffer {
     })
 }
 
-pub(super) fn avg_pool2d_grad(g: View, win: &AvgWindows) -> Buffer {
+pub(super) fn avg_pool2d_grad(g: View, win: &PoolWindows) -> Buffer {
     let [n, c, h, w] = win.input;
     let (oh, ow) = (win.rows.len(), win.cols.len());
     with_float!(g.dtype(), T => {

@@ -18,8 +18,8 @@ use std::ops::Range;
 
 use crate::backend::math::cross_entropy_row;
 use crate::backend::{
-    AdadeltaStep, AdamStep, AvgWindows, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp,
-    InplaceOp, ReduceOp, RmspropStep, SgdStep, UnaryOp, View,
+    AdadeltaStep, AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp,
+    PoolWindows, ReduceOp, RmspropStep, SgdStep, UnaryOp, View,
 };
 use crate::tensor::{with_float, Buffer, DType, Element, Float, Layout, Scalar};
 
@@ -164,17 +164,20 @@ impl Backend for Cpu {
     fn conv2d_grad_bias(&self, g: View, geo: &Conv2dGeometry) -> Buffer {
         conv::conv2d_grad_bias(g, geo)
     }
-    fn avg_pool2d(&self, x: View, windows: &AvgWindows) -> Buffer {
+    fn avg_pool2d(&self, x: View, windows: &PoolWindows) -> Buffer {
         conv::avg_pool2d(x, windows)
     }
-    fn avg_pool2d_grad(&self, g: View, windows: &AvgWindows) -> Buffer {
+    fn avg_pool2d_grad(&self, g: View, windows: &PoolWindows) -> Buffer {
         conv::avg_pool2d_grad(g, windows)
     }
     fn max_pool2d(&self, x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
         conv::max_pool2d(x, geo)
     }
-    fn max_pool2d_grad(&self, g: View, indices: View, geo: &Conv2dGeometry) -> Buffer {
-        conv::max_pool2d_grad(g, indices, geo)
+    fn max_pool2d_grad(&self, g: View, indices: View, input: [usize; 4]) -> Buffer {
+        conv::max_pool2d_grad(g, indices, input)
+    }
+    fn adaptive_max_pool2d(&self, x: View, windows: &PoolWindows) -> (Buffer, Buffer) {
+        conv::adaptive_max_pool2d(x, windows)
     }
     fn pixel_rows(&self, data: View, rows: &[usize], steps: &[(f32, f32)]) -> Buffer {
         data::pixel_rows(data, rows, steps)

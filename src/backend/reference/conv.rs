@@ -3,7 +3,7 @@
 
 use super::at;
 use crate::backend::math;
-use crate::backend::{AvgWindows, Conv2dGeometry, View};
+use crate::backend::{Conv2dGeometry, PoolWindows, View};
 use crate::tensor::{with_dtype, with_float, Buffer, Element};
 
 /// Every `(kernel row, kernel column, input row, input column)` that output
@@ -156,9 +156,9 @@ pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
     })
 }
 
-pub(super) fn max_pool2d_grad(g: View, indices: View, geo: &Conv2dGeometry) -> Buffer {
-    let [n, c, h, w] = geo.input;
-    let [oh, ow] = geo.out;
+pub(super) fn max_pool2d_grad(g: View, indices: View, input: [usize; 4]) -> Buffer {
+    let [n, c, h, w] = input;
+    let [_, _, oh, ow] = [0, 1, 2, 3].map(|d| g.shape()[d]);
     let id = indices.data::<i64>();
     with_float!(g.dtype(), T => {
         let gd = g.data::<T>();
@@ -180,7 +180,39 @@ pub(super) fn max_pool2d_grad(g: View, indices: View, geo: &Conv2dGeometry) -> B
     })
 }
 
-pub(super) fn avg_pool2d(x: View, win: &AvgWindows) -> Buffer {
+pub(super) fn adaptive_max_pool2d(x: View, win: &PoolWindows) -> (Buffer, Buffer) {
+    let [n, c, _, w] = win.input;
+    with_float!(x.dtype(), T => {
+        let xd = x.data::<T>();
+        let mut out = Vec::new();
+        let mut indices: Vec<i64> = Vec::new();
+        for b in 0..n {
+            for ch in 0..c {
+                for rows in &win.rows {
+                    for cols in &win.cols {
+                        let mut best: Option<(T, usize)> = None;
+                        for r in rows.clone() {
+                            for col in cols.clone() {
+                                let v = xd[at(x.layout, &[b, ch, r, col])];
+                                if best.is_none_or(|(m, _)| math::pool_beats(v, m)) {
+                                    best = Some((v, r * w + col));
+                                }
+                            }
+                        }
+                        // Adaptive windows are never empty (the input has no
+                        // empty plane); NaN stands in if one were.
+                        let (v, i) = best.map_or((T::from_f64(f64::NAN), -1), |(v, i)| (v, i as i64));
+                        out.push(v);
+                        indices.push(i);
+                    }
+                }
+            }
+        }
+        (T::into_buffer(out), i64::into_buffer(indices))
+    })
+}
+
+pub(super) fn avg_pool2d(x: View, win: &PoolWindows) -> Buffer {
     let [n, c, _, _] = win.input;
     let ow = win.cols.len();
     with_float!(x.dtype(), T => {
@@ -205,7 +237,7 @@ pub(super) fn avg_pool2d(x: View, win: &AvgWindows) -> Buffer {
     })
 }
 
-pub(super) fn avg_pool2d_grad(g: View, win: &AvgWindows) -> Buffer {
+pub(super) fn avg_pool2d_grad(g: View, win: &PoolWindows) -> Buffer {
     let [n, c, h, w] = win.input;
     let ow = win.cols.len();
     with_float!(g.dtype(), T => {
