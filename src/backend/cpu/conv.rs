@@ -277,30 +277,44 @@ pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buff
     })
 }
 
+/// NOTE(conv-bias-grad): as the weight gradient, the batch's two halves
+/// (split at `n / 2`) are summed separately, side by side when there are
+/// threads, and then added: the same numbers with one thread as with two.
 pub(super) fn conv2d_grad_bias(g: View, geo: &Conv2dGeometry) -> Buffer {
     let [n, o, oh, ow] = geo.output_shape();
     let positions = oh * ow;
     with_float!(g.dtype(), T => {
         let g = dense::<T>(g);
-        let mut sums = vec![0.0f64; o];
-        for image in g.chunks_exact((o * positions).max(1)).take(n) {
-            for (sum, plane) in sums.iter_mut().zip(image.chunks_exact(positions.max(1))) {
-                // Eight running sums side by side, then added in a fixed
-                // order: a single f64 sum is bound by the adder's latency.
-                let mut lanes = [0.0f64; 8];
-                let mut chunks = plane.chunks_exact(8);
-                for c in &mut chunks {
-                    for (l, v) in lanes.iter_mut().zip(c) {
+        let per_image = (o * positions).max(1);
+        // The per-channel sums of images `images` into `sums`.
+        let sum_of = |images: std::ops::Range<usize>, sums: &mut [f64]| {
+            for image in g.chunks_exact(per_image).skip(images.start).take(images.len()) {
+                for (sum, plane) in sums.iter_mut().zip(image.chunks_exact(positions.max(1))) {
+                    // Eight running sums side by side, then added in a fixed
+                    // order: a single f64 sum is bound by the adder's latency.
+                    let mut lanes = [0.0f64; 8];
+                    let mut chunks = plane.chunks_exact(8);
+                    for c in &mut chunks {
+                        for (l, v) in lanes.iter_mut().zip(c) {
+                            *l += v.to_f64();
+                        }
+                    }
+                    for (l, v) in lanes.iter_mut().zip(chunks.remainder()) {
                         *l += v.to_f64();
                     }
+                    *sum += lanes.iter().sum::<f64>();
                 }
-                for (l, v) in lanes.iter_mut().zip(chunks.remainder()) {
-                    *l += v.to_f64();
-                }
-                *sum += lanes.iter().sum::<f64>();
             }
+        };
+        let (mut first, mut second) = (vec![0.0f64; o], vec![0.0f64; o]);
+        let half = n / 2;
+        if num_threads() > 1 && n >= 2 {
+            join2(|| sum_of(0..half, &mut first), || sum_of(half..n, &mut second));
+        } else {
+            sum_of(0..half, &mut first);
+            sum_of(half..n, &mut second);
         }
-        T::into_buffer(sums.into_iter().map(T::from_f64).collect())
+        T::into_buffer(first.iter().zip(&second).map(|(a, b)| T::from_f64(a + b)).collect())
     })
 }
 
