@@ -3,8 +3,12 @@ on the same machine, same jobs, same data; prints a Markdown table with ratios.
 
     cargo build --release
     python benches/side_by_side.py DATA_ROOT [ROUNDS] [THREADS]
+    python benches/side_by_side.py DATA_ROOT --cnn [THREADS]
 
 THREADS is kindling's thread count (default: the cores, as PyTorch's default).
+With --cnn it is both sides' (PyTorch, ONNX Runtime's intra-op threads and
+kindling's), and the job is `cnn` (benches/pytorch_cnn.py's `bench` against
+`kindling bench --jobs cnn`), one round: an epoch takes most of a minute.
 
 DATA_ROOT holds MNIST/raw/*.gz (kindling reads them; PyTorch gets a decompressed
 copy in a temporary folder). Needs torch and torchvision (PyPI). Each side runs
@@ -22,7 +26,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 data = os.path.abspath(sys.argv[1])
-rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+cnn = len(sys.argv) > 2 and sys.argv[2] == "--cnn"
+rounds = 1 if cnn else int(sys.argv[2]) if len(sys.argv) > 2 else 2
 threads = sys.argv[3] if len(sys.argv) > 3 else str(os.cpu_count())
 raw = tempfile.mkdtemp()
 os.makedirs(os.path.join(raw, "MNIST", "raw"))
@@ -31,6 +36,26 @@ for f in os.listdir(os.path.join(data, "MNIST", "raw")):
         shutil.copyfileobj(a, b)
 
 kindling = os.path.join(REPO, "target", "release", "kindling")
+if cnn:
+    torch_side = json.loads(subprocess.check_output([sys.executable, os.path.join(HERE, "pytorch_cnn.py"), raw, "bench", threads]))
+    ours = json.loads(subprocess.check_output([kindling, "bench", "--json", "--jobs", "cnn", "--runs", "1", "--threads", threads, "--root", data, "--no-download"]))
+    shutil.rmtree(raw)
+    k = ours["jobs"][0]
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    print(f"machine: {cpu}, {os.cpu_count()} cores; torch {torch_side['torch']}, onnxruntime {torch_side['onnxruntime']}; {threads} thread(s) each")
+    print()
+    print("| `cnn` | PyTorch | ONNX Runtime | kindling | kindling / PyTorch | kindling / ONNX Runtime |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    pt, ke = torch_side["epoch_s"], k["epoch_s_min"]
+    print(f"| epoch (SGD lr 0.05, batch 64) | {pt:.1f} s | | {ke:.1f} s | {ke / pt:.2f}x | |")
+    pb, po, ox, ki = torch_side["infer10k_s_batches_of_1000"], torch_side["infer10k_s_one_batch"], torch_side["onnx_infer10k_s_batches_of_1000"], k["infer10k_s_min"]
+    print(f"| inference, 10k images | {pb:.2f} s (by 1000), {po:.2f} s (one batch) | {ox:.2f} s (by 1000) | {ki:.2f} s (by {100}) | {ki / pb:.2f}x | {ki / ox:.2f}x |")
+    p1, o1, k1 = torch_side["infer1_s_median"], torch_side["onnx_infer1_s_median"], k["infer1_s_median"]
+    print(f"| inference, 1 image (median) | {p1 * 1e6:.0f} µs | {o1 * 1e6:.0f} µs | {k1 * 1e6:.0f} µs | {k1 / p1:.2f}x | {k1 / o1:.2f}x |")
+    pr, kr = torch_side["peak_rss_mib"], ours["peak_rss_mib"]
+    print(f"| peak RSS (whole process) | {pr:.0f} MiB | | {kr:.0f} MiB | {kr / pr:.2f}x | |")
+    print(f"| test accuracy after 1 epoch | {torch_side['test_accuracy'] * 100:.2f}% | | {k['test_accuracy'] * 100:.2f}% | | |")
+    sys.exit(0)
 torch_runs, kindling_runs = [], []
 for r in range(rounds):
     torch_runs.append(json.loads(subprocess.check_output([sys.executable, os.path.join(HERE, "pytorch_jobs.py"), raw, "3"])))

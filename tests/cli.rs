@@ -466,6 +466,34 @@ fn cnn_bn_trains_and_evaluates_with_its_running_statistics() {
         human.contains(&format!("test accuracy {:.2}%", accuracy * 100.0)),
         "{human}"
     );
+    // The convolutional models are fed Normalize(0.1307, 0.3081) after
+    // ToTensor (NOTE(normalize)); the run records it and eval applies it:
+    // the same loss as the training run's own evaluation, to the last bit.
+    assert_eq!(meta["normalize"], serde_json::json!([0.1307, 0.3081]));
+    assert_eq!(eval["loss"], meta["test_loss"], "{eval}");
+    let sidecar = out.join("model.json");
+    let eval_with = |normalize: serde_json::Value| {
+        let mut edited = meta.clone();
+        edited["normalize"] = normalize;
+        std::fs::write(&sidecar, edited.to_string()).unwrap();
+        [
+            "eval",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--root",
+            root,
+            "--no-download",
+            "--json",
+        ]
+    };
+    fails(
+        &eval_with(serde_json::json!([0.5, 0.0])),
+        "bad \"normalize\" setting [0.5,0.0]: expected [mean, std] with std > 0",
+    );
+    let plain: serde_json::Value =
+        serde_json::from_str(&ok(&eval_with(serde_json::Value::Null))).unwrap();
+    assert_ne!(plain["loss"], meta["test_loss"], "fed 0..1 alone: {plain}");
+    std::fs::write(&sidecar, meta.to_string()).unwrap();
     no_temp_files(&out);
 }
 

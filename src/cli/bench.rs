@@ -11,7 +11,7 @@ use kindling::nn::Module;
 use kindling::optim::{Optimizer, SGD};
 use serde_json::json;
 
-use super::{fail, open_dataset, DataSource, DatasetName, Failure, Split};
+use super::{fail, open_dataset, DataSource, DatasetName, Failure, Input, Split};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -52,9 +52,9 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
         DatasetName::Mnist,
         Split::Train,
         &args.source,
-        true,
+        Input::ToTensor,
     )?);
-    let test = open_dataset(DatasetName::Mnist, Split::Test, &args.source, false)?;
+    let test = open_dataset(DatasetName::Mnist, Split::Test, &args.source, Input::Raw)?;
     let x_test = &test.data / 255;
     let y_test = test.targets.clone();
     let mut results = Vec::new();

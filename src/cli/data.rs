@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use kindling::vision::{FileStatus, VisionDataset};
 
-use super::{fail, open_dataset, DataSource, DatasetName, Failure, Split};
+use super::{fail, open_dataset, DataSource, DatasetName, Failure, Input, Split};
 
 #[derive(Args)]
 pub struct DataArgs {
@@ -37,7 +37,7 @@ pub fn run(args: DataArgs) -> Result<(), Failure> {
                     "`data download` downloads; --no-download contradicts it (use `data verify` to check files)",
                 ));
             }
-            let ds = open_dataset(dataset, Split::Train, &source, false)?;
+            let ds = open_dataset(dataset, Split::Train, &source, Input::Raw)?;
             println!("{} is in {}", dataset.name(), ds.dir().display());
             Ok(())
         }

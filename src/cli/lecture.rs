@@ -8,7 +8,7 @@ use kindling::nn::{Flatten, Linear, Module, Sequential, Sigmoid, Softmax};
 use kindling::plot::{imshow, Colormap};
 use kindling::{Result, Tensor};
 
-use super::{open_dataset, DataSource, DatasetName, Failure, Split};
+use super::{open_dataset, DataSource, DatasetName, Failure, Input, Split};
 
 #[derive(Args)]
 pub struct LectureArgs {
@@ -86,8 +86,18 @@ pub fn run(args: LectureArgs) -> std::result::Result<(), Failure> {
         "training_data = datasets.MNIST(root=\"data\", train=True, download=True, transform=ToTensor())\n\
          test_data = datasets.MNIST(root=\"data\", train=False, download=True, transform=ToTensor())",
     );
-    let training_data = open_dataset(DatasetName::Mnist, Split::Train, &args.source, true)?;
-    let test_data = open_dataset(DatasetName::Mnist, Split::Test, &args.source, true)?;
+    let training_data = open_dataset(
+        DatasetName::Mnist,
+        Split::Train,
+        &args.source,
+        Input::ToTensor,
+    )?;
+    let test_data = open_dataset(
+        DatasetName::Mnist,
+        Split::Test,
+        &args.source,
+        Input::ToTensor,
+    )?;
     println!(
         "(read {} training and {} test images from {})",
         training_data.data.shape()[0],

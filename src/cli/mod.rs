@@ -92,6 +92,55 @@ impl DatasetName {
     pub fn parse(s: &str) -> Option<DatasetName> {
         <DatasetName as ValueEnum>::from_str(s, true).ok()
     }
+
+    /// The mean and standard deviation of the training images' pixels (in
+    /// 0..1), the values PyTorch code passes to `transforms.Normalize`.
+    pub fn mean_std(self) -> [f64; 2] {
+        match self {
+            DatasetName::Mnist => [0.1307, 0.3081],
+            DatasetName::FashionMnist => [0.2860, 0.3530],
+            DatasetName::Kmnist => [0.1918, 0.3483],
+        }
+    }
+}
+
+/// What a model is fed: the images as uint8, or `ToTensor`'s floats in 0..1,
+/// then `Normalize(mean, std)` for runs that recorded one (the convolutional
+/// models, as pytorch/examples trains them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Input {
+    Raw,
+    ToTensor,
+    Normalized([f64; 2]),
+}
+
+impl Input {
+    /// The input a run's settings (`config.json`, `model.json`) record:
+    /// `"normalize": [mean, std]`, absent for runs fed `ToTensor` alone.
+    pub fn of_run(meta: Option<&serde_json::Value>) -> Result<Input, Failure> {
+        let Some(v) = meta.map(|m| &m["normalize"]).filter(|v| !v.is_null()) else {
+            return Ok(Input::ToTensor);
+        };
+        let pair = v
+            .as_array()
+            .map(|a| a.iter().map(|x| x.as_f64()).collect::<Vec<_>>());
+        match pair.as_deref() {
+            Some(&[Some(mean), Some(std)]) if mean.is_finite() && std.is_finite() && std > 0.0 => {
+                Ok(Input::Normalized([mean, std]))
+            }
+            _ => Err(fail(format!(
+                "bad \"normalize\" setting {v}: expected [mean, std] with std > 0"
+            ))),
+        }
+    }
+
+    /// `(x - mean) / std` on a float image, or `x` as it is.
+    pub fn normalize(self, x: kindling::Tensor) -> kindling::Tensor {
+        match self {
+            Input::Normalized([mean, std]) => (x - mean) / std,
+            _ => x,
+        }
+    }
 }
 
 /// Which split of a dataset.
@@ -108,7 +157,7 @@ pub fn open_dataset(
     name: DatasetName,
     split: Split,
     source: &DataSource,
-    transform: bool,
+    input: Input,
 ) -> kindling::Result<kindling::vision::VisionDataset> {
     let mut b = match name {
         DatasetName::Mnist => kindling::vision::MNIST::builder(),
@@ -121,8 +170,15 @@ pub fn open_dataset(
     if !source.mirrors.is_empty() {
         b = b.mirrors(source.mirrors.clone());
     }
-    if transform {
-        b = b.transform(kindling::data::transforms::ToTensor);
+    match input {
+        Input::Raw => {}
+        Input::ToTensor => b = b.transform(kindling::data::transforms::ToTensor),
+        Input::Normalized([mean, std]) => {
+            b = b.transform(kindling::data::transforms::Compose::new(vec![
+                Box::new(kindling::data::transforms::ToTensor),
+                Box::new(kindling::data::transforms::Normalize::new(&[mean], &[std])),
+            ]))
+        }
     }
     b.build()
 }

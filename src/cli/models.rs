@@ -9,7 +9,7 @@ use kindling::nn::Module;
 use kindling::vision::digit::prepare_digit;
 use serde_json::{json, Value};
 
-use super::{fail, open_dataset, DataSource, DatasetName, Failure, Split};
+use super::{fail, open_dataset, DataSource, DatasetName, Failure, Input, Split};
 
 /// The most a `model.json` may weigh: it holds a few settings and names.
 const MAX_SIDECAR: u64 = 1 << 20;
@@ -120,7 +120,8 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     }
     let (net, meta) = load_model(&args.weights, args.model.as_deref())?;
     let dataset = dataset_of(&meta, args.dataset);
-    let ds = Arc::new(open_dataset(dataset, args.split, &args.source, true)?);
+    let input = Input::of_run(meta.as_ref())?;
+    let ds = Arc::new(open_dataset(dataset, args.split, &args.source, input)?);
     let classes = ds.classes.clone();
     let report = kindling::with_threads(args.threads, || {
         kindling::train::evaluate(&net, ds, classes.len(), net.arch.eval_batch_size())
@@ -187,9 +188,10 @@ pub struct PredictArgs {
 pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     let (net, meta) = load_model(&args.weights, args.model.as_deref())?;
     let classes = dataset_of(&meta, None).family().classes();
+    let input = Input::of_run(meta.as_ref())?;
     let mut results = Vec::new();
     for path in &args.images {
-        let x = prepare_digit(path)?;
+        let x = input.normalize(prepare_digit(path)?);
         let probs = kindling::no_grad(|| net.forward(&x.unsqueeze(0)).map(|l| l.softmax(1)))?
             .to_vec::<f64>();
         let mut order: Vec<usize> = (0..probs.len()).collect();

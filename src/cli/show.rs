@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use kindling::plot::{image_grid, imshow, Colormap};
 
-use super::{fail, open_dataset, DataSource, DatasetName, Failure, Split};
+use super::{fail, open_dataset, DataSource, DatasetName, Failure, Input, Split};
 
 #[derive(Args)]
 pub struct ShowArgs {
@@ -49,7 +49,7 @@ pub fn run(args: ShowArgs) -> Result<(), Failure> {
     if args.scale == 0 || args.scale > 64 {
         return Err(fail("--scale must be between 1 and 64"));
     }
-    let ds = open_dataset(args.dataset, args.split, &args.source, false)?;
+    let ds = open_dataset(args.dataset, args.split, &args.source, Input::Raw)?;
     let (n, h, w) = (ds.data.shape()[0], ds.data.shape()[1], ds.data.shape()[2]);
     let split = if args.split == Split::Train {
         "train"
