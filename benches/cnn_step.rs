@@ -6,7 +6,7 @@
 //!
 //! Reports the median over 7 rounds of: a whole SGD step (forward, loss,
 //! backward, update), the forward pass alone under `no_grad`, conv2's forward
-//! and each of its gradients, and inference on 1000 images.
+//! and each of its gradients, and inference on one image and on 1000.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -103,6 +103,10 @@ fn main() -> kindling::Result<()> {
     });
 
     net.eval();
+    let one = Tensor::rand([1, 1, 28, 28]);
+    report("inference, 1 image:", 200, || {
+        no_grad(|| black_box(net.forward(&one).unwrap()));
+    });
     let big = Tensor::rand([1000, 1, 28, 28]);
     report("inference, 1000 images:", 1, || {
         no_grad(|| black_box(net.forward(&big).unwrap()));

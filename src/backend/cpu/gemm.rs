@@ -11,6 +11,8 @@ use crate::tensor::{with_dtype, Buffer, DType, Dims, Element, Layout};
 
 /// Products from this many multiply-adds up are split in two (see [`gemm_raw`]).
 const SPLIT_MIN: usize = 1 << 22;
+/// The same for a product of one row (see [`gemm_raw`]).
+const SPLIT_MIN_ONE_ROW: usize = 1 << 20;
 
 /// A 2-D operand: storage offset and (row, column) strides.
 #[derive(Clone, Copy)]
@@ -165,7 +167,11 @@ unsafe fn gemm_raw<T: Element>(
             )
         }
     };
-    if macs < SPLIT_MIN || (m < 128 && n < 32) {
+    // One row (a single image through a linear layer: `predict`) reads the
+    // whole of `rhs` for little arithmetic, so it is split from fewer
+    // multiply-adds: each half reads half of it.
+    let split_min = if m == 1 { SPLIT_MIN_ONE_ROW } else { SPLIT_MIN };
+    if macs < split_min || (m < 128 && n < 32) {
         return block(0..m, 0..n, gemm::Parallelism::None);
     }
     // Rows when there are many (a weight gradient's), else columns, cut at a
