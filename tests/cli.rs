@@ -493,6 +493,17 @@ fn cnn_bn_trains_and_evaluates_with_its_running_statistics() {
     let plain: serde_json::Value =
         serde_json::from_str(&ok(&eval_with(serde_json::Value::Null))).unwrap();
     assert_ne!(plain["loss"], meta["test_loss"], "fed 0..1 alone: {plain}");
+    // Weights without the record (PyTorch's, say) are told on the command line.
+    let mut told = eval_with(serde_json::Value::Null).to_vec();
+    told.extend(["--normalize", "0.1307,0.3081"]);
+    let told: serde_json::Value = serde_json::from_str(&ok(&told)).unwrap();
+    assert_eq!(told["loss"], meta["test_loss"], "{told}");
+    let mut bad = eval_with(serde_json::Value::Null).to_vec();
+    bad.extend(["--normalize", "0.5"]);
+    fails(
+        &bad,
+        "--normalize takes MEAN,STD: two numbers, the second above 0",
+    );
     std::fs::write(&sidecar, meta.to_string()).unwrap();
     no_temp_files(&out);
 }

@@ -134,6 +134,22 @@ impl Input {
         }
     }
 
+    /// `--normalize MEAN,STD` when given, else what the run records.
+    pub fn chosen(
+        given: Option<&[f64]>,
+        meta: Option<&serde_json::Value>,
+    ) -> Result<Input, Failure> {
+        match given {
+            Some(&[mean, std]) if mean.is_finite() && std.is_finite() && std > 0.0 => {
+                Ok(Input::Normalized([mean, std]))
+            }
+            Some(_) => Err(fail(
+                "--normalize takes MEAN,STD: two numbers, the second above 0",
+            )),
+            None => Input::of_run(meta),
+        }
+    }
+
     /// `(x - mean) / std` on a float image, or `x` as it is.
     pub fn normalize(self, x: kindling::Tensor) -> kindling::Tensor {
         match self {

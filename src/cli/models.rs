@@ -94,9 +94,18 @@ pub struct EvalArgs {
     /// A safetensors file (from `kindling train`, or PyTorch in the reference key layout)
     #[arg(long)]
     weights: PathBuf,
-    /// Architecture: linear, threeblue or mlp (default: from model.json beside the weights)
+    /// Architecture: linear, threeblue, mlp, cnn or cnn-bn (default: from model.json beside the weights)
     #[arg(long)]
     model: Option<String>,
+    /// Feed the model (x - MEAN) / STD after ToTensor, as transforms.Normalize
+    /// (default: what the run's model.json records, else ToTensor alone)
+    #[arg(
+        long,
+        value_name = "MEAN,STD",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    normalize: Option<Vec<f64>>,
     /// Dataset (default: the one the model was trained on, else mnist)
     #[arg(long, value_enum)]
     dataset: Option<DatasetName>,
@@ -120,7 +129,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
     }
     let (net, meta) = load_model(&args.weights, args.model.as_deref())?;
     let dataset = dataset_of(&meta, args.dataset);
-    let input = Input::of_run(meta.as_ref())?;
+    let input = Input::chosen(args.normalize.as_deref(), meta.as_ref())?;
     let ds = Arc::new(open_dataset(dataset, args.split, &args.source, input)?);
     let classes = ds.classes.clone();
     let report = kindling::with_threads(args.threads, || {
@@ -174,9 +183,18 @@ pub struct PredictArgs {
     /// A safetensors file (from `kindling train`, or PyTorch in the reference key layout)
     #[arg(long)]
     weights: PathBuf,
-    /// Architecture: linear, threeblue or mlp (default: from model.json beside the weights)
+    /// Architecture: linear, threeblue, mlp, cnn or cnn-bn (default: from model.json beside the weights)
     #[arg(long)]
     model: Option<String>,
+    /// Feed the model (x - MEAN) / STD after ToTensor, as transforms.Normalize
+    /// (default: what the run's model.json records, else ToTensor alone)
+    #[arg(
+        long,
+        value_name = "MEAN,STD",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    normalize: Option<Vec<f64>>,
     /// Print one JSON object instead of a line per image
     #[arg(long)]
     json: bool,
@@ -188,7 +206,7 @@ pub struct PredictArgs {
 pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     let (net, meta) = load_model(&args.weights, args.model.as_deref())?;
     let classes = dataset_of(&meta, None).family().classes();
-    let input = Input::of_run(meta.as_ref())?;
+    let input = Input::chosen(args.normalize.as_deref(), meta.as_ref())?;
     let mut results = Vec::new();
     for path in &args.images {
         let x = input.normalize(prepare_digit(path)?);
