@@ -6,7 +6,17 @@
 use crate::tensor::DType;
 
 /// Everything a kindling operation can refuse to do.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// Its `Debug` form is its message (as candle's errors do), so that
+/// `fn main() -> kindling::Result<()>` ending in `?` prints PyTorch's words and
+/// the hint, not the variant's fields:
+///
+/// ```
+/// let e = kindling::Error::DType { expected: kindling::DType::F32, found: kindling::DType::U8 };
+/// assert!(format!("{e:?}").starts_with("expected scalar type Float but found Byte\nhint: "));
+/// assert_eq!(format!("{e:?}"), e.to_string());
+/// ```
+#[derive(Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// Two operands (or an operand and a weight) have different element types.
     ///
@@ -83,6 +93,12 @@ pub enum Error {
 
 /// The result type of every fallible kindling call.
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
 
 fn dtype_hint(expected: DType, found: DType) -> &'static str {
     if expected.is_floating_point() && !found.is_floating_point() {

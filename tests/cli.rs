@@ -659,6 +659,20 @@ fn bad_input_is_one_clear_line() {
         &["show", "--root", e, "--no-download"],
         "missing train-images-idx3-ubyte[.gz]",
     );
+    // A root from KINDLING_DATA is not explicit: the advice names both ways.
+    let o = Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(["show", "--no-download"])
+        .env("KINDLING_DATA", e)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(
+        !o.status.success() && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(err.contains("(--root DIR or KINDLING_DATA=DIR)"), "{err}");
+    assert!(!err.contains("given explicitly"), "{err}");
     fails(&["train", "--bogus"], "unexpected argument '--bogus'");
     fails(&["train", "--model", "resnet"], "unknown model 'resnet'");
     fails(&["show", "--cmap", "jet"], "unknown colormap 'jet'");

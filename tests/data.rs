@@ -184,6 +184,8 @@ fn missing_data_says_where_and_how_to_supply_it() {
         "unless --no-download",
         "--root",
         "KINDLING_DATA",
+        // The root was given, so the advice says it was not read from the environment.
+        "it was given explicitly, so KINDLING_DATA was not read",
         "copy the four files",
     ] {
         assert!(e.contains(needle), "{needle} not in: {e}");

@@ -180,9 +180,13 @@ pub fn open_dataset(
         DatasetName::FashionMnist => kindling::vision::FashionMNIST::builder(),
         DatasetName::Kmnist => kindling::vision::KMNIST::builder(),
     }
-    .root(source.root())
     .train(split == Split::Train)
     .download(!source.no_download);
+    // Only `--root` is an explicit root: without it the library reads
+    // KINDLING_DATA as the command line does, and says so when files are missing.
+    if let Some(root) = &source.root {
+        b = b.root(root);
+    }
     if !source.mirrors.is_empty() {
         b = b.mirrors(source.mirrors.clone());
     }

@@ -195,6 +195,45 @@ impl From<Scalar> for i64 {
     }
 }
 
+/// Arithmetic between a [`Scalar`] (what `item()` returns) and an `f64`, in
+/// `f64`, as Python mixes `loss.item()` with floats:
+///
+/// ```
+/// use kindling::Tensor;
+/// let loss = Tensor::from_vec(vec![0.25f32], [1]).sum();
+/// let mut running_loss = 0.0;
+/// running_loss += loss.item();
+/// assert_eq!(running_loss + loss.item(), 0.5);
+/// assert_eq!(loss.item() * 4.0, 1.0);
+/// ```
+macro_rules! scalar_f64_ops {
+    ($($op:ident $method:ident $assign:ident $assign_method:ident),*) => {$(
+        impl std::ops::$op<Scalar> for f64 {
+            type Output = f64;
+            fn $method(self, rhs: Scalar) -> f64 {
+                std::ops::$op::$method(self, rhs.to_f64())
+            }
+        }
+        impl std::ops::$op<f64> for Scalar {
+            type Output = f64;
+            fn $method(self, rhs: f64) -> f64 {
+                std::ops::$op::$method(self.to_f64(), rhs)
+            }
+        }
+        impl std::ops::$assign<Scalar> for f64 {
+            fn $assign_method(&mut self, rhs: Scalar) {
+                std::ops::$assign::$assign_method(self, rhs.to_f64())
+            }
+        }
+    )*};
+}
+scalar_f64_ops!(
+    Add add AddAssign add_assign,
+    Sub sub SubAssign sub_assign,
+    Mul mul MulAssign mul_assign,
+    Div div DivAssign div_assign
+);
+
 /// A Rust type that can be a tensor element: `bool`, `u8`, `i64`, `f32`, `f64`.
 ///
 /// Conversions between element types follow C casts, as PyTorch's `.to(dtype)` does

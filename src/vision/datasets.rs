@@ -184,7 +184,9 @@ fn locate(family: Family, root: &Path) -> Option<PathBuf> {
         .find(|d| FILES.iter().all(|f| find_file(d, f).is_some()))
 }
 
-fn missing_error(family: Family, root: &Path) -> Error {
+/// The error for a dataset not under `root`; `explicit` when the root was
+/// given (`root(...)`, `--root`), which the advice then says.
+fn missing_error(family: Family, root: &Path, explicit: bool) -> Error {
     let dir = root.join(family.folder()).join("raw");
     let missing: Vec<String> = FILES
         .iter()
@@ -196,15 +198,24 @@ fn missing_error(family: Family, root: &Path) -> Error {
     } else {
         String::new()
     };
+    let point = if explicit {
+        format!(
+            "give as the root (root(...) or --root; it was given explicitly, so KINDLING_DATA was not read) a folder holding {}/raw/",
+            family.folder()
+        )
+    } else {
+        format!(
+            "point the data root at a folder holding {}/raw/ (--root DIR or KINDLING_DATA=DIR)",
+            family.folder()
+        )
+    };
     Error::Io {
         path: dir,
         message: format!(
             "{} is not there{debian}: missing {}. Download it (download(true) in the library; the command line downloads unless --no-download is given), \
-             point the data root at a folder holding {}/raw/ (--root DIR or KINDLING_DATA=DIR), \
-             or copy the four files into this folder",
+             {point}, or copy the four files into this folder",
             family.folder(),
             missing.join(", "),
-            family.folder()
         ),
     }
 }
@@ -213,6 +224,8 @@ fn missing_error(family: Family, root: &Path) -> Error {
 pub struct DatasetBuilder {
     family: Family,
     root: PathBuf,
+    /// Whether `root` was given (else it is `KINDLING_DATA` or `data`).
+    explicit_root: bool,
     train: bool,
     download: bool,
     progress: bool,
@@ -226,6 +239,7 @@ impl DatasetBuilder {
         DatasetBuilder {
             family,
             root: default_root(),
+            explicit_root: false,
             train: true,
             download: false,
             progress: true,
@@ -235,9 +249,12 @@ impl DatasetBuilder {
         }
     }
 
-    /// The data root (default: `KINDLING_DATA`, else `data`).
+    /// The data root (default: `KINDLING_DATA`, else `data`). A root given
+    /// here is used as it is: `KINDLING_DATA` is not read, and the error for
+    /// missing files says so.
     pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
         self.root = root.into();
+        self.explicit_root = true;
         self
     }
 
@@ -306,7 +323,7 @@ impl DatasetBuilder {
                 })?;
                 dir
             }
-            None => return Err(missing_error(family, &self.root)),
+            None => return Err(missing_error(family, &self.root, self.explicit_root)),
         };
         let (images, labels) = if self.train {
             (FILES[0], FILES[1])
