@@ -436,6 +436,55 @@ impl Tensor {
         }))
     }
 
+    /// `x.masked_fill(mask, value)`: `value` (cast to this tensor's dtype)
+    /// where the boolean `mask` (broadcast to this tensor's shape) is true, the
+    /// tensor's own elements elsewhere; grad_fn `MaskedFillBackward0` (no
+    /// gradient where filled).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
+    /// let mask = Tensor::from_vec(vec![true, false], [2]);
+    /// assert_eq!(x.masked_fill(&mask, 0.5).to_vec::<f32>(), [0.5, 2.0, 0.5, 4.0]);
+    /// ```
+    #[track_caller]
+    pub fn masked_fill(&self, mask: &Tensor, value: impl Into<Scalar>) -> Tensor {
+        or_panic!(self.try_masked_fill(mask, value))
+    }
+
+    /// Fallible [`Tensor::masked_fill`]: PyTorch's words for a mask that is
+    /// not boolean or does not broadcast.
+    pub fn try_masked_fill(&self, mask: &Tensor, value: impl Into<Scalar>) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            let name = match mask.dtype() {
+                DType::U8 => "unsigned char",
+                DType::I64 => "long int",
+                DType::F32 => "float",
+                DType::F64 => "double",
+                DType::Bool => "bool",
+            };
+            return Err(Error::Value(format!(
+                "masked_fill_ only supports boolean masks, but got mask with dtype {name}"
+            )));
+        }
+        if broadcast_shapes(self.shape(), mask.shape())?.as_slice() != self.shape() {
+            return Err(crate::error::shape_err(format!(
+                "masked_fill: a mask of shape {:?} does not broadcast to the tensor's shape {:?}",
+                mask.shape(),
+                self.shape()
+            )));
+        }
+        let fill = self.full_like(value, self.dtype());
+        let out = crate::no_grad(|| Tensor::try_where_cond(mask, &fill, self))?;
+        if !self.dtype().is_floating_point() {
+            return Ok(out);
+        }
+        Ok(Tensor::record(out, &[self], || MaskedFillBackward0 {
+            x: self.clone(),
+            mask: mask.clone(),
+        }))
+    }
+
     // ----- in place -----------------------------------------------------------------
 
     fn check_inplace(&self) -> Result<()> {
@@ -676,6 +725,15 @@ grad_fn! {
 }
 
 grad_fn! {
+    /// Passes where the mask is false.
+    MaskedFillBackward0 { x: Tensor, mask: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || Tensor::where_cond(&n.mask, &g.zeros_like(), g))
+    }
+}
+
+grad_fn! {
     /// Passes where min <= x <= max.
     ClampBackward1 { x: Tensor, min: Option<f64>, max: Option<f64> }
     inputs [x];
@@ -832,6 +890,8 @@ mod tests {
     use crate::ops::golden::{goldens, gradchecks};
 
     goldens! { "elementwise";
+        masked_fill => |x, _| x[0].masked_fill(&x[1], 0.5),
+        masked_fill_int => |x, _| x[0].masked_fill(&x[1], 2.7),
         add => |x, _| &x[0] + &x[1],
         sub => |x, _| &x[0] - &x[1],
         mul => |x, _| &x[0] * &x[1],
@@ -872,6 +932,10 @@ mod tests {
     }
 
     gradchecks! {
+        masked_fill: [randn(&[2, 3], 1)] => |x| {
+            let mask = Tensor::from_vec(vec![true, false, true], [3]).to(x[0].device());
+            x[0].masked_fill(&mask, 0.5)
+        };
         add: [randn(&[3, 1], 1), randn(&[4], 2)] => |x| &x[0] + &x[1];
         sub: [randn(&[2, 3], 1), randn(&[3], 2)] => |x| &x[0] - &x[1];
         mul: [randn(&[2, 1, 3], 1), randn(&[4, 1], 2)] => |x| &x[0] * &x[1];
@@ -967,6 +1031,24 @@ mod tests {
         assert!(w.try_add_(&Tensor::ones([2]), 1.0).is_err());
         crate::no_grad(|| w.add_(&Tensor::ones([2]), -0.5));
         assert_eq!(w.to_vec::<f32>(), vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn masked_fill_refuses_pytorchs_way() {
+        let x = Tensor::zeros([2, 3]);
+        let ints = Tensor::from_vec(vec![1i64, 0, 1], [3]);
+        assert_eq!(
+            x.try_masked_fill(&ints, 0.5).unwrap_err().to_string(),
+            "masked_fill_ only supports boolean masks, but got mask with dtype long int"
+        );
+        let wide = Tensor::from_vec(vec![true; 12], [2, 2, 3]);
+        assert!(x.try_masked_fill(&wide, 0.5).is_err());
+        let short = Tensor::from_vec(vec![true, false], [2]);
+        assert!(x
+            .try_masked_fill(&short, 0.5)
+            .unwrap_err()
+            .to_string()
+            .starts_with("The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1"));
     }
 
     #[test]

@@ -578,6 +578,54 @@ impl Tensor {
         }))
     }
 
+    /// `torch.roll(x, shifts, dims)`: the elements moved `shifts[i]` places
+    /// along `dims[i]`, those pushed past the end coming back at the start
+    /// (negative shifts move the other way); with no `dims`, along the
+    /// flattened tensor, keeping its shape. A copy; grad_fn `RollBackward0`.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::arange(6).reshape([2, 3]);
+    /// assert_eq!(t.roll(&[1], &[1]).to_vec::<i64>(), [2, 0, 1, 5, 3, 4]);
+    /// assert_eq!(t.roll(&[-1], &[]).to_vec::<i64>(), [1, 2, 3, 4, 5, 0]);
+    /// ```
+    #[track_caller]
+    pub fn roll(&self, shifts: &[isize], dims: &[isize]) -> Tensor {
+        or_panic!(self.try_roll(shifts, dims))
+    }
+
+    /// Fallible [`Tensor::roll`]: PyTorch's words when `shifts` and `dims`
+    /// differ in length or a dim is out of range.
+    pub fn try_roll(&self, shifts: &[isize], dims: &[isize]) -> Result<Tensor> {
+        if dims.is_empty() && shifts.len() != 1 || !dims.is_empty() && shifts.len() != dims.len() {
+            return Err(shape_err(format!(
+                "shifts and dimensions must align. shifts: {}, dims:{}",
+                shifts.len(),
+                dims.len()
+            )));
+        }
+        let ds = dims
+            .iter()
+            .map(|&d| wrap_dim(d, self.dim()))
+            .collect::<Result<Vec<usize>>>()?;
+        let out = crate::no_grad(|| -> Result<Tensor> {
+            if ds.is_empty() {
+                let flat = self.reshape([self.numel()]);
+                return Ok(roll_along(&flat, shifts[0], 0)?.reshape(self.shape()));
+            }
+            let mut out = self.clone();
+            for (&s, &d) in shifts.iter().zip(&ds) {
+                out = roll_along(&out, s, d)?;
+            }
+            Ok(out.contiguous())
+        })?;
+        Ok(Tensor::record(out, &[self], || RollBackward0 {
+            x: self.clone(),
+            shifts: shifts.to_vec(),
+            dims: dims.to_vec(),
+        }))
+    }
+
     /// Expands to another tensor's shape.
     #[track_caller]
     pub fn expand_as(&self, other: &Tensor) -> Tensor {
@@ -618,6 +666,38 @@ grad_fn! {
     name(n) n.name;
     inputs [x];
     backward(n, g, acc) { acc.add(&n.x, || g.transpose(n.a as isize, n.b as isize)) }
+}
+
+/// `x` rolled by `shift` along `dim`: the last `shift` (mod the size)
+/// elements, then the rest.
+fn roll_along(x: &Tensor, shift: isize, dim: usize) -> Result<Tensor> {
+    let n = x.shape()[dim];
+    if n == 0 {
+        return Ok(x.clone());
+    }
+    let k = shift.rem_euclid(n as isize) as usize;
+    if k == 0 {
+        return Ok(x.clone());
+    }
+    Tensor::try_cat(
+        &[
+            x.try_narrow(dim as isize, n - k, k)?,
+            x.try_narrow(dim as isize, 0, n - k)?,
+        ],
+        dim as isize,
+    )
+}
+
+grad_fn! {
+    /// The gradient is rolled back.
+    RollBackward0 { x: Tensor, shifts: Vec<isize>, dims: Vec<isize> }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let back: Vec<isize> = n.shifts.iter().map(|s| -s).collect();
+            g.roll(&back, &n.dims)
+        })
+    }
 }
 
 grad_fn! {
@@ -672,6 +752,30 @@ mod tests {
     use super::*;
     use crate::ops::golden::{attr_i, goldens, gradchecks};
 
+    #[test]
+    fn roll_errors_are_pytorchs() {
+        let x = Tensor::zeros([2, 3]);
+        assert_eq!(
+            x.try_roll(&[1, 2], &[0]).unwrap_err().to_string(),
+            "shifts and dimensions must align. shifts: 2, dims:1"
+        );
+        assert_eq!(
+            x.try_roll(&[1], &[5]).unwrap_err().to_string(),
+            "Dimension out of range (expected to be in range of [-2, 1], but got 5)"
+        );
+        // An empty dimension rolls to itself.
+        assert_eq!(Tensor::zeros([0, 3]).roll(&[1], &[0]).shape(), &[0, 3]);
+    }
+
+    fn shifts(a: &serde_json::Value) -> Vec<isize> {
+        a["shifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_i64().unwrap() as isize)
+            .collect()
+    }
+
     fn dims(a: &serde_json::Value) -> Vec<isize> {
         a["dims"]
             .as_array()
@@ -699,6 +803,10 @@ mod tests {
         flip => |x, a| x[0].flip(&dims(a)),
         flip_dims => |x, a| x[0].flip(&dims(a)),
         int_flip => |x, a| x[0].flip(&dims(a)),
+        roll => |x, a| x[0].roll(&shifts(a), &dims(a)),
+        roll_dims => |x, a| x[0].roll(&shifts(a), &dims(a)),
+        roll_flat => |x, a| x[0].roll(&shifts(a), &[]),
+        int_roll => |x, a| x[0].roll(&shifts(a), &dims(a)),
     }
 
     gradchecks! {
@@ -710,6 +818,8 @@ mod tests {
         expand: [randn(&[3, 1], 1)] => |x| x[0].expand([2, 3, 4]);
         flip: [randn(&[2, 3, 4], 1)] => |x| x[0].flip(&[0, 2]);
         flip_of_a_view: [randn(&[4, 3], 1)] => |x| x[0].t().flip(&[1]);
+        roll: [randn(&[3, 4, 2], 1)] => |x| x[0].roll(&[2, -5], &[1, 0]);
+        roll_flat: [randn(&[3, 4], 1)] => |x| x[0].t().roll(&[5], &[]);
     }
 
     use crate::DType;

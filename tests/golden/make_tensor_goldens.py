@@ -186,6 +186,9 @@ def op_cases():
     add("clamp", lambda r, p: [r(10)], lambda a: a.clamp(-0.5, 0.5), attrs={"min": -0.5, "max": 0.5})
     add("clamp_min", lambda r, p: [r(10)], lambda a: a.clamp(min=0.1), attrs={"min": 0.1})
     add("where", lambda r, p: [torch.tensor([True, False, True]), r(2, 3), r(3)], torch.where)
+    add("masked_fill", lambda r, p: [r(2, 3), torch.tensor([True, False, True])], lambda a, m: a.masked_fill(m, 0.5))
+    add("masked_fill_int", lambda r, p: [torch.tensor([[1, 2, 3], [4, 5, 6]]), torch.tensor([[True], [False]])],
+        lambda a, m: a.masked_fill(m, 2.7))
     add("uint8_div_255", lambda r, p: [torch.tensor([0, 1, 128, 255], dtype=torch.uint8)], lambda a: a / 255)
     add("uint8_add_wraps", lambda r, p: [torch.tensor([250, 5], dtype=torch.uint8)], lambda a: a + 10)
     add("int_true_div", lambda r, p: [torch.tensor([1, 2, 3]), torch.tensor([2, 2, 2])], lambda a, b: a / b)
@@ -260,6 +263,10 @@ def op_cases():
     add("flip", lambda r, p: [r(3, 4)], lambda a: a.flip(1), attrs={"dims": [1]})
     add("flip_dims", lambda r, p: [r(2, 3, 4)], lambda a: a.flip(0, 2), attrs={"dims": [0, 2]})
     add("int_flip", lambda r, p: [torch.tensor([[1, 2, 3], [4, 5, 6]])], lambda a: a.flip(-1), attrs={"dims": [-1]})
+    add("roll", lambda r, p: [r(3, 4)], lambda a: a.roll(1, 1), attrs={"shifts": [1], "dims": [1]})
+    add("roll_dims", lambda r, p: [r(2, 3, 4)], lambda a: a.roll((-4, 2), (2, 0)), attrs={"shifts": [-4, 2], "dims": [2, 0]})
+    add("roll_flat", lambda r, p: [r(3, 4)], lambda a: a.roll(5), attrs={"shifts": [5]})
+    add("int_roll", lambda r, p: [torch.tensor([[1, 2, 3], [4, 5, 6]])], lambda a: a.roll(-1, -1), attrs={"shifts": [-1], "dims": [-1]})
 
     add = family("index")
     add("index_select", lambda r, p: [r(5, 3), torch.tensor([4, 0, 4])], lambda a, i: a.index_select(0, i))
