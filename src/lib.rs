@@ -44,4 +44,4 @@ pub use error::{Error, Result};
 pub use ops::conv::{ConvOptions, Padding, Size2};
 pub use ops::pool::{AvgPoolOptions, PoolOptions};
 pub use tensor::random::{get_rng_state, manual_seed, set_rng_state, Generator};
-pub use tensor::{DType, Device, Element, Scalar, Tensor};
+pub use tensor::{DType, Device, Element, Scalar, Size, Tensor};

@@ -65,10 +65,7 @@ fn data_root(test: &str) -> common::fixture::DataRoot {
 }
 
 fn normalize(line: &str) -> String {
-    line.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace("torch.uint8", "uint8")
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The output lines of each cell of `kindling lecture`, by the cell's last code line.
@@ -809,7 +806,7 @@ fn show_writes_pictures_and_previews() {
         "--print",
     ]);
     assert!(
-        out.contains("dtype=uint8)") && out.contains("label "),
+        out.contains("dtype=torch.uint8)") && out.contains("label "),
         "{out}"
     );
     if data.real {

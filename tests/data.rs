@@ -462,7 +462,7 @@ fn real_mnist_matches_the_lecture() {
     assert_eq!(train.data.i(13).to_vec::<u8>(), lecture_image_13());
     assert_eq!(
         train.data.i(..100).max().to_string(),
-        "tensor(255, dtype=uint8)"
+        "tensor(255, dtype=torch.uint8)"
     );
     let counts = train
         .targets

@@ -1,5 +1,5 @@
-//! `Display` reproduces PyTorch's printed text exactly (dtype names without
-//! `torch.`), for every case in `golden/print_cases.json`.
+//! `Display` reproduces PyTorch's printed text exactly (`dtype=torch.uint8`
+//! included), for every case in `golden/print_cases.json`.
 
 mod common;
 
@@ -63,5 +63,5 @@ fn the_lecture_image_prints_as_in_the_lecture() {
             .join(" "),
         lecture_first_row
     );
-    assert!(got.ends_with("dtype=uint8)"));
+    assert!(got.ends_with("dtype=torch.uint8)"));
 }

@@ -72,15 +72,9 @@ impl Cells {
     }
 }
 
-/// `torch.Size([60000, 28, 28])`, as the lecture prints shapes.
-fn size(t: &Tensor) -> String {
-    let dims: Vec<String> = t.shape().iter().map(|d| d.to_string()).collect();
-    format!("torch.Size([{}])", dims.join(", "))
-}
-
 pub fn run(args: LectureArgs) -> std::result::Result<(), Failure> {
     println!("kindling lecture: \"PyTorch and Neural Networks\", replayed. Each cell shows the lecture's");
-    println!("Python, then what kindling computes for it (dtype names print without `torch.`).");
+    println!("Python, then what kindling computes for it.");
     let mut cells = Cells { n: 0 };
     cells.code(
         "training_data = datasets.MNIST(root=\"data\", train=True, download=True, transform=ToTensor())\n\
@@ -106,7 +100,7 @@ pub fn run(args: LectureArgs) -> std::result::Result<(), Failure> {
     );
     let data = &training_data.data;
 
-    cells.show("training_data.data.shape", size(data));
+    cells.show("training_data.data.shape", data.size());
     cells.show("training_data.data[13]", data.i(13));
 
     std::fs::create_dir_all(&args.out)
@@ -155,10 +149,10 @@ pub fn run(args: LectureArgs) -> std::result::Result<(), Failure> {
         "flatten = nn.Flatten()\nflatten(training_data.data[:13])",
         flatten.forward(&data.i(..13))?,
     );
-    cells.show("training_data.data[:13].shape", size(&data.i(..13)));
+    cells.show("training_data.data[:13].shape", data.i(..13).size());
     cells.show(
         "flatten(training_data.data[:13]).shape",
-        size(&flatten.forward(&data.i(..13))?),
+        flatten.forward(&data.i(..13))?.size(),
     );
 
     let mon = ThreeBlueV1 {
@@ -196,8 +190,8 @@ pub fn run(args: LectureArgs) -> std::result::Result<(), Failure> {
     cells.show("training_data.data.max()", data.max());
     let out = mon.forward(&(data / 255))?;
     cells.show("mon(training_data.data/255)", &out);
-    cells.show("training_data.data.shape", size(data));
-    cells.show("mon(training_data.data/255).shape", size(&out));
+    cells.show("training_data.data.shape", data.size());
+    cells.show("mon(training_data.data/255).shape", out.size());
     let one = mon.forward(&(&data.i(13..14) / 255))?;
     cells.show("mon(training_data.data[13:14]/255)", &one);
     cells.show(

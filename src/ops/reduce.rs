@@ -179,7 +179,7 @@ impl Tensor {
     /// ```
     /// use kindling::Tensor;
     /// let t = Tensor::from_vec(vec![3u8, 255, 7], [3]);
-    /// assert_eq!(t.max().to_string(), "tensor(255, dtype=uint8)");
+    /// assert_eq!(t.max().to_string(), "tensor(255, dtype=torch.uint8)");
     /// ```
     #[track_caller]
     pub fn max(&self) -> Tensor {

@@ -2,7 +2,8 @@
 //!
 //! Every rule below mirrors PyTorch's printing code, including its quirks (the
 //! two spaces before a summarized row's `...`, the suffix line-length arithmetic).
-//! The only intended difference: dtype names drop the `torch.` prefix.
+//! Names keep PyTorch's `torch.` prefix (`dtype=torch.uint8`), as everywhere in
+//! kindling's output: the text is PyTorch's, character for character.
 
 use std::fmt;
 
@@ -237,7 +238,7 @@ fn add_suffixes(body: String, suffixes: &[String], indent: usize) -> String {
 }
 
 impl fmt::Display for Tensor {
-    /// Prints exactly as PyTorch does, with dtype names lacking the `torch.` prefix.
+    /// Prints exactly as PyTorch does.
     ///
     /// ```
     /// use kindling::Tensor;

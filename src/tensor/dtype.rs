@@ -80,8 +80,16 @@ impl DType {
 }
 
 impl fmt::Display for DType {
+    /// As `print(t.dtype)` in PyTorch: `torch.float32`. ([`DType::name`] is the
+    /// bare `float32`.)
+    ///
+    /// ```
+    /// use kindling::DType;
+    /// assert_eq!(DType::U8.to_string(), "torch.uint8");
+    /// assert_eq!(DType::U8.name(), "uint8");
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        write!(f, "torch.{}", self.name())
     }
 }
 

@@ -5,6 +5,7 @@ mod display;
 pub(crate) mod dtype;
 pub(crate) mod layout;
 pub mod random;
+mod size;
 pub(crate) mod storage;
 
 use std::fmt;
@@ -16,6 +17,7 @@ pub(crate) use dtype::{with_dtype, with_float};
 pub use dtype::{DType, Element, Float, Scalar};
 pub(crate) use layout::{Dims, Layout};
 pub use random::Generator;
+pub use size::Size;
 pub(crate) use storage::Buffer;
 use storage::Storage;
 
@@ -317,14 +319,16 @@ impl Tensor {
 
     // ----- metadata -----------------------------------------------------------------
 
-    /// The size of each dimension.
+    /// The size of each dimension, as a slice (see [`Tensor::size`] for the
+    /// value that prints as `torch.Size`).
     pub fn shape(&self) -> &[usize] {
         &self.inner.layout.shape
     }
 
-    /// `shape()`, under PyTorch's other name.
-    pub fn size(&self) -> &[usize] {
-        self.shape()
+    /// The shape as a [`Size`], PyTorch's `t.shape` / `t.size()`: it prints as
+    /// `torch.Size([13, 784])`.
+    pub fn size(&self) -> Size {
+        Size(self.shape().to_vec())
     }
 
     /// The size of one dimension (negative counts from the end).
@@ -538,7 +542,7 @@ impl fmt::Debug for Tensor {
             f,
             "Tensor[{}; {}, {}",
             dims.join(", "),
-            self.dtype(),
+            self.dtype().name(),
             self.device()
         )?;
         if let Some(name) = self.grad_fn() {

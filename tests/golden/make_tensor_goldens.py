@@ -38,7 +38,7 @@ def tensor_json(t):
 
 
 def text(t):
-    return str(t).replace("torch.", "")
+    return str(t)
 
 
 def mnist_images(raw_dir):
