@@ -42,6 +42,7 @@ pub use autograd::{is_grad_enabled, no_grad, NoGradGuard};
 pub use backend::cpu::runtime::{num_threads as get_num_threads, set_num_threads, with_threads};
 pub use error::{Error, Result};
 pub use ops::conv::{ConvOptions, Padding, Size2};
+pub use ops::elementwise::Operand;
 pub use ops::pool::{AvgPoolOptions, PoolOptions};
 pub use tensor::random::{get_rng_state, manual_seed, set_rng_state, Generator};
 pub use tensor::{DType, Device, Element, Scalar, Size, Tensor};

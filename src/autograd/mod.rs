@@ -151,7 +151,7 @@ pub(crate) use grad_fn;
 /// `zeros` of `x`'s shape in `g`'s dtype: the gradient of an input a formula
 /// touches only partly.
 pub(crate) fn zeros_like_grad(x: &Tensor, g: &Tensor) -> Tensor {
-    x.full_like(0, g.dtype()).to(g.device())
+    x.full_like_dtype(0, g.dtype()).to(g.device())
 }
 
 /// Re-inserts a reduced dimension so `g` broadcasts against the input.

@@ -45,6 +45,7 @@ mod layers;
 mod loss;
 pub mod models;
 mod norm;
+pub mod utils;
 
 use std::collections::HashMap;
 use std::fmt;

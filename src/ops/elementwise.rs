@@ -22,6 +22,34 @@ fn cast(t: &Tensor, dtype: DType) -> Tensor {
     }
 }
 
+/// The right-hand side of an in-place op or of `scatter`: a tensor or a
+/// Python-style number, so `x.add_(5)`, `x.mul_(0.5)` and `x.add_(&y)` all read
+/// as in PyTorch.
+#[derive(Clone, Copy, Debug)]
+pub enum Operand<'a> {
+    /// A tensor, broadcast to the other's shape.
+    Tensor(&'a Tensor),
+    /// A number, with PyTorch's rules for Python scalars.
+    Scalar(Scalar),
+}
+
+impl<'a> From<&'a Tensor> for Operand<'a> {
+    fn from(t: &'a Tensor) -> Operand<'a> {
+        Operand::Tensor(t)
+    }
+}
+
+macro_rules! operand_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Operand<'_> {
+            fn from(v: $t) -> Self {
+                Operand::Scalar(Scalar::from(v))
+            }
+        }
+    )*};
+}
+operand_from!(bool, u8, i32, i64, usize, f32, f64, Scalar);
+
 impl Tensor {
     /// Elementwise `self op other` with broadcasting and PyTorch's type promotion.
     pub fn try_binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
@@ -239,6 +267,10 @@ impl Tensor {
     /// `self == s` elementwise.
     pub fn eq_scalar(&self, s: impl Into<Scalar>) -> Tensor {
         self.compare_scalar(s, CmpOp::Eq)
+    }
+    /// `self != s` elementwise.
+    pub fn ne_scalar(&self, s: impl Into<Scalar>) -> Tensor {
+        self.compare_scalar(s, CmpOp::Ne)
     }
     /// `self > s` elementwise.
     pub fn gt_scalar(&self, s: impl Into<Scalar>) -> Tensor {
@@ -474,7 +506,7 @@ impl Tensor {
                 self.shape()
             )));
         }
-        let fill = self.full_like(value, self.dtype());
+        let fill = self.full_like_dtype(value, self.dtype());
         let out = crate::no_grad(|| Tensor::try_where_cond(mask, &fill, self))?;
         if !self.dtype().is_floating_point() {
             return Ok(out);
@@ -535,20 +567,103 @@ impl Tensor {
     }
 
     /// `self += alpha * other` in place (PyTorch's `add_(other, alpha=alpha)`).
-    pub fn try_add_(&self, other: &Tensor, alpha: f64) -> Result<()> {
+    pub fn try_add_alpha_(&self, other: &Tensor, alpha: f64) -> Result<()> {
+        self.check_cast_into(other.dtype())?;
         self.apply_inplace(other, InplaceOp::Add(alpha))
     }
 
-    /// `self += alpha * other` in place.
+    /// `self += alpha * other` in place (PyTorch's `x.add_(other, alpha=alpha)`).
     #[track_caller]
-    pub fn add_(&self, other: &Tensor, alpha: f64) {
-        or_panic!(self.try_add_(other, alpha))
+    pub fn add_alpha_(&self, other: &Tensor, alpha: f64) {
+        or_panic!(self.try_add_alpha_(other, alpha))
     }
 
-    /// `self *= other` in place.
+    /// PyTorch's words when an in-place result of dtype `result` would have to
+    /// be stored in this tensor's narrower dtype (`int64 += 0.5`).
+    fn check_cast_into(&self, result: DType) -> Result<()> {
+        let to = self.dtype();
+        let narrowing = result.is_floating_point() && !to.is_floating_point()
+            || result != DType::Bool && to == DType::Bool;
+        if narrowing {
+            return Err(Error::Value(format!(
+                "result type {} can't be cast to the desired output type {}",
+                result.scalar_type_name(),
+                to.scalar_type_name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `self = self op other` in place: the result computed as the
+    /// out-of-place op would (broadcasting `other` into `self`'s shape,
+    /// PyTorch's promotion), then stored in `self`'s dtype when that does not
+    /// narrow a float into an integer.
+    fn binary_(&self, other: Operand<'_>, op: BinaryOp) -> Result<()> {
+        self.check_inplace()?;
+        // Same dtypes: add and multiply in place without a temporary.
+        if let Operand::Tensor(t) = other {
+            let fast = match op {
+                BinaryOp::Add => Some(InplaceOp::Add(1.0)),
+                BinaryOp::Mul => Some(InplaceOp::Mul),
+                _ => None,
+            };
+            if let (Some(fast), true) = (fast, t.dtype() == self.dtype()) {
+                return self.apply_inplace(t, fast);
+            }
+        }
+        let out = autograd::no_grad(|| match other {
+            Operand::Tensor(t) => {
+                self.check_broadcast_into(t)?;
+                self.try_binary(t, op)
+            }
+            Operand::Scalar(s) => self.try_binary_scalar(s, op),
+        })?;
+        self.check_cast_into(out.dtype())?;
+        self.apply_inplace(&out, InplaceOp::Copy)
+    }
+
+    /// `self += other` in place (`x.add_(5)`, `x.add_(&y)`).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::ones([3]);
+    /// t.add_(5);
+    /// t.mul_(&Tensor::from_slice(&[1.0f32, 2.0, 3.0]));
+    /// assert_eq!(t.to_vec::<f32>(), [6.0, 12.0, 18.0]);
+    /// ```
     #[track_caller]
-    pub fn mul_(&self, other: &Tensor) {
-        or_panic!(self.apply_inplace(other, InplaceOp::Mul))
+    pub fn add_<'a>(&self, other: impl Into<Operand<'a>>) {
+        or_panic!(self.binary_(other.into(), BinaryOp::Add))
+    }
+
+    /// Fallible [`Tensor::add_`]: PyTorch's words when the result cannot be
+    /// stored (`result type Float can't be cast to the desired output type Long`).
+    pub fn try_add_<'a>(&self, other: impl Into<Operand<'a>>) -> Result<()> {
+        self.binary_(other.into(), BinaryOp::Add)
+    }
+
+    /// `self -= other` in place.
+    #[track_caller]
+    pub fn sub_<'a>(&self, other: impl Into<Operand<'a>>) {
+        or_panic!(self.binary_(other.into(), BinaryOp::Sub))
+    }
+
+    /// `self *= other` in place (`x.mul_(2.0)`, `x.mul_(&mask)`).
+    #[track_caller]
+    pub fn mul_<'a>(&self, other: impl Into<Operand<'a>>) {
+        or_panic!(self.binary_(other.into(), BinaryOp::Mul))
+    }
+
+    /// `self /= other` in place (true division: refused on integer tensors,
+    /// as in PyTorch).
+    #[track_caller]
+    pub fn div_<'a>(&self, other: impl Into<Operand<'a>>) {
+        or_panic!(self.binary_(other.into(), BinaryOp::Div))
+    }
+
+    /// Fallible [`Tensor::div_`].
+    pub fn try_div_<'a>(&self, other: impl Into<Operand<'a>>) -> Result<()> {
+        self.binary_(other.into(), BinaryOp::Div)
     }
 
     /// Copies `src` (broadcast, converted) into this tensor's elements in place.
@@ -562,9 +677,10 @@ impl Tensor {
         self.apply_inplace(src, InplaceOp::Copy)
     }
 
-    /// `self *= s` in place.
+    /// `self *= s` in place, `s` taken in this tensor's dtype (a fast path for
+    /// float updates; [`Tensor::mul_`] follows PyTorch's promotion).
     #[track_caller]
-    pub fn mul_scalar_(&self, s: f64) {
+    pub(crate) fn mul_scalar_(&self, s: f64) {
         or_panic!(self.check_inplace());
         let mut dst = self.inner.storage.write();
         backend(self.device()).inplace_scalar(&mut dst, self.layout(), Scalar::Float(s), true);
@@ -739,7 +855,7 @@ grad_fn! {
     inputs [x];
     backward(n, g, acc) {
         acc.add(&n.x, || {
-            let mut keep = n.x.full_like(true, DType::Bool);
+            let mut keep = n.x.full_like_dtype(true, DType::Bool);
             if let Some(lo) = n.min {
                 keep = keep.mul(&n.x.ge_scalar(lo));
             }
@@ -889,9 +1005,43 @@ mod tests {
     use super::*;
     use crate::ops::golden::{goldens, gradchecks};
 
+    /// `update` applied to a copy of `x` (PyTorch's `x.clone().add_(5)`).
+    fn inplace(x: &Tensor, update: impl FnOnce(&Tensor)) -> Tensor {
+        let t = crate::no_grad(|| x.clone_tensor());
+        update(&t);
+        t
+    }
+
+    #[test]
+    fn inplace_ops_refuse_what_pytorch_refuses() {
+        let ints = Tensor::from_slice(&[1i64, 2]);
+        assert_eq!(
+            ints.try_add_(0.5).unwrap_err().to_string(),
+            "result type Float can't be cast to the desired output type Long"
+        );
+        assert_eq!(
+            ints.try_div_(2).unwrap_err().to_string(),
+            "result type Float can't be cast to the desired output type Long"
+        );
+        let x = Tensor::zeros([2]);
+        assert!(x.try_add_(&Tensor::zeros([3])).is_err());
+        let leaf = Tensor::zeros([2]).requires_grad_(true);
+        assert_eq!(
+            leaf.try_add_(1).unwrap_err().to_string(),
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        );
+    }
+
     goldens! { "elementwise";
         masked_fill => |x, _| x[0].masked_fill(&x[1], 0.5),
         masked_fill_int => |x, _| x[0].masked_fill(&x[1], 2.7),
+        add_inplace_scalar => |x, _| inplace(&x[0], |t| t.add_(5)),
+        mul_inplace_scalar => |x, _| inplace(&x[0], |t| t.mul_(2.0)),
+        sub_inplace_tensor => |x, _| inplace(&x[0], |t| t.sub_(&x[1])),
+        div_inplace_scalar => |x, _| inplace(&x[0], |t| t.div_(4)),
+        add_inplace_int => |x, _| inplace(&x[0], |t| t.add_(5)),
+        mul_inplace_uint8_int => |x, _| inplace(&x[0], |t| t.mul_(2)),
+        add_inplace_float_of_int => |x, _| inplace(&x[0], |t| t.add_(&x[1])),
         add => |x, _| &x[0] + &x[1],
         sub => |x, _| &x[0] - &x[1],
         mul => |x, _| &x[0] * &x[1],
@@ -1028,8 +1178,8 @@ mod tests {
     #[test]
     fn in_place_guarded_on_leaves() {
         let w = Tensor::ones([2]).requires_grad_(true);
-        assert!(w.try_add_(&Tensor::ones([2]), 1.0).is_err());
-        crate::no_grad(|| w.add_(&Tensor::ones([2]), -0.5));
+        assert!(w.try_add_(&Tensor::ones([2])).is_err());
+        crate::no_grad(|| w.add_alpha_(&Tensor::ones([2]), -0.5));
         assert_eq!(w.to_vec::<f32>(), vec![0.5, 0.5]);
     }
 

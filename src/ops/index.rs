@@ -1,12 +1,13 @@
-//! Indexing with tensors and joining: `index_select`, `gather`, `scatter_add`,
-//! `cat`, `stack`.
+//! Indexing with tensors and joining: `index_select`, `gather`, `scatter`,
+//! `scatter_add`, `masked_select`, `nonzero`, `one_hot`, `cat`, `stack`.
 
 use super::{device_of, read2};
 use crate::autograd::{self, grad_fn, zeros_like_grad, Inputs, Node, Sink};
 use crate::backend::{backend, View};
 use crate::error::{or_panic, shape_err, Error, Result};
-use crate::tensor::dtype::result_type;
-use crate::tensor::layout::wrap_dim;
+use crate::ops::elementwise::Operand;
+use crate::tensor::dtype::{result_type, with_dtype, Element};
+use crate::tensor::layout::{broadcast_shapes, wrap_dim};
 use crate::tensor::{DType, Tensor};
 
 fn check_index(index: &Tensor, op: &str) -> Result<Vec<i64>> {
@@ -184,6 +185,220 @@ impl Tensor {
         }))
     }
 
+    /// A copy of `self` where `src[i][j]` is written at `[i][index[i][j]]` (for
+    /// `dim = 1`), or `value` when the source is a number: `torch.scatter`.
+    /// Where `index` repeats a position, which write wins is unspecified in
+    /// PyTorch; kindling keeps the last. grad_fn `ScatterBackward0` (a tensor
+    /// source) or `ScatterBackward1` (a value).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let labels = Tensor::from_slice(&[2i64, 0]).reshape([2, 1]);
+    /// let one_hot = Tensor::zeros([2, 3]).scatter(1, &labels, 1.0);
+    /// assert_eq!(one_hot.to_vec::<f32>(), [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn scatter<'a>(&self, dim: isize, index: &Tensor, src: impl Into<Operand<'a>>) -> Tensor {
+        or_panic!(self.try_scatter(dim, index, src))
+    }
+
+    /// Fallible [`Tensor::scatter`].
+    pub fn try_scatter<'a>(
+        &self,
+        dim: isize,
+        index: &Tensor,
+        src: impl Into<Operand<'a>>,
+    ) -> Result<Tensor> {
+        let src = src.into();
+        let d = wrap_dim(dim, self.dim())?;
+        let idx = check_index(index, "scatter")?;
+        self.check_scatter_shapes(d, index, "scatter")?;
+        let device = match src {
+            Operand::Tensor(s) => {
+                if s.dim() != index.dim() || index.shape().iter().zip(s.shape()).any(|(i, s)| i > s)
+                {
+                    return Err(shape_err(format!(
+                        "Expected index {:?} to be smaller than src {:?} in every dimension (scatter)",
+                        index.shape(),
+                        s.shape()
+                    )));
+                }
+                if s.dtype() != self.dtype() {
+                    return Err(Error::Value(format!(
+                        "scatter(): Expected self.dtype to be equal to src.dtype, but got {} and {}",
+                        self.dtype().scalar_type_name(),
+                        s.dtype().scalar_type_name()
+                    )));
+                }
+                device_of(&[self, index, s])?
+            }
+            Operand::Scalar(_) => device_of(&[self, index])?,
+        };
+        let size = self.shape().get(d).copied().unwrap_or(1);
+        let picks: Vec<usize> = idx
+            .iter()
+            .map(|&i| bounded(i, d, size))
+            .collect::<Result<_>>()?;
+        let out = crate::no_grad(|| scatter_copy(self, d, &picks, index.shape(), src));
+        let out = out.to(device);
+        Ok(match src {
+            Operand::Tensor(s) => Tensor::record(out, &[self, s], || ScatterBackward0 {
+                x: self.clone(),
+                dim: d,
+                index: index.clone(),
+                src: s.clone(),
+            }),
+            Operand::Scalar(_) => Tensor::record(out, &[self], || ScatterBackward1 {
+                x: self.clone(),
+                dim: d,
+                index: index.clone(),
+            }),
+        })
+    }
+
+    /// [`Tensor::scatter`] in place (`x.scatter_(1, &index, 1.0)`).
+    #[track_caller]
+    pub fn scatter_<'a>(&self, dim: isize, index: &Tensor, src: impl Into<Operand<'a>>) {
+        or_panic!(self.try_scatter_(dim, index, src))
+    }
+
+    /// Fallible [`Tensor::scatter_`].
+    pub fn try_scatter_<'a>(
+        &self,
+        dim: isize,
+        index: &Tensor,
+        src: impl Into<Operand<'a>>,
+    ) -> Result<()> {
+        let out = crate::no_grad(|| self.try_scatter(dim, index, src))?;
+        self.try_copy_(&out)
+    }
+
+    /// The elements where `mask` (bool, broadcast with `self`) is true, in
+    /// order, as a 1-D tensor: `torch.masked_select`, and what `x[mask]` is
+    /// for a mask of `x`'s shape. grad_fn `MaskedSelectBackward0`.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::from_slice(&[-1.0f32, 2.0, -3.0, 4.0]);
+    /// assert_eq!(x.masked_select(&x.gt_scalar(0)).to_vec::<f32>(), [2.0, 4.0]);
+    /// ```
+    #[track_caller]
+    pub fn masked_select(&self, mask: &Tensor) -> Tensor {
+        or_panic!(self.try_masked_select(mask))
+    }
+
+    /// Fallible [`Tensor::masked_select`].
+    pub fn try_masked_select(&self, mask: &Tensor) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            return Err(Error::Value(format!(
+                "masked_select: expected BoolTensor for mask, got {}",
+                mask.dtype().scalar_type_name()
+            )));
+        }
+        let shape = broadcast_shapes(self.shape(), mask.shape())?;
+        device_of(&[self, mask])?;
+        let positions: Vec<i64> =
+            crate::no_grad(|| mask.expand(&shape[..]).contiguous_vec::<bool>())
+                .iter()
+                .enumerate()
+                .filter(|(_, &m)| m)
+                .map(|(i, _)| i as i64)
+                .collect();
+        let n = positions.len();
+        let positions = Tensor::from_vec(positions, [n]).to(self.device());
+        let out = crate::no_grad(|| {
+            self.expand(&shape[..])
+                .reshape([-1])
+                .index_select(0, &positions)
+        });
+        Ok(Tensor::record(out, &[self], || MaskedSelectBackward0 {
+            x: self.clone(),
+            shape: shape.to_vec(),
+            positions,
+        }))
+    }
+
+    /// The indices of the non-zero elements, one row per element, as an
+    /// int64 `[n, dim]` tensor (`torch.nonzero`).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::from_vec(vec![0i64, 3, 5, 0], [2, 2]);
+    /// assert_eq!(t.nonzero().to_vec::<i64>(), [0, 1, 1, 0]);
+    /// ```
+    pub fn nonzero(&self) -> Tensor {
+        let flags: Vec<bool> = crate::no_grad(|| self.ne_scalar(0).contiguous_vec::<bool>());
+        let shape = self.shape();
+        let mut rows = Vec::new();
+        let mut count = 0;
+        for (flat, _) in flags.iter().enumerate().filter(|(_, &f)| f) {
+            let mut rest = flat;
+            let start = rows.len();
+            rows.resize(start + shape.len(), 0i64);
+            for (k, &n) in shape.iter().enumerate().rev() {
+                rows[start + k] = (rest % n) as i64;
+                rest /= n;
+            }
+            count += 1;
+        }
+        Tensor::from_vec(rows, [count, shape.len()]).to(self.device())
+    }
+
+    /// Each int64 class index as a row of `num_classes` zeros with a one at the
+    /// index (`F.one_hot`); `num_classes = -1` takes the largest index plus one.
+    /// The result is int64 with one more dimension.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::from_slice(&[0i64, 2]).one_hot(3);
+    /// assert_eq!(t.to_vec::<i64>(), [1, 0, 0, 0, 0, 1]);
+    /// ```
+    #[track_caller]
+    pub fn one_hot(&self, num_classes: i64) -> Tensor {
+        or_panic!(self.try_one_hot(num_classes))
+    }
+
+    /// Fallible [`Tensor::one_hot`]: PyTorch's words for a non-int64 tensor and
+    /// for classes out of range.
+    pub fn try_one_hot(&self, num_classes: i64) -> Result<Tensor> {
+        if self.dtype() != DType::I64 {
+            return Err(Error::Value(
+                "one_hot is only applicable to index tensor of type LongTensor.".into(),
+            ));
+        }
+        let values = self.contiguous_vec::<i64>();
+        if values.iter().any(|&v| v < 0) {
+            return Err(Error::Value("Class values must be non-negative.".into()));
+        }
+        let largest = values.iter().copied().max();
+        let classes = match (num_classes, largest) {
+            (-1, None) => {
+                return Err(Error::Value(
+                    "Can not infer total number of classes from empty tensor.".into(),
+                ))
+            }
+            (-1, Some(m)) => m + 1,
+            (n, Some(m)) if m >= n => {
+                return Err(Error::Value(
+                    "Class values must be smaller than num_classes.".into(),
+                ))
+            }
+            (n, _) if n < 0 => {
+                return Err(Error::Value(format!(
+                    "num_classes should be -1 or non-negative, got {n}"
+                )))
+            }
+            (n, _) => n,
+        } as usize;
+        let mut out = vec![0i64; values.len() * classes];
+        for (row, &v) in values.iter().enumerate() {
+            out[row * classes + v as usize] = 1;
+        }
+        let mut shape = self.shape().to_vec();
+        shape.push(classes);
+        Ok(Tensor::from_vec(out, &shape[..]).to(self.device()))
+    }
+
     /// Rows `rows` of a uint8 `[N, H, W]` tensor (no autograd): as uint8, or
     /// with `steps` as float32 through `(v - sub) / div` per step, in one pass
     /// (what a DataLoader's batch of ToTensor/Normalize images is). The rows
@@ -348,6 +563,95 @@ grad_fn! {
     }
 }
 
+/// `x` with `src`'s elements (or a value) written at `picks` along `dim`: the
+/// index tensor (shape `index_shape`) says where each position's element goes.
+fn scatter_copy(
+    x: &Tensor,
+    dim: usize,
+    picks: &[usize],
+    index_shape: &[usize],
+    src: Operand<'_>,
+) -> Tensor {
+    let shape = x.shape().to_vec();
+    let strides = crate::tensor::layout::Layout::contiguous(&shape).strides;
+    let buf = with_dtype!(x.dtype(), T => {
+        let mut out = x.contiguous_vec::<T>();
+        let values: Vec<T> = match src {
+            Operand::Tensor(s) => {
+                let mut part = s.clone();
+                for (k, &len) in index_shape.iter().enumerate() {
+                    part = part.narrow(k as isize, 0, len);
+                }
+                part.contiguous_vec::<T>()
+            }
+            Operand::Scalar(v) => vec![T::from_scalar(v); picks.len()],
+        };
+        let mut coords = vec![0usize; index_shape.len()];
+        for (p, &to) in picks.iter().enumerate() {
+            let mut offset = 0;
+            for (k, &c) in coords.iter().enumerate() {
+                offset += if k == dim { to } else { c } * strides.get(k).copied().unwrap_or(1);
+            }
+            out[offset] = values[p];
+            for k in (0..coords.len()).rev() {
+                coords[k] += 1;
+                if coords[k] < index_shape[k] {
+                    break;
+                }
+                coords[k] = 0;
+            }
+        }
+        T::into_buffer(out)
+    });
+    Tensor::from_buffer_on(buf, &shape, x.device())
+}
+
+grad_fn! {
+    /// The overwritten positions pass no gradient to `x`; `src` gathers it
+    /// from where it was written.
+    ScatterBackward0 { x: Tensor, dim: usize, index: Tensor, src: Tensor }
+    inputs [x, src];
+    backward(n, g, acc) {
+        acc.add(&n.x, || g.scatter(n.dim as isize, &n.index, 0.0));
+        acc.add(&n.src, || {
+            let picked = g.gather(n.dim as isize, &n.index);
+            if picked.shape() == n.src.shape() {
+                return picked;
+            }
+            let z = zeros_like_grad(&n.src, g);
+            let mut view = z.clone();
+            for (d, &len) in n.index.shape().iter().enumerate() {
+                view = view.narrow(d as isize, 0, len);
+            }
+            view.copy_(&picked);
+            z
+        });
+    }
+}
+
+grad_fn! {
+    /// The positions overwritten by the value pass no gradient.
+    ScatterBackward1 { x: Tensor, dim: usize, index: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || g.scatter(n.dim as isize, &n.index, 0.0));
+    }
+}
+
+grad_fn! {
+    /// Each selected element's gradient goes back to its position (summed
+    /// over the positions a broadcast `x` was repeated in).
+    MaskedSelectBackward0 { x: Tensor, shape: Vec<usize>, positions: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let numel = n.shape.iter().product::<usize>();
+            let flat = Tensor::full_dtype([numel], 0, g.dtype()).to(g.device());
+            flat.index_add(0, &n.positions, g).reshape(&n.shape[..]).sum_to(n.x.shape())
+        })
+    }
+}
+
 /// `torch.cat`: each input gets its slice of the gradient.
 pub(crate) struct CatBackward0 {
     xs: Vec<Tensor>,
@@ -403,6 +707,23 @@ mod tests {
         cat => |x, _| Tensor::cat(&[x[0].clone(), x[1].clone()], 0),
         cat_dim1 => |x, _| Tensor::cat(&[x[0].clone(), x[1].clone()], 1),
         stack => |x, _| Tensor::stack(&[x[0].clone(), x[1].clone()], 1),
+        scatter_src => |x, _| x[0].scatter(1, &x[1], &x[2]),
+        scatter_src_dim0 => |x, _| x[0].scatter(0, &x[1], &x[2]),
+        scatter_value => |x, _| x[0].scatter(1, &x[1], 1.5),
+        scatter_int_value => |x, _| x[0].scatter(1, &x[1], 7),
+        scatter_inplace_one_hot => |x, _| {
+            let t = x[0].clone_tensor();
+            t.scatter_(1, &x[1], 1.0);
+            t
+        },
+        masked_select => |x, _| x[0].masked_select(&x[1]),
+        masked_select_broadcast_x => |x, _| x[0].masked_select(&x[1]),
+        masked_select_int => |x, _| x[0].masked_select(&x[1]),
+        nonzero => |x, _| x[0].nonzero(),
+        nonzero_bool => |x, _| x[0].nonzero(),
+        nonzero_float => |x, _| x[0].nonzero(),
+        one_hot => |x, a| x[0].one_hot(a["num_classes"].as_i64().unwrap()),
+        one_hot_infer => |x, a| x[0].one_hot(a["num_classes"].as_i64().unwrap()),
     }
 
     gradchecks! {
@@ -411,6 +732,43 @@ mod tests {
         scatter_add: [randn(&[3, 4], 1), randn(&[3, 3], 2)] => |x| x[0].scatter_add(1, &Tensor::from_vec(vec![0i64, 3, 1, 1, 2, 0], [3, 2]).to(x[0].device()), &x[1]);
         cat: [randn(&[2, 3], 1), randn(&[2, 1], 2)] => |x| Tensor::cat(&[x[0].clone(), x[1].clone()], 1);
         stack: [randn(&[2, 3], 1), randn(&[2, 3], 2)] => |x| Tensor::stack(&[x[0].clone(), x[1].clone()], 0);
+        scatter_src: [randn(&[3, 4], 1), randn(&[3, 3], 2)] => |x| x[0].scatter(1, &Tensor::from_vec(vec![0i64, 3, 1, 2, 2, 0], [3, 2]).to(x[0].device()), &x[1]);
+        scatter_value: [randn(&[3, 4], 1)] => |x| x[0].scatter(0, &Tensor::from_vec(vec![2i64, 0, 1], [1, 3]).to(x[0].device()), -1.0);
+        masked_select_broadcast: [randn(&[3], 1)] => |x| x[0].masked_select(&Tensor::from_vec(vec![true, false, true, true, true, false], [2, 3]).to(x[0].device()));
+    }
+
+    #[test]
+    fn scatter_and_one_hot_errors_are_pytorchs() {
+        let x = Tensor::zeros([2, 3]);
+        let idx = Tensor::from_vec(vec![0i64, 1], [2, 1]);
+        let ints = Tensor::from_vec(vec![1i64, 2], [2, 1]);
+        assert_eq!(
+            x.try_scatter(1, &idx, &ints).unwrap_err().to_string(),
+            "scatter(): Expected self.dtype to be equal to src.dtype, but got Float and Long"
+        );
+        assert!(x
+            .try_scatter(1, &Tensor::from_vec(vec![3i64, 0], [2, 1]), 1.0)
+            .is_err());
+        let labels = Tensor::from_slice(&[0i64, 5]);
+        assert_eq!(
+            labels.try_one_hot(3).unwrap_err().to_string(),
+            "Class values must be smaller than num_classes."
+        );
+        assert_eq!(
+            Tensor::from_slice(&[-1i64])
+                .try_one_hot(3)
+                .unwrap_err()
+                .to_string(),
+            "Class values must be non-negative."
+        );
+        assert_eq!(
+            Tensor::from_slice(&[1.0f32])
+                .try_one_hot(3)
+                .unwrap_err()
+                .to_string(),
+            "one_hot is only applicable to index tensor of type LongTensor."
+        );
+        assert!(x.try_masked_select(&idx).is_err());
     }
 
     #[test]

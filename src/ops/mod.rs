@@ -19,6 +19,7 @@ pub mod pool;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+pub mod sort;
 
 use crate::backend::View;
 use crate::error::{Error, Result};

@@ -131,7 +131,7 @@ pub fn batch_norm(
                 for (running, batch) in [(running_mean, &mean), (running_var, &unbiased)] {
                     if let Some(r) = running {
                         r.mul_scalar_(1.0 - momentum);
-                        r.add_(&batch.to_dtype(r.dtype()), momentum);
+                        r.add_alpha_(&batch.to_dtype(r.dtype()), momentum);
                     }
                 }
             }

@@ -990,9 +990,9 @@ impl Optimizer for Adagrad {
                 if self.weight_decay != 0.0 {
                     g = &g + &p.mul_scalar(self.weight_decay);
                 }
-                sum.try_add_(&(&g * &g), 1.0)?;
+                sum.try_add_alpha_(&(&g * &g), 1.0)?;
                 let std = sum.sqrt().add_scalar(self.eps);
-                p.try_add_(&(&g / &std), -clr)?;
+                p.try_add_alpha_(&(&g / &std), -clr)?;
             }
             Ok(())
         })?;

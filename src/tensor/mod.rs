@@ -252,16 +252,29 @@ impl Tensor {
 
     /// Zeros with this tensor's shape, dtype and device.
     pub fn zeros_like(&self) -> Tensor {
-        self.full_like(0, self.dtype())
+        self.full_like_dtype(0, self.dtype())
     }
 
     /// Ones with this tensor's shape, dtype and device.
     pub fn ones_like(&self) -> Tensor {
-        self.full_like(1, self.dtype())
+        self.full_like_dtype(1, self.dtype())
     }
 
-    /// `value` in this tensor's shape and on its device, in `dtype`.
-    pub(crate) fn full_like(&self, value: impl Into<Scalar>, dtype: DType) -> Tensor {
+    /// `value` in this tensor's shape, dtype and device (`torch.full_like`):
+    /// an int tensor's `full_like(2.7)` holds 2, as in PyTorch.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::from_slice(&[1i64, 2, 3]);
+    /// assert_eq!(t.full_like(7).to_string(), "tensor([7, 7, 7])");
+    /// ```
+    pub fn full_like(&self, value: impl Into<Scalar>) -> Tensor {
+        self.full_like_dtype(value, self.dtype())
+    }
+
+    /// `value` in this tensor's shape and on its device, in `dtype`
+    /// (`torch.full_like(x, value, dtype=dtype)`).
+    pub fn full_like_dtype(&self, value: impl Into<Scalar>, dtype: DType) -> Tensor {
         let value = value.into();
         let n = self.numel();
         let buf = with_dtype!(dtype, T => T::into_buffer(vec![T::from_scalar(value); n]));
@@ -308,13 +321,22 @@ impl Tensor {
         Tensor::from_vec(values, [steps])
     }
 
-    /// The `n × n` float32 identity matrix.
-    pub fn eye(n: usize) -> Tensor {
-        let mut v = vec![0f32; n * n];
-        for i in 0..n {
-            v[i * n + i] = 1.0;
+    /// The float32 identity matrix: `Tensor::eye(3)` is `torch.eye(3)`, and
+    /// `Tensor::eye((2, 3))` is `torch.eye(2, 3)` (ones on the main diagonal
+    /// of a 2 × 3 matrix).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// assert_eq!(Tensor::eye(2).to_vec::<f32>(), [1.0, 0.0, 0.0, 1.0]);
+    /// assert_eq!(Tensor::eye((2, 3)).shape(), &[2, 3]);
+    /// ```
+    pub fn eye(size: impl EyeSize) -> Tensor {
+        let (n, m) = size.rows_cols();
+        let mut v = vec![0f32; n * m];
+        for i in 0..n.min(m) {
+            v[i * m + i] = 1.0;
         }
-        Tensor::from_vec(v, [n, n])
+        Tensor::from_vec(v, [n, m])
     }
 
     // ----- metadata -----------------------------------------------------------------
@@ -554,9 +576,62 @@ impl fmt::Debug for Tensor {
     }
 }
 
+/// The size argument of [`Tensor::eye`]: `n` for a square matrix, `(n, m)`
+/// for `n` rows and `m` columns.
+pub trait EyeSize {
+    /// The rows and columns.
+    fn rows_cols(self) -> (usize, usize);
+}
+
+impl EyeSize for usize {
+    fn rows_cols(self) -> (usize, usize) {
+        (self, self)
+    }
+}
+
+impl EyeSize for (usize, usize) {
+    fn rows_cols(self) -> (usize, usize) {
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::golden::goldens;
+
+    goldens! { "creation";
+        full_like => |x, _| x[0].full_like(7),
+        full_like_int => |x, _| x[0].full_like(2.7),
+        zeros_like_uint8 => |x, _| x[0].zeros_like(),
+        ones_like_double => |x, _| x[0].ones_like(),
+        eye => |_, _| Tensor::eye(3),
+        eye_rect => |_, _| Tensor::eye((2, 3)),
+        eye_tall => |_, _| Tensor::eye((4, 2)),
+    }
+
+    #[test]
+    fn random_likes_keep_shape_dtype_and_device() {
+        let x = Tensor::zeros([3, 2])
+            .to_dtype(DType::F64)
+            .to(Device::Reference);
+        for r in [x.rand_like(), x.randn_like()] {
+            assert_eq!(
+                (r.shape(), r.dtype(), r.device()),
+                (&[3usize, 2][..], DType::F64, Device::Reference)
+            );
+        }
+        let u = x.rand_like().to_vec::<f64>();
+        assert!(u.iter().all(|v| (0.0..1.0).contains(v)));
+        let ints = Tensor::from_slice(&[1i64]);
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ints.rand_like()))
+            .unwrap_err();
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            msg.contains("\"check_uniform_bounds\" not implemented for 'Long'"),
+            "{msg}"
+        );
+    }
 
     fn assert_send_sync<T: Send + Sync>() {}
 

@@ -174,6 +174,42 @@ impl Tensor {
         Tensor::from_vec(v, &shape[..])
     }
 
+    /// Uniform in `[0, 1)` in this tensor's shape, float dtype and device
+    /// (`torch.rand_like`), from the global generator.
+    ///
+    /// # Panics
+    /// On an integer or bool tensor, with PyTorch's words.
+    #[track_caller]
+    pub fn rand_like(&self) -> Tensor {
+        or_panic!(self.random_like("check_uniform_bounds", |s| Tensor::rand(s)))
+    }
+
+    /// Standard normal in this tensor's shape, float dtype and device
+    /// (`torch.randn_like`), from the global generator.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let noise = Tensor::zeros([2, 3]).to_dtype(kindling::DType::F64).randn_like();
+    /// assert_eq!((noise.shape(), noise.dtype()), (&[2usize, 3][..], kindling::DType::F64));
+    /// ```
+    ///
+    /// # Panics
+    /// On an integer or bool tensor, with PyTorch's words.
+    #[track_caller]
+    pub fn randn_like(&self) -> Tensor {
+        or_panic!(self.random_like("normal_kernel_cpu", |s| Tensor::randn(s)))
+    }
+
+    fn random_like(&self, kernel: &str, draw: fn(&[usize]) -> Tensor) -> crate::Result<Tensor> {
+        if !self.dtype().is_floating_point() {
+            return Err(crate::Error::Value(format!(
+                "\"{kernel}\" not implemented for '{}'",
+                self.dtype().scalar_type_name()
+            )));
+        }
+        Ok(draw(self.shape()).to_dtype(self.dtype()).to(self.device()))
+    }
+
     /// Int64 uniform in `[low, high)` from the global generator.
     #[track_caller]
     pub fn randint(low: i64, high: i64, shape: impl ShapeArg) -> Tensor {

@@ -276,6 +276,76 @@ def op_cases():
     add("cat_dim1", lambda r, p: [r(2, 3), r(2, 1)], lambda a, b: torch.cat([a, b], 1))
     add("stack", lambda r, p: [r(2, 3), r(2, 3)], lambda a, b: torch.stack([a, b], 1))
 
+    add("scatter_src", lambda r, p: [r(3, 4), torch.tensor([[0, 3], [1, 2], [2, 0]]), r(3, 2)], lambda a, i, s: a.scatter(1, i, s))
+    add("scatter_src_dim0", lambda r, p: [r(3, 4), torch.tensor([[2, 0, 1, 0]]), r(1, 4)], lambda a, i, s: a.scatter(0, i, s))
+    add("scatter_value", lambda r, p: [r(3, 4), torch.tensor([[0], [2], [1]])], lambda a, i: a.scatter(1, i, 1.5))
+    add("scatter_int_value", lambda r, p: [torch.zeros(2, 4, dtype=torch.int64), torch.tensor([[1, 3], [0, 0]])],
+        lambda a, i: a.scatter(1, i, 7))
+    add("scatter_inplace_one_hot", lambda r, p: [torch.zeros(3, 4), torch.tensor([[3], [0], [1]])],
+        lambda a, i: a.clone().scatter_(1, i, 1.0), grad=False)
+    add("masked_select", lambda r, p: [r(2, 3), torch.tensor([True, False, True])], lambda a, m: a.masked_select(m))
+    add("masked_select_broadcast_x", lambda r, p: [r(3), torch.tensor([[True, False, True], [False, True, True]])],
+        lambda a, m: torch.masked_select(a, m))
+    add("masked_select_int", lambda r, p: [torch.tensor([[1, 2], [3, 4]]), torch.tensor([[False, True], [True, True]])],
+        lambda a, m: a[m])
+    add("nonzero", lambda r, p: [torch.tensor([[0, 1, 0], [2, 0, 3]])], torch.nonzero)
+    add("nonzero_bool", lambda r, p: [torch.tensor([True, False, False, True])], torch.nonzero)
+    add("nonzero_float", lambda r, p: [torch.tensor([[0.0, -0.5], [0.0, 0.0], [2.0, 0.0]])], torch.nonzero, grad=False)
+    add("one_hot", lambda r, p: [torch.tensor([0, 2, 1])], lambda t: torch.nn.functional.one_hot(t, 4), attrs={"num_classes": 4})
+    add("one_hot_infer", lambda r, p: [torch.tensor([[1, 0], [3, 2]])], lambda t: torch.nn.functional.one_hot(t),
+        attrs={"num_classes": -1})
+
+    add = family("sort")
+    add("sort", lambda r, p: [r(3, 4)], lambda a: a.sort(1).values)
+    add("sort_indices", lambda r, p: [r(3, 4)], lambda a: a.sort(1).indices)
+    add("sort_descending", lambda r, p: [r(4, 3)], lambda a: a.sort(0, descending=True).values)
+    add("sort_descending_indices", lambda r, p: [r(4, 3)], lambda a: a.sort(0, descending=True).indices)
+    nan = float("nan")
+    add("sort_nan", lambda r, p: [torch.tensor([[1.0, nan, -2.0, 0.5], [0.25, 3.0, nan, -1.0]])], lambda a: a.sort(-1).values)
+    add("sort_nan_indices", lambda r, p: [torch.tensor([[1.0, nan, -2.0, 0.5], [0.25, 3.0, nan, -1.0]])],
+        lambda a: a.sort(-1, descending=True).indices)
+    add("sort_int_ties", lambda r, p: [torch.tensor([[3, 1, 3, 2, 1], [0, 0, 5, 0, 1]])], lambda a: a.sort(stable=True, dim=-1).indices)
+    add("argsort", lambda r, p: [r(3, 4)], lambda a: a.argsort(-1))
+    add("argsort_descending", lambda r, p: [r(4, 3)], lambda a: a.argsort(0, descending=True))
+    add("topk", lambda r, p: [r(3, 5)], lambda a: a.topk(2).values)
+    add("topk_indices", lambda r, p: [r(3, 5)], lambda a: a.topk(2).indices)
+    add("topk_smallest", lambda r, p: [r(5, 3)], lambda a: a.topk(3, 0, largest=False).values)
+    add("topk_int", lambda r, p: [torch.tensor([[5, 1, 9, 3], [2, 8, 4, 7]])], lambda a: a.topk(2, 1).values)
+
+    add = family("creation")
+    add("full_like", lambda r, p: [r(2, 3)], lambda a: torch.full_like(a, 7), grad=False)
+    add("full_like_int", lambda r, p: [torch.tensor([1, 2, 3])], lambda a: torch.full_like(a, 2.7), grad=False)
+    add("zeros_like_uint8", lambda r, p: [torch.tensor([1, 2], dtype=torch.uint8)], torch.zeros_like, grad=False)
+    add("ones_like_double", lambda r, p: [torch.zeros(2, 2, dtype=torch.float64)], torch.ones_like, grad=False)
+    add("eye", lambda r, p: [], lambda: torch.eye(3), grad=False)
+    add("eye_rect", lambda r, p: [], lambda: torch.eye(2, 3), grad=False)
+    add("eye_tall", lambda r, p: [], lambda: torch.eye(4, 2), grad=False)
+
+    add = family("elementwise")  # in-place arithmetic, next to the out-of-place ops
+    add("add_inplace_scalar", lambda r, p: [r(4)], lambda a: a.clone().add_(5), grad=False)
+    add("mul_inplace_scalar", lambda r, p: [r(4)], lambda a: a.clone().mul_(2.0), grad=False)
+    add("sub_inplace_tensor", lambda r, p: [r(2, 3), r(3)], lambda a, b: a.clone().sub_(b), grad=False)
+    add("div_inplace_scalar", lambda r, p: [r(4)], lambda a: a.clone().div_(4), grad=False)
+    add("add_inplace_int", lambda r, p: [torch.tensor([1, 2, 3])], lambda a: a.clone().add_(5), grad=False)
+    add("mul_inplace_uint8_int", lambda r, p: [torch.tensor([3, 100, 200], dtype=torch.uint8)], lambda a: a.clone().mul_(2),
+        grad=False)
+    add("add_inplace_float_of_int", lambda r, p: [r(3), torch.tensor([1, 2, 3])], lambda a, b: a.clone().add_(b), grad=False)
+
+    add = family("clip_grad")
+
+    def clip(max_norm, norm_type):
+        def fn(*grads):
+            params = [torch.zeros_like(g, requires_grad=True) for g in grads]
+            for p, g in zip(params, grads):
+                p.grad = g.clone()
+            norm = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type)
+            return torch.cat([p.grad.reshape(-1) for p in params] + [norm.reshape(1)])
+        return fn
+    add("clip_grad_norm", lambda r, p: [r(3, 2), r(4)], clip(0.5, 2.0), grad=False, attrs={"max_norm": 0.5})
+    add("clip_grad_norm_not_needed", lambda r, p: [r(3) * 0.01, r(2) * 0.01], clip(1.0, 2.0), grad=False, attrs={"max_norm": 1.0})
+    add("clip_grad_norm_inf", lambda r, p: [r(3, 2), r(4)], clip(0.5, float("inf")), grad=False, attrs={"max_norm": 0.5})
+    add("clip_grad_norm_p1", lambda r, p: [r(5), r(2, 2)], clip(2.0, 1.0), grad=False, attrs={"max_norm": 2.0})
+
     add = family("conv")
     F = torch.nn.functional
 
