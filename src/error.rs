@@ -56,6 +56,11 @@ pub enum Error {
     #[error("index {index} is out of bounds for dimension {dim} with size {size}")]
     IndexOutOfRange { index: i64, dim: usize, size: usize },
 
+    /// An index that does not fit the tensor (PyTorch's `IndexError`: too many
+    /// indices, a mask of the wrong shape, an index tensor of the wrong dtype).
+    #[error("{0}")]
+    Index(String),
+
     /// A shape whose element count differs from the tensor's.
     #[error("shape '{shape:?}' is invalid for input of size {numel}")]
     Reshape { shape: Vec<isize>, numel: usize },

@@ -689,9 +689,15 @@ impl Tensor {
     /// Sets every element to `value` in place.
     #[track_caller]
     pub fn fill_(&self, value: impl Into<Scalar>) {
-        or_panic!(self.check_inplace());
+        or_panic!(self.try_fill_(value))
+    }
+
+    /// Fallible [`Tensor::fill_`].
+    pub fn try_fill_(&self, value: impl Into<Scalar>) -> Result<()> {
+        self.check_inplace()?;
         let mut dst = self.inner.storage.write();
         backend(self.device()).inplace_scalar(&mut dst, self.layout(), value.into(), false);
+        Ok(())
     }
 
     /// Sets every element to zero in place.

@@ -6,6 +6,7 @@ use std::ops::{Bound, RangeBounds};
 
 use crate::autograd::{grad_fn, node, zeros_like_grad};
 use crate::error::{or_panic, shape_err, Error, Result};
+use crate::ops::elementwise::Operand;
 use crate::tensor::layout::{view_strides, wrap_dim};
 use crate::tensor::{Dims, Layout, ShapeArg, Tensor};
 
@@ -39,44 +40,68 @@ fn infer_shape(sizes: &[isize], numel: usize) -> Result<Dims> {
     Ok(shape)
 }
 
-/// Anything that selects along dimension 0 with `Tensor::i`: an integer (a
-/// `select`, dropping the dimension) or a range (a `slice`, keeping it).
-pub trait IndexArg {
-    #[doc(hidden)]
-    fn index(&self, t: &Tensor) -> Result<Tensor>;
+/// `...` in an index: as many full slices as the other entries leave
+/// dimensions (`t.i((Ellipsis, -1))` is `t[..., -1]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ellipsis;
+
+/// `None` in an index: a new dimension of size 1 (`t.i((NewAxis, ..))` is
+/// `t[None, :]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewAxis;
+
+/// One entry of an index, what Python writes between the commas of `t[...]`.
+#[derive(Clone, Debug)]
+pub enum TensorIndex {
+    /// An integer (negative counts from the end): the dimension goes.
+    Select(isize),
+    /// A range `start..end` (negative bounds count from the end, bounds past
+    /// the end are clamped): the dimension stays, as a view.
+    Slice(isize, isize),
+    /// `...`
+    Ellipsis,
+    /// `None`
+    NewAxis,
+    /// A bool mask over the next `mask.dim()` dimensions, or an int64 tensor of
+    /// indices into the next one: a copy (grad_fn `IndexBackward0`).
+    Tensor(Tensor),
 }
 
-impl IndexArg for isize {
-    fn index(&self, t: &Tensor) -> Result<Tensor> {
-        t.try_select(0, *self)
-    }
+/// What can stand between the commas of an index: integers, ranges over
+/// `isize`, `i32` or `usize` (`..`, `..3`, `-2..`), [`Ellipsis`], [`NewAxis`],
+/// and tensors (`&mask`, `&indices`).
+pub trait IndexItem {
+    /// The entry this is.
+    fn to_index(&self) -> TensorIndex;
 }
-impl IndexArg for i32 {
-    fn index(&self, t: &Tensor) -> Result<Tensor> {
-        t.try_select(0, *self as isize)
-    }
+
+macro_rules! int_index {
+    ($($t:ty),*) => {$(
+        impl IndexItem for $t {
+            fn to_index(&self) -> TensorIndex {
+                TensorIndex::Select(*self as isize)
+            }
+        }
+    )*};
 }
-impl IndexArg for usize {
-    fn index(&self, t: &Tensor) -> Result<Tensor> {
-        t.try_select(0, *self as isize)
-    }
-}
+int_index!(isize, i32, i64, usize);
 
 macro_rules! range_index {
     ($($r:ty),*) => {$(
-        impl IndexArg for $r {
-            fn index(&self, t: &Tensor) -> Result<Tensor> {
+        impl IndexItem for $r {
+            fn to_index(&self) -> TensorIndex {
                 let start = match self.start_bound() {
                     Bound::Included(&s) => s as isize,
                     Bound::Excluded(&s) => s as isize + 1,
                     Bound::Unbounded => 0,
                 };
                 let end = match self.end_bound() {
+                    Bound::Included(&e) if e as isize == -1 => isize::MAX,
                     Bound::Included(&e) => e as isize + 1,
                     Bound::Excluded(&e) => e as isize,
                     Bound::Unbounded => isize::MAX,
                 };
-                t.try_slice(0, start, end, 1)
+                TensorIndex::Slice(start, end)
             }
         }
     )*};
@@ -89,35 +114,324 @@ range_index!(
     std::ops::Range<isize>,
     std::ops::RangeTo<isize>,
     std::ops::RangeFrom<isize>,
+    std::ops::RangeInclusive<isize>,
     std::ops::Range<i32>,
     std::ops::RangeTo<i32>,
-    std::ops::RangeFrom<i32>
+    std::ops::RangeFrom<i32>,
+    std::ops::RangeInclusive<i32>
 );
 
-impl IndexArg for std::ops::RangeFull {
-    fn index(&self, t: &Tensor) -> Result<Tensor> {
-        t.try_slice(0, 0, isize::MAX, 1)
+impl IndexItem for std::ops::RangeFull {
+    fn to_index(&self) -> TensorIndex {
+        TensorIndex::Slice(0, isize::MAX)
     }
 }
 
+impl IndexItem for Ellipsis {
+    fn to_index(&self) -> TensorIndex {
+        TensorIndex::Ellipsis
+    }
+}
+
+impl IndexItem for NewAxis {
+    fn to_index(&self) -> TensorIndex {
+        TensorIndex::NewAxis
+    }
+}
+
+impl IndexItem for &Tensor {
+    fn to_index(&self) -> TensorIndex {
+        TensorIndex::Tensor((*self).clone())
+    }
+}
+
+impl IndexItem for Tensor {
+    fn to_index(&self) -> TensorIndex {
+        TensorIndex::Tensor(self.clone())
+    }
+}
+
+impl IndexItem for TensorIndex {
+    fn to_index(&self) -> TensorIndex {
+        self.clone()
+    }
+}
+
+/// A whole index for [`Tensor::i`]: one [`IndexItem`] (`t.i(13)` is `t[13]`)
+/// or a tuple of up to six (`t.i((.., 0))` is `t[:, 0]`).
+pub trait IndexArg {
+    /// The entries, in order.
+    fn items(&self) -> Vec<TensorIndex>;
+}
+
+impl<T: IndexItem> IndexArg for T {
+    fn items(&self) -> Vec<TensorIndex> {
+        vec![self.to_index()]
+    }
+}
+
+macro_rules! tuple_index {
+    ($(($($name:ident),+)),*) => {$(
+        impl<$($name: IndexItem),+> IndexArg for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn items(&self) -> Vec<TensorIndex> {
+                let ($($name,)+) = self;
+                vec![$($name.to_index()),+]
+            }
+        }
+    )*};
+}
+tuple_index!(
+    (A),
+    (A, B),
+    (A, B, C),
+    (A, B, C, D),
+    (A, B, C, D, E),
+    (A, B, C, D, E, F)
+);
+
 impl Tensor {
-    /// Python-style indexing on the first dimension: `t.i(13)` is `t[13]`,
-    /// `t.i(..13)` is `t[:13]`, `t.i(13..14)` is `t[13:14]`.
+    /// Python-style indexing, `t[...]`: `t.i(13)` is `t[13]`, `t.i(..13)` is
+    /// `t[:13]`, `t.i((.., 0))` is `t[:, 0]`, `t.i((Ellipsis, -1))` is
+    /// `t[..., -1]`, `t.i(&mask)` is `t[mask]`. Integers and ranges give views
+    /// (writing into them with `fill_`/`copy_` writes into `t`, as assigning
+    /// does in Python); a tensor entry gives a copy. One tensor entry per index.
     ///
     /// ```
-    /// use kindling::Tensor;
-    /// let t = Tensor::arange(10);
-    /// assert_eq!(t.i(3).item().to_string(), "3");
-    /// assert_eq!(t.i(..3).to_vec::<i64>(), vec![0, 1, 2]);
+    /// use kindling::{Ellipsis, Tensor};
+    /// let t = Tensor::arange(6).reshape([2, 3]);
+    /// assert_eq!(t.i(1).to_vec::<i64>(), [3, 4, 5]);
+    /// assert_eq!(t.i((.., 0)).to_vec::<i64>(), [0, 3]);
+    /// assert_eq!(t.i((Ellipsis, -1)).to_vec::<i64>(), [2, 5]);
+    /// assert_eq!(t.i((-1, 1..)).to_vec::<i64>(), [4, 5]);
+    /// assert_eq!(t.i(&t.gt_scalar(3)).to_vec::<i64>(), [4, 5]);
+    /// t.i((.., 1)).fill_(0); // t[:, 1] = 0
+    /// assert_eq!(t.to_vec::<i64>(), [0, 0, 2, 3, 0, 5]);
     /// ```
     #[track_caller]
     pub fn i(&self, index: impl IndexArg) -> Tensor {
-        or_panic!(index.index(self))
+        or_panic!(self.try_i(index))
     }
 
-    /// Fallible [`Tensor::i`].
+    /// Fallible [`Tensor::i`]: PyTorch's words for too many indices and
+    /// out-of-range ones.
     pub fn try_i(&self, index: impl IndexArg) -> Result<Tensor> {
-        index.index(self)
+        let (view, advanced) = self.basic_index(&index.items())?;
+        match advanced {
+            None => Ok(view),
+            Some((dim, t)) => view.advanced_index(dim, &t),
+        }
+    }
+
+    /// `t[index] = value` (PyTorch's `__setitem__`): `value` is a number or a
+    /// tensor broadcast to the indexed part's shape.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::zeros([2, 3]);
+    /// t.index_put_((.., 1), 5.0); // t[:, 1] = 5
+    /// t.index_put_(&t.eq_scalar(0), -1.0); // t[t == 0] = -1
+    /// assert_eq!(t.to_vec::<f32>(), [-1.0, 5.0, -1.0, -1.0, 5.0, -1.0]);
+    /// ```
+    #[track_caller]
+    pub fn index_put_<'a>(&self, index: impl IndexArg, value: impl Into<Operand<'a>>) {
+        or_panic!(self.try_index_put_(index, value))
+    }
+
+    /// Fallible [`Tensor::index_put_`].
+    pub fn try_index_put_<'a>(
+        &self,
+        index: impl IndexArg,
+        value: impl Into<Operand<'a>>,
+    ) -> Result<()> {
+        let value = value.into();
+        let (view, advanced) = crate::no_grad(|| self.basic_index(&index.items()))?;
+        let Some((dim, t)) = advanced else {
+            return match value {
+                Operand::Tensor(v) => view.try_copy_(v),
+                Operand::Scalar(s) => view.try_fill_(s),
+            };
+        };
+        let (positions, span, _) = view.index_positions(dim, &t)?;
+        // Each selected sub-tensor of `view` is a view too: write into it.
+        let covered = &view.shape()[dim..dim + span];
+        // Tensor values, broadcast to the result's shape, one pick per row of `dim`.
+        let values = match value {
+            Operand::Tensor(v) => {
+                let shape = crate::no_grad(|| view.advanced_index(dim, &t))?
+                    .shape()
+                    .to_vec();
+                let mut rows = view.shape()[..dim].to_vec();
+                rows.push(positions.len());
+                rows.extend_from_slice(&view.shape()[dim + span..]);
+                Some(crate::no_grad(|| {
+                    v.try_expand(&shape[..]).map(|v| v.reshape(&rows[..]))
+                })?)
+            }
+            Operand::Scalar(_) => None,
+        };
+        for (k, &p) in positions.iter().enumerate() {
+            let mut part = view.clone();
+            let mut rest = p as usize;
+            let mut coords = vec![0usize; span];
+            for j in (0..span).rev() {
+                coords[j] = rest % covered[j];
+                rest /= covered[j];
+            }
+            for &c in &coords {
+                part = part.try_select(dim as isize, c as isize)?;
+            }
+            match (&values, value) {
+                (Some(v), _) => part.try_copy_(&v.select(dim as isize, k as isize))?,
+                (None, Operand::Scalar(s)) => part.try_fill_(s)?,
+                (None, Operand::Tensor(_)) => unreachable!("tensor values are expanded above"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the integer, range, `...` and `None` entries of an index as
+    /// views; returns the view and, when the index has a tensor entry, the
+    /// dimension of the view where it applies and the tensor.
+    fn basic_index(&self, items: &[TensorIndex]) -> Result<(Tensor, Option<(usize, Tensor)>)> {
+        let consumed: usize = items
+            .iter()
+            .map(|it| match it {
+                TensorIndex::Select(_) | TensorIndex::Slice(..) => 1,
+                TensorIndex::Tensor(t) if t.dtype() == crate::DType::Bool => t.dim(),
+                TensorIndex::Tensor(_) => 1,
+                TensorIndex::Ellipsis | TensorIndex::NewAxis => 0,
+            })
+            .sum();
+        if items
+            .iter()
+            .filter(|it| matches!(it, TensorIndex::Ellipsis))
+            .count()
+            > 1
+        {
+            return Err(Error::Index(
+                "an index can only have a single ellipsis ('...')".into(),
+            ));
+        }
+        if consumed > self.dim() {
+            return Err(Error::Index(format!(
+                "too many indices for tensor of dimension {}",
+                self.dim()
+            )));
+        }
+        let mut t = self.clone();
+        let mut dim = 0usize;
+        let mut advanced: Option<(usize, Tensor)> = None;
+        for it in items {
+            match it {
+                TensorIndex::Select(i) => t = t.try_select(dim as isize, *i)?,
+                TensorIndex::Slice(start, end) => {
+                    // A full slice is no op at all, as in PyTorch.
+                    if !(*start == 0 && *end == isize::MAX) || items.len() == 1 {
+                        t = t.try_slice(dim as isize, *start, *end, 1)?;
+                    }
+                    dim += 1;
+                }
+                TensorIndex::Ellipsis => dim += self.dim() - consumed,
+                TensorIndex::NewAxis => {
+                    t = t.try_unsqueeze(dim as isize)?;
+                    dim += 1;
+                }
+                TensorIndex::Tensor(x) => {
+                    if advanced.is_some() {
+                        return Err(Error::Index(
+                            "kindling takes one tensor per index; index twice instead".into(),
+                        ));
+                    }
+                    advanced = Some((dim, x.clone()));
+                    dim += if x.dtype() == crate::DType::Bool {
+                        x.dim()
+                    } else {
+                        1
+                    };
+                }
+            }
+        }
+        if t.is_same(self) && advanced.is_none() {
+            // Nothing applied (`t[:, :]`, `t[...]`): PyTorch returns an alias.
+            t = self.view_as_shape(self.shape().into(), self.stride().into(), "AliasBackward0");
+        }
+        Ok((t, advanced))
+    }
+
+    /// For a tensor entry at `dim`: the flat positions it picks in the
+    /// dimensions it covers, how many dimensions it covers, and the shape the
+    /// picks take in the result.
+    fn index_positions(&self, dim: usize, index: &Tensor) -> Result<(Vec<i64>, usize, Vec<usize>)> {
+        match index.dtype() {
+            crate::DType::Bool => {
+                let span = index.dim();
+                let covered = &self.shape()[dim..dim + span];
+                if index.shape() != covered {
+                    return Err(Error::Index(format!(
+                        "The shape of the mask {:?} at index {dim} does not match the shape of the indexed tensor {:?} at index {dim}",
+                        index.shape(),
+                        self.shape()
+                    )));
+                }
+                let positions: Vec<i64> = index
+                    .contiguous_vec::<bool>()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &m)| m)
+                    .map(|(i, _)| i as i64)
+                    .collect();
+                let n = positions.len();
+                Ok((positions, span, vec![n]))
+            }
+            crate::DType::I64 => {
+                let size = self.shape()[dim] as i64;
+                let positions = index
+                    .contiguous_vec::<i64>()
+                    .iter()
+                    .map(|&i| {
+                        let j = if i < 0 { i + size } else { i };
+                        if j < 0 || j >= size {
+                            return Err(Error::Index(format!(
+                                "index {i} is out of bounds for dimension {dim} with size {size}"
+                            )));
+                        }
+                        Ok(j)
+                    })
+                    .collect::<Result<Vec<i64>>>()?;
+                Ok((positions, 1, index.shape().to_vec()))
+            }
+            other => Err(Error::Index(format!(
+                "tensors used as indices must be long, int, byte or bool tensors, not {}",
+                other.scalar_type_name()
+            ))),
+        }
+    }
+
+    /// `self[..., index, ...]` with a tensor at `dim`: a copy whose grad_fn
+    /// is `IndexBackward0`.
+    fn advanced_index(&self, dim: usize, index: &Tensor) -> Result<Tensor> {
+        let (positions, span, picked) = self.index_positions(dim, index)?;
+        let shape = self.shape();
+        let mut merged = shape[..dim].to_vec();
+        merged.push(shape[dim..dim + span].iter().product());
+        merged.extend_from_slice(&shape[dim + span..]);
+        let mut out_shape = shape[..dim].to_vec();
+        out_shape.extend_from_slice(&picked);
+        out_shape.extend_from_slice(&shape[dim + span..]);
+        let n = positions.len();
+        let positions = Tensor::from_vec(positions, [n]).to(self.device());
+        let out = crate::no_grad(|| {
+            self.reshape(&merged[..])
+                .index_select(dim as isize, &positions)
+                .reshape(&out_shape[..])
+        });
+        Ok(Tensor::record(out, &[self], || IndexBackward0 {
+            x: self.clone(),
+            dim,
+            merged,
+            positions,
+        }))
     }
 
     /// The same elements with another shape; a view when the strides allow it,
@@ -689,6 +1003,22 @@ fn roll_along(x: &Tensor, shift: isize, dim: usize) -> Result<Tensor> {
 }
 
 grad_fn! {
+    /// The picked elements' gradients go back to where they were picked from
+    /// (added up where an index repeats).
+    IndexBackward0 { x: Tensor, dim: usize, merged: Vec<usize>, positions: Tensor }
+    inputs [x];
+    backward(n, g, acc) {
+        acc.add(&n.x, || {
+            let numel: usize = n.merged.iter().product();
+            let z = Tensor::full_dtype([numel], 0, g.dtype()).to(g.device()).reshape(&n.merged[..]);
+            let mut picked_shape = n.merged.clone();
+            picked_shape[n.dim] = n.positions.numel();
+            z.index_add(n.dim, &n.positions, &g.reshape(&picked_shape[..])).reshape(n.x.shape())
+        })
+    }
+}
+
+grad_fn! {
     /// The gradient is rolled back.
     RollBackward0 { x: Tensor, shifts: Vec<isize>, dims: Vec<isize> }
     inputs [x];
@@ -753,6 +1083,33 @@ mod tests {
     use crate::ops::golden::{attr_i, goldens, gradchecks};
 
     #[test]
+    fn index_errors_are_pytorchs() {
+        let x = Tensor::zeros([2, 3]);
+        assert_eq!(
+            x.try_i((0, 0, 0)).unwrap_err().to_string(),
+            "too many indices for tensor of dimension 2"
+        );
+        assert_eq!(
+            x.try_i(2).unwrap_err().to_string(),
+            "index 2 is out of bounds for dimension 0 with size 2"
+        );
+        assert_eq!(
+            x.try_i(Tensor::from_slice(&[true, false, true])).unwrap_err().to_string(),
+            "The shape of the mask [3] at index 0 does not match the shape of the indexed tensor [2, 3] at index 0"
+        );
+        assert_eq!(
+            x.try_i(Tensor::from_slice(&[0.5f32]))
+                .unwrap_err()
+                .to_string(),
+            "tensors used as indices must be long, int, byte or bool tensors, not Float"
+        );
+        assert!(x.try_i((Ellipsis, 0, Ellipsis)).is_err());
+        assert!(x.try_index_put_((.., 1), &Tensor::zeros([3])).is_err());
+        let a = Tensor::zeros([2, 2]).requires_grad_(true);
+        assert_eq!(a.i((.., ..)).grad_fn(), Some("AliasBackward0"));
+    }
+
+    #[test]
     fn roll_errors_are_pytorchs() {
         let x = Tensor::zeros([2, 3]);
         assert_eq!(
@@ -785,7 +1142,33 @@ mod tests {
             .collect()
     }
 
+    /// `update` applied to a copy of `x` (Python's `a = a.clone(); a[...] = v`).
+    fn put(x: &Tensor, update: impl FnOnce(&Tensor)) -> Tensor {
+        let t = x.clone_tensor();
+        update(&t);
+        t
+    }
+
     goldens! { "shape";
+        index_int => |x, _| x[0].i(2),
+        index_neg => |x, _| x[0].i(-1),
+        index_col => |x, _| x[0].i((.., 0)),
+        index_ellipsis_last => |x, _| x[0].i((Ellipsis, -1)),
+        index_range_neg => |x, _| x[0].i(-2..),
+        index_int_range => |x, _| x[0].i((1, 1..3)),
+        index_newaxis => |x, _| x[0].i((NewAxis, 1..)),
+        index_full => |x, _| x[0].i(..),
+        index_int_tensor_ellipsis => |x, _| x[0].i((Ellipsis, 1..)),
+        index_mask => |x, _| x[0].i(&x[1]),
+        index_mask_rows => |x, _| x[0].i(&x[1]),
+        index_mask_after_col => |x, _| x[0].i((.., &x[1])),
+        index_tensor => |x, _| x[0].i(&x[1]),
+        index_tensor_2d_col => |x, _| x[0].i((.., &x[1])),
+        index_tensor_neg => |x, _| x[0].i(&x[1]),
+        index_put_col => |x, _| put(&x[0], |t| t.index_put_((.., 1), 0)),
+        index_put_mask => |x, _| put(&x[0], |t| t.index_put_(&x[1], -1.5)),
+        index_put_rows => |x, _| put(&x[0], |t| t.index_put_(&x[1], &x[2])),
+        index_put_ellipsis_broadcast => |x, _| put(&x[0], |t| t.index_put_((Ellipsis, 0), &x[1])),
         reshape => |x, _| x[0].reshape([2, 6]),
         reshape_copy => |x, _| x[0].t().reshape([12]),
         flatten => |x, _| x[0].flatten(1, -1),
@@ -810,6 +1193,9 @@ mod tests {
     }
 
     gradchecks! {
+        index_mask: [randn(&[3, 2], 1)] => |x| x[0].i(Tensor::from_slice(&[true, false, true]).to(x[0].device()));
+        index_repeated_tensor: [randn(&[3, 2], 2)] => |x| x[0].i((.., &Tensor::from_slice(&[1i64, 1, 0]).to(x[0].device())));
+        index_mixed: [randn(&[2, 3, 4], 3)] => |x| x[0].i((Ellipsis, 1..3, -1));
         reshape_view: [randn(&[3, 4], 1)] => |x| x[0].reshape([2, 6]) * 1.5;
         reshape_copy: [randn(&[3, 4], 1)] => |x| x[0].t().reshape([12]);
         flatten_squeeze_unsqueeze: [randn(&[3, 1, 4], 1)] => |x| x[0].squeeze().unsqueeze(0).flatten(0, 1);

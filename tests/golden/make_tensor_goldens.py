@@ -268,6 +268,43 @@ def op_cases():
     add("roll_flat", lambda r, p: [r(3, 4)], lambda a: a.roll(5), attrs={"shifts": [5]})
     add("int_roll", lambda r, p: [torch.tensor([[1, 2, 3], [4, 5, 6]])], lambda a: a.roll(-1, -1), attrs={"shifts": [-1], "dims": [-1]})
 
+    # t[...] as Python writes it (kindling: t.i(...)), and t[...] = v.
+    add("index_int", lambda r, p: [r(4, 3)], lambda a: a[2])
+    add("index_neg", lambda r, p: [r(4, 3)], lambda a: a[-1])
+    add("index_col", lambda r, p: [r(3, 4)], lambda a: a[:, 0])
+    add("index_ellipsis_last", lambda r, p: [r(2, 3, 4)], lambda a: a[..., -1])
+    add("index_range_neg", lambda r, p: [r(5, 3)], lambda a: a[-2:])
+    add("index_int_range", lambda r, p: [r(3, 4)], lambda a: a[1, 1:3])
+    add("index_newaxis", lambda r, p: [r(3)], lambda a: a[None, 1:])
+    add("index_full", lambda r, p: [r(2, 2)], lambda a: a[:])
+    add("index_int_tensor_ellipsis", lambda r, p: [torch.arange(12).reshape(3, 4)], lambda a: a[..., 1:])
+    add("index_mask", lambda r, p: [r(2, 3), torch.tensor([[True, False, True], [False, False, True]])], lambda a, m: a[m])
+    add("index_mask_rows", lambda r, p: [r(3, 2), torch.tensor([True, False, True])], lambda a, m: a[m])
+    add("index_mask_after_col", lambda r, p: [r(2, 3), torch.tensor([False, True, True])], lambda a, m: a[:, m])
+    add("index_tensor", lambda r, p: [r(4, 3), torch.tensor([3, 0, 3])], lambda a, i: a[i])
+    add("index_tensor_2d_col", lambda r, p: [r(3, 4), torch.tensor([[0, 2], [1, 1]])], lambda a, i: a[:, i])
+    add("index_tensor_neg", lambda r, p: [r(4), torch.tensor([-1, 0])], lambda a, i: a[i])
+
+    def setitem(fn):
+        def run(a, *rest):
+            a = a.clone()
+            fn(a, *rest)
+            return a
+        return run
+
+    def put_col(a):
+        a[:, 1] = 0
+    def put_mask(a, m):
+        a[m] = -1.5
+    def put_rows(a, i, v):
+        a[i] = v
+    def put_ellipsis(a, v):
+        a[..., 0] = v
+    add("index_put_col", lambda r, p: [r(2, 3)], setitem(put_col), grad=False)
+    add("index_put_mask", lambda r, p: [r(2, 3), torch.tensor([[True, False, True], [False, True, False]])], setitem(put_mask), grad=False)
+    add("index_put_rows", lambda r, p: [r(4, 3), torch.tensor([2, 0]), r(2, 3)], setitem(put_rows), grad=False)
+    add("index_put_ellipsis_broadcast", lambda r, p: [r(2, 3, 2), r(3)], setitem(put_ellipsis), grad=False)
+
     add = family("index")
     add("index_select", lambda r, p: [r(5, 3), torch.tensor([4, 0, 4])], lambda a, i: a.index_select(0, i))
     add("gather", lambda r, p: [r(3, 4), torch.tensor([[0, 3], [1, 1], [2, 0]])], lambda a, i: a.gather(1, i))
