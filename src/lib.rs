@@ -38,7 +38,7 @@ pub mod testing;
 pub mod train;
 pub mod vision;
 
-pub use autograd::{is_grad_enabled, no_grad, NoGradGuard};
+pub use autograd::{is_grad_enabled, no_grad, GradFn, NoGradGuard};
 pub use backend::cpu::runtime::{num_threads as get_num_threads, set_num_threads, with_threads};
 pub use error::{Error, Result};
 pub use ops::conv::{ConvOptions, Padding, Size2};

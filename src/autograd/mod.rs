@@ -90,10 +90,109 @@ pub(crate) trait Node: Send + Sync {
 }
 
 /// What produced a tensor that requires grad.
-pub(crate) type GradFn = Box<dyn Node>;
+pub(crate) type NodeBox = Box<dyn Node>;
+
+/// The node that produced a tensor, as PyTorch's `t.grad_fn` shows it: its
+/// name, the nodes its gradient flows on to (`next_functions`), and for a
+/// leaf's accumulator (`AccumulateGrad`) the leaf itself.
+///
+/// ```
+/// use kindling::Tensor;
+/// let w = Tensor::ones([2]).requires_grad_(true);
+/// let y = (&w * 2.0).sum();
+/// let f = y.grad_fn().unwrap();
+/// assert_eq!(f.name(), "SumBackward0");
+/// let (mul, _) = &f.next_functions()[0];
+/// let mul = mul.as_ref().unwrap();
+/// assert_eq!(mul.name(), "MulBackward0");
+/// let (acc, _) = &mul.next_functions()[0];
+/// assert_eq!(acc.as_ref().unwrap().name(), "AccumulateGrad");
+/// assert!(acc.as_ref().unwrap().variable().unwrap().is_same(&w));
+/// ```
+#[derive(Clone)]
+pub struct GradFn {
+    /// The tensor whose node this is (for `AccumulateGrad`, the leaf).
+    owner: Tensor,
+    accumulate: bool,
+}
+
+impl GradFn {
+    pub(crate) fn of(t: &Tensor) -> Option<GradFn> {
+        t.inner.grad_fn.as_ref().map(|_| GradFn {
+            owner: t.clone(),
+            accumulate: false,
+        })
+    }
+
+    /// PyTorch's class name: `AddmmBackward0`, ..., or `AccumulateGrad`.
+    pub fn name(&self) -> &'static str {
+        match (&self.owner.inner.grad_fn, self.accumulate) {
+            (Some(n), false) => n.name(),
+            _ => "AccumulateGrad",
+        }
+    }
+
+    /// Where the gradient goes next, one entry per input of the op, as
+    /// PyTorch's `next_functions`: the input's node, `AccumulateGrad` for a
+    /// leaf that requires grad, `None` for an input that needs no gradient;
+    /// the second element is the output index (always 0 here). The inputs are
+    /// those kindling's node keeps, which for a few fused ops (a linear
+    /// layer's `AddmmBackward0`) are ordered or counted differently from PyTorch's.
+    pub fn next_functions(&self) -> Vec<(Option<GradFn>, usize)> {
+        let Some(node) = self
+            .owner
+            .inner
+            .grad_fn
+            .as_ref()
+            .filter(|_| !self.accumulate)
+        else {
+            return Vec::new();
+        };
+        node.inputs()
+            .into_iter()
+            .map(|t| {
+                let next = match GradFn::of(t) {
+                    Some(f) => Some(f),
+                    None if t.requires_grad() => Some(GradFn {
+                        owner: t.clone(),
+                        accumulate: true,
+                    }),
+                    None => None,
+                };
+                (next, 0)
+            })
+            .collect()
+    }
+
+    /// For `AccumulateGrad`, the leaf whose `.grad` it fills (PyTorch's `.variable`).
+    pub fn variable(&self) -> Option<Tensor> {
+        self.accumulate.then(|| self.owner.clone())
+    }
+}
+
+impl std::fmt::Display for GradFn {
+    /// `<AddBackward0 object at 0x7f...>`, as Python prints the node.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = std::sync::Arc::as_ptr(&self.owner.inner) as usize;
+        write!(f, "<{} object at {at:#x}>", self.name())
+    }
+}
+
+impl std::fmt::Debug for GradFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl PartialEq<&str> for GradFn {
+    /// Compares the node's name: `y.grad_fn().unwrap() == "SumBackward0"`.
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
 
 /// Boxes a node, for views that attach it themselves.
-pub(crate) fn node<N: Node + 'static>(n: N) -> GradFn {
+pub(crate) fn node<N: Node + 'static>(n: N) -> NodeBox {
     Box::new(n)
 }
 
@@ -316,5 +415,47 @@ impl Tensor {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    /// The names of a node's next functions (`None` for inputs without grad).
+    fn next_names(t: &Tensor) -> Vec<Option<&'static str>> {
+        let f = t.grad_fn().expect("a node");
+        f.next_functions()
+            .iter()
+            .map(|(g, i)| {
+                assert_eq!(*i, 0);
+                g.as_ref().map(|g| g.name())
+            })
+            .collect()
+    }
+
+    /// The graphs PyTorch 2.15 shows for the same expressions:
+    /// `(w * x).grad_fn.next_functions` is `((AccumulateGrad, 0), (None, 0))`, ...
+    #[test]
+    fn next_functions_walk_the_graph_as_pytorchs_do() {
+        let w = Tensor::ones([2]).requires_grad_(true);
+        let x = Tensor::ones([2]);
+        assert_eq!(next_names(&(&w * &x)), [Some("AccumulateGrad"), None]);
+        let twice = &w + &w;
+        assert_eq!(next_names(&twice), [Some("AccumulateGrad"); 2]);
+        let f = twice.grad_fn().unwrap();
+        for (g, _) in f.next_functions() {
+            assert!(g.unwrap().variable().unwrap().is_same(&w));
+        }
+        assert_eq!(next_names(&w.relu()), [Some("AccumulateGrad")]);
+        let loss = (&w * &x).relu().sum();
+        assert_eq!(next_names(&loss), [Some("ReluBackward0")]);
+        let shown = loss.grad_fn().unwrap().to_string();
+        assert!(
+            shown.starts_with("<SumBackward0 object at 0x") && shown.ends_with('>'),
+            "{shown}"
+        );
+        assert!(w.grad_fn().is_none());
+        assert!(loss.grad_fn().unwrap() == "SumBackward0");
     }
 }

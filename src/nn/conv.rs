@@ -451,7 +451,7 @@ mod tests {
     fn adaptive_max_pool2d_module_is_the_functional_form() {
         let x = Tensor::randn([2, 3, 7, 5]).requires_grad_(true);
         let y = AdaptiveMaxPool2d::new((3, 2)).forward(&x).unwrap();
-        assert_eq!(y.grad_fn(), Some("AdaptiveMaxPool2DBackward0"));
+        assert_eq!(y.grad_fn_name(), Some("AdaptiveMaxPool2DBackward0"));
         let (want, _) = x.adaptive_max_pool2d_with_indices((3, 2));
         assert_eq!(y.to_vec::<f32>(), want.to_vec::<f32>());
     }
@@ -481,6 +481,6 @@ mod tests {
         }
         let y = conv.forward(&Tensor::zeros([2, 4, 5, 5])).unwrap();
         assert_eq!(y.shape(), &[2, 6, 3, 3]);
-        assert_eq!(y.grad_fn(), Some("ConvolutionBackward0"));
+        assert_eq!(y.grad_fn_name(), Some("ConvolutionBackward0"));
     }
 }

@@ -147,8 +147,7 @@ pub fn binary_cross_entropy_with_logits(
             logits.shape()
         )));
     }
-    let per = logits.relu() - logits * target + (logits.abs().neg().exp() + 1.0).log();
-    reduce(per, reduction)
+    crate::ops::loss::bce_with_logits(logits, target, reduction)
 }
 
 #[cfg(test)]

@@ -517,7 +517,7 @@ mod tests {
     fn dropout2d_is_a_product_with_a_channel_mask() {
         let x = Tensor::ones([2, 3, 4]).requires_grad_(true);
         let y = dropout2d(&x, 0.5, true).unwrap();
-        assert_eq!(y.grad_fn(), Some("MulBackward0"));
+        assert_eq!(y.grad_fn_name(), Some("MulBackward0"));
         assert!(dropout2d(&x, 1.5, true).is_err());
         assert_eq!(
             dropout2d(&x, 0.5, false).unwrap().to_vec::<f32>(),

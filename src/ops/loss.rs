@@ -102,6 +102,40 @@ pub(crate) fn fused_cross_entropy(
     }))
 }
 
+/// Binary cross-entropy on logits, `max(x, 0) - x·t + log(1 + e^-|x|)` per
+/// element (stable for large logits), reduced: one node named as PyTorch's,
+/// `BinaryCrossEntropyWithLogitsBackward0`. The shapes are checked by the caller.
+pub(crate) fn bce_with_logits(x: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+    device_of(&[x, target])?;
+    let out = crate::no_grad(|| {
+        let per = x.relu() - x * target + (x.abs().neg().exp() + 1.0).log();
+        reduce(per, reduction)
+    })?;
+    Ok(Tensor::record(out, &[x, target], || {
+        BinaryCrossEntropyWithLogitsBackward0 {
+            x: x.clone(),
+            target: target.clone(),
+            reduction,
+        }
+    }))
+}
+
+grad_fn! {
+    /// d/dx = (sigmoid(x) - t) · g and d/dt = -x · g, with g spread over the
+    /// elements (÷ their count for the mean).
+    BinaryCrossEntropyWithLogitsBackward0 { x: Tensor, target: Tensor, reduction: Reduction }
+    inputs [x, target];
+    backward(n, g, acc) {
+        let per = match n.reduction {
+            Reduction::None => g.clone(),
+            Reduction::Sum => g.expand(n.x.shape()),
+            Reduction::Mean => (g / n.x.numel().max(1) as f64).expand(n.x.shape()),
+        };
+        acc.add(&n.x, || (n.x.sigmoid() - &n.target) * &per);
+        acc.add(&n.target, || n.x.neg() * &per);
+    }
+}
+
 grad_fn! {
     /// Only the picked log-probabilities get gradient: -g (÷ N for the mean).
     NllLossBackward0 { logp: Tensor, target: Tensor, reduction: Reduction }
@@ -146,5 +180,35 @@ grad_fn! {
             let buf = n.probs.with_view(|v| backend(n.probs.device()).cross_entropy_grad(v, &n.target, &per_sample));
             Tensor::from_buffer_on(buf, n.probs.shape(), n.probs.device())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::golden::{goldens, gradchecks};
+
+    fn bce(x: &Tensor, t: &Tensor, r: Reduction) -> Tensor {
+        bce_with_logits(x, t, r).unwrap()
+    }
+
+    fn reduction(attrs: &serde_json::Value) -> Reduction {
+        match attrs["reduction"].as_str() {
+            Some("none") => Reduction::None,
+            Some("sum") => Reduction::Sum,
+            _ => Reduction::Mean,
+        }
+    }
+
+    goldens! { "loss";
+        bce_with_logits => |x, a| bce(&x[0], &x[1], reduction(a)),
+        bce_with_logits_sum => |x, a| bce(&x[0], &x[1], reduction(a)),
+        bce_with_logits_none => |x, a| bce(&x[0], &x[1], reduction(a)),
+        bce_with_logits_large => |x, a| bce(&x[0], &x[1], reduction(a)),
+    }
+
+    gradchecks! {
+        bce_with_logits: [randn(&[3, 2], 1), randn(&[3, 2], 2)] => |x| bce(&x[0], &x[1], Reduction::Mean);
+        bce_with_logits_none: [randn(&[4], 3), randn(&[4], 4)] => |x| bce(&x[0], &x[1], Reduction::None);
     }
 }

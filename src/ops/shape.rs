@@ -1106,7 +1106,7 @@ mod tests {
         assert!(x.try_i((Ellipsis, 0, Ellipsis)).is_err());
         assert!(x.try_index_put_((.., 1), &Tensor::zeros([3])).is_err());
         let a = Tensor::zeros([2, 2]).requires_grad_(true);
-        assert_eq!(a.i((.., ..)).grad_fn(), Some("AliasBackward0"));
+        assert_eq!(a.i((.., ..)).grad_fn_name(), Some("AliasBackward0"));
     }
 
     #[test]

@@ -284,7 +284,7 @@ impl fmt::Display for Tensor {
             }
             .tensor_str(0, layout.offset, indent)
         };
-        if let Some(name) = self.grad_fn() {
+        if let Some(name) = self.grad_fn_name() {
             suffixes.push(format!("grad_fn=<{name}>"));
         } else if self.requires_grad() {
             suffixes.push("requires_grad=True".to_string());

@@ -21,7 +21,7 @@ pub use size::Size;
 pub(crate) use storage::Buffer;
 use storage::Storage;
 
-use crate::autograd::{self, GradFn, Node};
+use crate::autograd::{self, Node, NodeBox};
 use crate::error::{or_panic, Error, Result};
 
 /// An n-dimensional array with PyTorch's semantics: a dtype chosen at run time,
@@ -48,7 +48,7 @@ pub(crate) struct Inner {
     pub(crate) dtype: DType,
     requires_grad: AtomicBool,
     pub(crate) grad: Mutex<Option<Tensor>>,
-    pub(crate) grad_fn: Option<GradFn>,
+    pub(crate) grad_fn: Option<NodeBox>,
 }
 
 /// Anything that can name a shape: arrays, slices and vectors of `usize`, `isize`,
@@ -101,7 +101,7 @@ impl Tensor {
         storage: Arc<Storage>,
         layout: Layout,
         dtype: DType,
-        grad_fn: Option<GradFn>,
+        grad_fn: Option<NodeBox>,
     ) -> Tensor {
         let requires_grad = grad_fn.is_some();
         Tensor {
@@ -134,7 +134,7 @@ impl Tensor {
     }
 
     /// A view of this tensor's storage with another layout; records `grad_fn` when given.
-    pub(crate) fn view_with(&self, layout: Layout, grad_fn: Option<GradFn>) -> Tensor {
+    pub(crate) fn view_with(&self, layout: Layout, grad_fn: Option<NodeBox>) -> Tensor {
         Tensor::from_parts(
             self.inner.storage.clone(),
             layout,
@@ -449,8 +449,14 @@ impl Tensor {
         self.inner.grad_fn.is_none()
     }
 
-    /// The PyTorch name of the op that produced this tensor (`AddmmBackward0`, ...).
-    pub fn grad_fn(&self) -> Option<&'static str> {
+    /// The node of the op that produced this tensor (PyTorch's `t.grad_fn`):
+    /// `None` for a leaf. Its [`GradFn::name`](crate::GradFn::name) is PyTorch's (`AddmmBackward0`, ...).
+    pub fn grad_fn(&self) -> Option<crate::autograd::GradFn> {
+        crate::autograd::GradFn::of(self)
+    }
+
+    /// The name of [`Tensor::grad_fn`], when there is one.
+    pub(crate) fn grad_fn_name(&self) -> Option<&'static str> {
         self.inner.grad_fn.as_ref().map(|n| n.name())
     }
 
@@ -567,7 +573,7 @@ impl fmt::Debug for Tensor {
             self.dtype().name(),
             self.device()
         )?;
-        if let Some(name) = self.grad_fn() {
+        if let Some(name) = self.grad_fn_name() {
             write!(f, ", grad_fn={name}")?;
         } else if self.requires_grad() {
             write!(f, ", requires_grad")?;

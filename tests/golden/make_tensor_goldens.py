@@ -383,6 +383,17 @@ def op_cases():
     add("clip_grad_norm_inf", lambda r, p: [r(3, 2), r(4)], clip(0.5, float("inf")), grad=False, attrs={"max_norm": 0.5})
     add("clip_grad_norm_p1", lambda r, p: [r(5), r(2, 2)], clip(2.0, 1.0), grad=False, attrs={"max_norm": 2.0})
 
+    add = family("loss")
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    add("bce_with_logits", lambda r, p: [r(3, 2), torch.rand(3, 2, generator=gen("tbce"))], lambda x, t: bce(x, t),
+        attrs={"reduction": "mean"})
+    add("bce_with_logits_sum", lambda r, p: [r(4), torch.tensor([0.0, 1.0, 1.0, 0.0])], lambda x, t: bce(x, t, reduction="sum"),
+        attrs={"reduction": "sum"})
+    add("bce_with_logits_none", lambda r, p: [r(2, 3), torch.rand(2, 3, generator=gen("tbce2"))],
+        lambda x, t: bce(x, t, reduction="none"), attrs={"reduction": "none"})
+    add("bce_with_logits_large", lambda r, p: [torch.tensor([1000.0, -1000.0, 30.0]), torch.tensor([0.0, 1.0, 1.0])],
+        lambda x, t: bce(x, t), attrs={"reduction": "mean"})
+
     add = family("conv")
     F = torch.nn.functional
 
