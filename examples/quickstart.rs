@@ -25,7 +25,7 @@ impl NeuralNetwork {
     fn new() -> NeuralNetwork {
         NeuralNetwork {
             flatten: Flatten::new(),
-            linear_relu_stack: Sequential::new()
+            linear_relu_stack: Sequential::default()
                 .add(Linear::new(28 * 28, 512))
                 .add(ReLU::new())
                 .add(Linear::new(512, 512))

@@ -33,7 +33,7 @@ fn main() -> Result<()> {
         .download(true)
         .transform(ToTensor);
     let loader = DataLoader::new(Arc::new(train.build()?), 64).shuffle(true);
-    let layers = Sequential::new()
+    let layers = Sequential::default()
         .add(Linear::new(784, 128))
         .add(ReLU::new())
         .add(Linear::new(128, 10));

@@ -29,7 +29,7 @@ fn tiny() -> Sequential {
     static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     kindling::manual_seed(0);
-    Sequential::new()
+    Sequential::default()
         .add(Linear::new(4, 3))
         .add(ReLU::new())
         .add(Linear::new(3, 2))

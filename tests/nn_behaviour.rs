@@ -187,7 +187,7 @@ fn layers_pass_finite_difference_checks() {
         dropout.forward(x).unwrap()
     };
     gradcheck("Dropout", &fixed, &x, &[]);
-    let seq = Sequential::new()
+    let seq = Sequential::default()
         .add(f64_linear(5, 4, 4))
         .add(Sigmoid::new())
         .add(f64_linear(4, 3, 5));
@@ -393,7 +393,7 @@ fn dropout_only_in_training_mode() {
     let zeros = y.iter().filter(|&&v| v == 0.0).count();
     assert!((400..600).contains(&zeros), "{zeros}");
     assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
-    let net = Sequential::new().add(Dropout::new(0.5));
+    let net = Sequential::default().add(Dropout::new(0.5));
     net.eval();
     assert_eq!(net.forward(&x).unwrap().to_vec::<f32>(), x.to_vec::<f32>());
     net.train();

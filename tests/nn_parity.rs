@@ -279,7 +279,7 @@ fn module_printouts_match_pytorch() {
     ); // the lecture's text
     let v2 = ThreeBlue {
         flatten: Flatten::new(),
-        layers: Sequential::new().add(Linear::new(784, 10)),
+        layers: Sequential::default().add(Linear::new(784, 10)),
     };
     let want = g.text["archs"]["linear"]["printed"]
         .as_str()

@@ -173,7 +173,7 @@ pub fn run(args: LectureArgs) -> std::result::Result<(), Failure> {
     kindling::manual_seed(args.seed);
     let mon = ThreeBlue {
         flatten: Flatten::new(),
-        layers: Sequential::new().add(Linear::new(784, 10)),
+        layers: Sequential::default().add(Linear::new(784, 10)),
     };
     cells.code("class ThreeBlue(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.flatten = nn.Flatten()\n        self.layers = nn.Sequential(\n            nn.Linear(784,10)\n        )\n    def forward(self,x):\n        y = self.flatten(x)\n        z = self.layers(y)\n        return z\nmon = ThreeBlue()");
     cells.show(

@@ -9,6 +9,24 @@ use super::{collate, Dataset};
 use crate::error::Result;
 use crate::tensor::{Generator, Tensor};
 
+/// What [`DataLoader::new`] takes: a dataset, or an `Arc` of one.
+pub trait IntoShared<D: ?Sized> {
+    /// The dataset behind an `Arc`.
+    fn into_shared(self) -> Arc<D>;
+}
+
+impl<D: Dataset> IntoShared<D> for D {
+    fn into_shared(self) -> Arc<D> {
+        Arc::new(self)
+    }
+}
+
+impl<D: Dataset + ?Sized> IntoShared<D> for Arc<D> {
+    fn into_shared(self) -> Arc<D> {
+        self
+    }
+}
+
 /// Iterates a dataset in batches of `(inputs, labels)`, like PyTorch's
 /// `DataLoader(dataset, batch_size, shuffle)`.
 ///
@@ -17,14 +35,14 @@ use crate::tensor::{Generator, Tensor};
 /// thread count, and a resumed run can ask for the epoch it stopped in.
 ///
 /// ```
-/// use std::sync::Arc;
-/// use kindling::data::{DataLoader, TensorDataset};
+/// use kindling::data::{DataLoader, Dataset, TensorDataset};
 /// use kindling::Tensor;
 ///
-/// let ds = Arc::new(TensorDataset::new(Tensor::arange(10).reshape([10, 1]), &Tensor::arange(10))?);
+/// let ds = TensorDataset::new(Tensor::arange(10).reshape([10, 1]), &Tensor::arange(10))?;
 /// let loader = DataLoader::new(ds, 4).shuffle(true).seed(7);
 /// let sizes: Vec<usize> = loader.iter().map(|b| b.unwrap().1.numel()).collect();
 /// assert_eq!(sizes, [4, 4, 2]);
+/// assert_eq!(loader.dataset().len(), 10); // the dataset stays reachable
 /// # Ok::<(), kindling::Error>(())
 /// ```
 pub struct DataLoader<D: Dataset + ?Sized> {
@@ -38,10 +56,12 @@ pub struct DataLoader<D: Dataset + ?Sized> {
 }
 
 impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
-    /// Sequential batches of `batch_size` (at least 1).
-    pub fn new(dataset: Arc<D>, batch_size: usize) -> DataLoader<D> {
+    /// Sequential batches of `batch_size` (at least 1) of `dataset`: the
+    /// dataset itself (`DataLoader::new(training_data, 64)`, as in PyTorch) or
+    /// an `Arc` of it, to share it with other loaders.
+    pub fn new(dataset: impl IntoShared<D>, batch_size: usize) -> DataLoader<D> {
         DataLoader {
-            dataset,
+            dataset: dataset.into_shared(),
             batch_size: batch_size.max(1),
             shuffle: false,
             drop_last: false,
@@ -76,8 +96,13 @@ impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
         self
     }
 
-    /// The dataset.
-    pub fn dataset(&self) -> &Arc<D> {
+    /// The dataset (PyTorch's `loader.dataset`).
+    pub fn dataset(&self) -> &D {
+        &self.dataset
+    }
+
+    /// The shared handle of the dataset, for another loader over it.
+    pub fn dataset_arc(&self) -> &Arc<D> {
         &self.dataset
     }
 

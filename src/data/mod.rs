@@ -7,7 +7,7 @@ pub mod transforms;
 
 use std::sync::Arc;
 
-pub use loader::{Batches, DataLoader};
+pub use loader::{Batches, DataLoader, IntoShared};
 
 use crate::error::{Error, Result};
 use crate::tensor::{Generator, Tensor};

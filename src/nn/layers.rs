@@ -162,16 +162,74 @@ impl Module for Linear {
 }
 
 /// Modules applied in order; children are named `0`, `1`, ...
+/// (`nn.Sequential(...)`). Build it from a tuple of layers, as PyTorch takes
+/// them, or empty and `.add(...)` layer by layer; read a layer back typed with
+/// `get::<Linear>(0)` (`seq[0]` in PyTorch).
+///
+/// ```
+/// use kindling::nn::{Linear, Module, ReLU, Sequential};
+/// let layers = Sequential::new((Linear::new(784, 512), ReLU::new(), Linear::new(512, 10)));
+/// assert_eq!(layers.len(), 3);
+/// let first: &Linear = layers.get(0).unwrap();
+/// assert_eq!(first.weight.shape(), &[512, 784]);
+/// assert!(layers.get::<ReLU>(0).is_none()); // layer 0 is a Linear
+/// assert_eq!(layers[1].to_string(), "ReLU()");
+/// ```
 #[derive(Default)]
 pub struct Sequential {
     modules: Vec<Box<dyn Module>>,
 }
 
+/// What [`Sequential::new`] takes: a tuple of up to 12 modules (`()` for
+/// none), or a `Vec<Box<dyn Module>>`.
+pub trait Layers {
+    /// The modules, in order.
+    fn into_modules(self) -> Vec<Box<dyn Module>>;
+}
+
+impl Layers for Vec<Box<dyn Module>> {
+    fn into_modules(self) -> Vec<Box<dyn Module>> {
+        self
+    }
+}
+
+impl Layers for () {
+    fn into_modules(self) -> Vec<Box<dyn Module>> {
+        Vec::new()
+    }
+}
+
+macro_rules! layers_tuple {
+    ($(($($name:ident),+)),*) => {$(
+        impl<$($name: Module),+> Layers for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn into_modules(self) -> Vec<Box<dyn Module>> {
+                let ($($name,)+) = self;
+                vec![$(Box::new($name)),+]
+            }
+        }
+    )*};
+}
+layers_tuple!(
+    (A),
+    (A, B),
+    (A, B, C),
+    (A, B, C, D),
+    (A, B, C, D, E),
+    (A, B, C, D, E, F),
+    (A, B, C, D, E, F, G),
+    (A, B, C, D, E, F, G, H),
+    (A, B, C, D, E, F, G, H, I),
+    (A, B, C, D, E, F, G, H, I, J),
+    (A, B, C, D, E, F, G, H, I, J, K),
+    (A, B, C, D, E, F, G, H, I, J, K, L)
+);
+
 impl Sequential {
-    /// An empty sequence.
-    pub fn new() -> Sequential {
+    /// `nn.Sequential(a, b, c)`: `Sequential::new((a, b, c))`.
+    pub fn new(layers: impl Layers) -> Sequential {
         Sequential {
-            modules: Vec::new(),
+            modules: layers.into_modules(),
         }
     }
 
@@ -187,8 +245,15 @@ impl Sequential {
         self.modules.push(module);
     }
 
-    /// The `i`-th module.
-    pub fn get(&self, i: usize) -> Option<&dyn Module> {
+    /// The `i`-th module as its own type: `get::<Linear>(0)`; `None` when
+    /// there is no `i`-th module or it is of another type.
+    pub fn get<T: Module>(&self, i: usize) -> Option<&T> {
+        let m: &dyn std::any::Any = self.modules.get(i)?.as_ref();
+        m.downcast_ref::<T>()
+    }
+
+    /// The `i`-th module, of whatever type (also `seq[i]`).
+    pub fn module(&self, i: usize) -> Option<&dyn Module> {
         self.modules.get(i).map(|m| m.as_ref())
     }
 
@@ -200,6 +265,18 @@ impl Sequential {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.modules.is_empty()
+    }
+}
+
+impl std::ops::Index<usize> for Sequential {
+    type Output = dyn Module;
+    /// `seq[i]`; panics past the end, as a Python list does.
+    #[track_caller]
+    fn index(&self, i: usize) -> &dyn Module {
+        match self.modules.get(i) {
+            Some(m) => m.as_ref(),
+            None => panic!("index {i} is out of range"),
+        }
     }
 }
 

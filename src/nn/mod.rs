@@ -27,7 +27,7 @@
 //!     }
 //! }
 //!
-//! let mon = ThreeBlue { flatten: Flatten::new(), layers: Sequential::new().add(Linear::new(784, 10)) };
+//! let mon = ThreeBlue { flatten: Flatten::new(), layers: Sequential::default().add(Linear::new(784, 10)) };
 //! assert_eq!(
 //!     mon.to_string(),
 //!     "ThreeBlue(\n  (flatten): Flatten(start_dim=1, end_dim=-1)\n  (layers): Sequential(\n    (0): Linear(in_features=784, out_features=10, bias=True)\n  )\n)"
@@ -54,8 +54,8 @@ use std::path::Path;
 pub use conv::{AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, MaxPool2d, OutputSize};
 pub use kindling_derive::Module;
 pub use layers::{
-    Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid, Softmax,
-    Tanh, GELU,
+    Dropout, Flatten, Identity, Layers, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid,
+    Softmax, Tanh, GELU,
 };
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss, Reduction};
 pub use norm::{BatchNorm1d, BatchNorm2d, Dropout2d, LayerNorm};
@@ -105,7 +105,7 @@ pub trait ModuleInfo {
 ///
 /// Write `forward`; everything else comes from [`ModuleInfo`], which
 /// `#[derive(Module)]` implements for a struct of layers.
-pub trait Module: ModuleInfo + Send + Sync {
+pub trait Module: ModuleInfo + Send + Sync + std::any::Any {
     /// Applies the module. Input that does not fit (wrong width, uint8 pixels)
     /// is an error, never a panic.
     fn forward(&self, input: &Tensor) -> Result<Tensor>;

@@ -119,14 +119,14 @@ impl Arch {
     /// A new model with PyTorch's default initialisation from the global generator.
     pub fn build(self) -> Net {
         let layers = match self {
-            Arch::Linear => Sequential::new().add(Linear::new(784, 10)),
-            Arch::ThreeBlue => Sequential::new()
+            Arch::Linear => Sequential::default().add(Linear::new(784, 10)),
+            Arch::ThreeBlue => Sequential::default()
                 .add(Linear::new(784, 16))
                 .add(Sigmoid::new())
                 .add(Linear::new(16, 16))
                 .add(Sigmoid::new())
                 .add(Linear::new(16, 10)),
-            Arch::Mlp => Sequential::new()
+            Arch::Mlp => Sequential::default()
                 .add(Linear::new(784, 128))
                 .add(ReLU::new())
                 .add(Linear::new(128, 64))
