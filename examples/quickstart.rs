@@ -77,7 +77,7 @@ fn test(
             let (x, y) = item?;
             let pred = model.forward(&x)?;
             test_loss += loss_fn.forward(&pred, &y)?.item().to_f64();
-            correct += pred.argmax_dim(1, false).eq(&y).sum().item().to_f64();
+            correct += pred.argmax(1).eq(&y).sum().item().to_f64();
         }
         Ok(())
     })?;

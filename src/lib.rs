@@ -108,6 +108,7 @@ pub use error::{Error, Result};
 pub use ops::conv::{ConvOptions, Padding, Size2};
 pub use ops::elementwise::Operand;
 pub use ops::pool::{AvgPoolOptions, PoolOptions};
+pub use ops::reduce::DimArg;
 pub use ops::shape::{Ellipsis, IndexArg, IndexItem, NewAxis, TensorIndex};
 pub use tensor::random::{get_rng_state, manual_seed, set_rng_state, Generator};
-pub use tensor::{DType, Device, Element, Scalar, Size, Tensor};
+pub use tensor::{DType, Device, Element, Literal, Scalar, Size, Tensor, TensorData};

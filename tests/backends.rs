@@ -119,7 +119,7 @@ proptest! {
         agree("prod_dim", std::slice::from_ref(&a), |x| x[0].prod_dim(dim, true));
         agree("max_dim values", std::slice::from_ref(&a), |x| x[0].max_dim(dim, false).0);
         agree("argmax_dim", std::slice::from_ref(&a), |x| x[0].argmax_dim(dim, false));
-        agree("argmin", std::slice::from_ref(&a), |x| x[0].argmin());
+        agree("argmin", std::slice::from_ref(&a), |x| x[0].argmin(None));
         agree("cumsum", std::slice::from_ref(&a), |x| x[0].cumsum(dim));
         if dtype.is_floating_point() {
             agree("var_dim", std::slice::from_ref(&a), |x| x[0].var_dim(dim, false));

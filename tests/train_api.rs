@@ -44,7 +44,7 @@ fn loader() -> DataLoader<TensorDataset> {
     let mut g = Generator::new(9);
     let x = Tensor::randn_with([512, 8], &mut g);
     let w = Tensor::randn_with([8, 4], &mut g);
-    let y = x.matmul(&w).argmax_dim(1, false);
+    let y = x.matmul(&w).argmax(1);
     DataLoader::new(Arc::new(TensorDataset::new(x, &y).unwrap()), 32)
         .shuffle(true)
         .seed(5)

@@ -101,8 +101,7 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
                 .step_by(chunk)
                 .map(|i| {
                     let rows = chunk.min(x_test.shape()[0] - i);
-                    net.forward(&x_test.narrow(0, i, rows))
-                        .map(|l| l.argmax_dim(1, false))
+                    net.forward(&x_test.narrow(0, i, rows)).map(|l| l.argmax(1))
                 })
                 .collect::<kindling::Result<Vec<_>>>()?;
             Ok(kindling::Tensor::cat(&parts, 0))
@@ -128,7 +127,7 @@ fn jobs(args: &BenchArgs) -> Result<(), Failure> {
             let mut times = Vec::with_capacity(200);
             for _ in 0..200 {
                 let start = Instant::now();
-                let pred = kindling::no_grad(|| net.forward(&x).map(|l| l.argmax_dim(1, false)))?;
+                let pred = kindling::no_grad(|| net.forward(&x).map(|l| l.argmax(1)))?;
                 times.push(start.elapsed().as_secs_f64());
                 std::hint::black_box(pred);
             }

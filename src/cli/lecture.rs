@@ -196,7 +196,7 @@ pub fn run(args: LectureArgs) -> std::result::Result<(), Failure> {
     cells.show("mon(training_data.data[13:14]/255)", &one);
     cells.show(
         "mon(training_data.data[13:14]/255).argmax(dim=1)",
-        one.argmax_dim(1, false),
+        one.argmax(1),
     );
     cells.show(
         "sigmoid = nn.Sigmoid()\nsigmoid(mon(training_data.data[13:14]/255))",

@@ -10,6 +10,30 @@ use crate::error::{or_panic, Error, Result};
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{Buffer, Dims, Tensor};
 
+/// The `dim` argument of `argmax`/`argmin`: an integer (negative counts from
+/// the end) or `None` for the whole tensor, as PyTorch's `dim=None`.
+pub trait DimArg {
+    /// The dimension, `None` for all.
+    fn dim(self) -> Option<isize>;
+}
+
+macro_rules! dim_arg {
+    ($($t:ty),*) => {$(
+        impl DimArg for $t {
+            fn dim(self) -> Option<isize> {
+                Some(self as isize)
+            }
+        }
+    )*};
+}
+dim_arg!(i32, i64, isize, usize);
+
+impl DimArg for Option<isize> {
+    fn dim(self) -> Option<isize> {
+        self
+    }
+}
+
 /// The output shape of reducing `dim` of `shape`.
 fn reduced_shape(shape: &[usize], dim: usize, keepdim: bool) -> Dims {
     let mut out: Dims = shape.into();
@@ -232,16 +256,32 @@ impl Tensor {
         or_panic!(self.extreme_dim(dim, keepdim, false))
     }
 
-    /// Index of the largest element of the flattened tensor, as a 0-d int64 tensor.
+    /// `t.argmax(dim)`: the indices of the largest values along `dim`
+    /// (`argmax(1)` reads a batch's predictions), or with `None` the index of
+    /// the largest element of the flattened tensor, as a 0-d int64 tensor, as
+    /// PyTorch's `argmax()` without a dim. [`Tensor::argmax_dim`] keeps the dim.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let logits = Tensor::tensor([[0.1, 0.7, 0.2], [0.9, 0.0, 0.1]]);
+    /// assert_eq!(logits.argmax(1).to_string(), "tensor([1, 0])");
+    /// assert_eq!(logits.argmax(None).to_string(), "tensor(3)");
+    /// ```
     #[track_caller]
-    pub fn argmax(&self) -> Tensor {
-        or_panic!(self.flat().extreme_dim(0, false, true)).1
+    pub fn argmax(&self, dim: impl DimArg) -> Tensor {
+        match dim.dim() {
+            Some(d) => self.argmax_dim(d, false),
+            None => or_panic!(self.flat().extreme_dim(0, false, true)).1,
+        }
     }
 
-    /// Index of the smallest element of the flattened tensor.
+    /// `t.argmin(dim)`: as [`Tensor::argmax`], for the smallest values.
     #[track_caller]
-    pub fn argmin(&self) -> Tensor {
-        or_panic!(self.flat().extreme_dim(0, false, false)).1
+    pub fn argmin(&self, dim: impl DimArg) -> Tensor {
+        match dim.dim() {
+            Some(d) => self.argmin_dim(d, false),
+            None => or_panic!(self.flat().extreme_dim(0, false, false)).1,
+        }
     }
 
     /// Indices of the largest values along `dim` (`argmax(dim=1)` reads predictions).
@@ -581,7 +621,7 @@ mod tests {
         max_dim => |x, a| x[0].max_dim(attr_i(a, "dim"), keepdim(a)).0,
         max_dim_indices => |x, a| x[0].max_dim(attr_i(a, "dim"), false).1,
         min_dim => |x, a| x[0].min_dim(attr_i(a, "dim"), keepdim(a)).0,
-        argmax => |x, _| x[0].argmax(),
+        argmax => |x, _| x[0].argmax(None),
         argmax_dim => |x, a| x[0].argmax_dim(attr_i(a, "dim"), false),
         argmin_dim => |x, a| x[0].argmin_dim(attr_i(a, "dim"), false),
         prod => |x, _| x[0].prod(),
@@ -643,7 +683,7 @@ mod tests {
             (v.to_vec::<f32>(), i.to_vec::<i64>()),
             (vec![2.0, 5.0], vec![2, 2])
         );
-        assert_eq!(t.argmin().item().to_i64(), 0);
+        assert_eq!(t.argmin(None).item().to_i64(), 0);
         assert_eq!(t.var().item().to_f64(), 3.5);
         assert_eq!(t.prod_dim(1, false).to_vec::<f32>(), vec![0.0, 60.0]);
         assert_eq!(t.sum_dims(&[0, 1], false).item().to_f64(), 15.0);
@@ -653,9 +693,9 @@ mod tests {
     fn nan_propagates_and_ties_take_first() {
         let t = Tensor::from_vec(vec![1.0f32, f32::NAN, 3.0], [3]);
         assert!(t.max().item().to_f64().is_nan());
-        assert_eq!(t.argmax().item().to_i64(), 1);
+        assert_eq!(t.argmax(None).item().to_i64(), 1);
         let ties = Tensor::from_vec(vec![2.0f32, 5.0, 5.0], [3]);
-        assert_eq!(ties.argmax().item().to_i64(), 1);
+        assert_eq!(ties.argmax(None).item().to_i64(), 1);
         assert!(Tensor::zeros([0]).try_max().is_err());
     }
 }

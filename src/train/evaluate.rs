@@ -47,7 +47,7 @@ pub fn evaluate<D: Dataset + ?Sized + 'static>(
             loss_sum += cross_entropy_with(&logits, &y, Reduction::Sum, 0.0)?
                 .item()
                 .to_f64();
-            predictions.extend(logits.argmax_dim(1, false).to_vec::<i64>());
+            predictions.extend(logits.argmax(1).to_vec::<i64>());
             targets.extend(y.to_vec::<i64>());
         }
         Ok(())

@@ -248,8 +248,7 @@ impl<'a> Trainer<'a> {
                 p.loss_sum += loss.item().to_f64() * n as f64;
                 if output.dim() == 2 && y.dtype() == DType::I64 && y.dim() == 1 {
                     p.correct +=
-                        crate::no_grad(|| output.argmax_dim(1, false).eq(&y).sum().item().to_i64())
-                            as usize;
+                        crate::no_grad(|| output.argmax(1).eq(&y).sum().item().to_i64()) as usize;
                 }
                 p.seen += n;
                 p.batch += 1;
