@@ -71,6 +71,34 @@ impl Transform for ToTensor {
     }
 }
 
+/// A uint8 image tensor (`[C, H, W]`, as [`read_image`](crate::vision::io::read_image)
+/// gives) to float32 in `[0, 1]`, layout kept: `transforms.ConvertImageDtype(torch.float)`
+/// (`v2.ToDtype(torch.float32, scale=True)`). [`ToTensor`] is for `[H, W, C]`
+/// pictures, as PIL gives them.
+#[derive(Clone, Debug, Default)]
+pub struct ConvertImageDtype;
+
+impl ConvertImageDtype {
+    /// `transforms.ConvertImageDtype(torch.float)`.
+    pub fn new() -> ConvertImageDtype {
+        ConvertImageDtype
+    }
+}
+
+impl Transform for ConvertImageDtype {
+    fn apply(&self, image: &Tensor) -> Result<Tensor> {
+        match image.dtype() {
+            DType::U8 => Ok(crate::no_grad(|| &image.contiguous() / 255)),
+            DType::F32 => Ok(image.clone()),
+            DType::F64 => Ok(image.to_dtype(DType::F32)),
+            other => Err(Error::Value(format!(
+                "ConvertImageDtype expects a uint8 or float image, got {}",
+                other.name()
+            ))),
+        }
+    }
+}
+
 /// `(x - mean[c]) / std[c]` for each channel `c` of a float `[C, H, W]` image.
 #[derive(Clone, Debug)]
 pub struct Normalize {

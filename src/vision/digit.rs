@@ -47,7 +47,7 @@ fn decode(path: &Path) -> Result<Gray> {
 }
 
 /// Refuses dimensions above [`MAX_PIXELS`].
-fn check_size(w: u64, h: u64) -> std::result::Result<(), String> {
+pub(crate) fn check_size(w: u64, h: u64) -> std::result::Result<(), String> {
     if w.saturating_mul(h) > MAX_PIXELS {
         return Err(format!(
             "{w}x{h} pixels, more than the {MAX_PIXELS} allowed"
