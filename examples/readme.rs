@@ -4,20 +4,15 @@
 //! Run: `cargo run --release --example readme` (downloads MNIST into `data/`).
 
 // README: begin
-use std::sync::Arc;
-
-use kindling::data::{transforms::ToTensor, DataLoader};
+use kindling::data::transforms::ToTensor;
 use kindling::nn::functional::cross_entropy;
-use kindling::nn::{Flatten, Linear, Module, ReLU, Sequential};
-use kindling::optim::{Optimizer, SGD};
-use kindling::train::tqdm;
+use kindling::prelude::*;
 use kindling::vision::MNIST;
-use kindling::{Result, Tensor};
 
 #[derive(Module)]
 struct Net {
-    flatten: Flatten,
-    layers: Sequential,
+    flatten: nn::Flatten,
+    layers: nn::Sequential,
 }
 
 impl Module for Net {
@@ -31,17 +26,18 @@ fn main() -> Result<()> {
         .root("data")
         .train(true)
         .download(true)
-        .transform(ToTensor);
-    let loader = DataLoader::new(Arc::new(train.build()?), 64).shuffle(true);
-    let layers = Sequential::default()
-        .add(Linear::new(784, 128))
-        .add(ReLU::new())
-        .add(Linear::new(128, 10));
+        .transform(ToTensor)
+        .build()?;
+    let loader = DataLoader::new(train, 64).shuffle(true);
     let model = Net {
-        flatten: Flatten::new(),
-        layers,
+        flatten: nn::Flatten::new(),
+        layers: nn::Sequential::new((
+            nn::Linear::new(784, 128),
+            nn::ReLU::new(),
+            nn::Linear::new(128, 10),
+        )),
     };
-    let mut opt = SGD::new(model.parameters(), 0.1);
+    let mut opt = optim::SGD::new(model.parameters(), 0.1);
     for epoch in 1..=3 {
         let pbar = tqdm(&loader).desc(format!("epoch {epoch}"));
         for batch in &pbar {
