@@ -1,0 +1,146 @@
+"""Runs PyTorch's originals of the ported examples and writes their output.
+
+    python tests/golden/make_example_goldens.py DATA_ROOT
+
+Needs torch, torchvision and safetensors, and cargo (to write kindling's
+initial weights). For each port in examples/, runs the tutorial's Python on
+the same data (DATA_ROOT, torchvision's layout) from the same initial weights
+(written by `cargo run --release --example write_parity_weights -- quickstart
+PATH`, so PyTorch starts where kindling does), and writes what it prints to
+tests/golden/examples/NAME.txt. tests/examples.rs runs each example and
+compares: the text identical, numbers within 1e-4.
+"""
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+from safetensors.torch import load_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+EPOCHS = 1  # what tests/examples.rs runs
+
+
+def torchvision_root(data_root, name):
+    """A root where torchvision finds `name`: its raw files decompressed (kindling
+    reads the .gz files; torchvision without download wants them unpacked)."""
+    import gzip
+    import shutil
+    root = tempfile.mkdtemp()
+    raw = os.path.join(root, name, "raw")
+    os.makedirs(raw)
+    src = os.path.join(data_root, name, "raw")
+    for f in os.listdir(src):
+        if f.endswith(".gz"):
+            with gzip.open(os.path.join(src, f)) as i, open(os.path.join(raw, f[:-3]), "wb") as o:
+                shutil.copyfileobj(i, o)
+    return root
+
+
+def kindling_weights(kind):
+    path = os.path.join(tempfile.mkdtemp(), f"{kind}.safetensors")
+    subprocess.run(["cargo", "run", "--release", "-q", "--example", "write_parity_weights", "--", kind, path],
+                   cwd=REPO, check=True)
+    return load_file(path)
+
+
+def quickstart(data_root):
+    # beginner_source/basics/quickstart_tutorial.py, up to training, statement for statement.
+    from torch import nn
+    from torch.utils.data import DataLoader
+    from torchvision import datasets
+    from torchvision.transforms import ToTensor
+
+    data_root = torchvision_root(data_root, "FashionMNIST")
+    training_data = datasets.FashionMNIST(root=data_root, train=True, download=False, transform=ToTensor())
+    test_data = datasets.FashionMNIST(root=data_root, train=False, download=False, transform=ToTensor())
+
+    batch_size = 64
+    train_dataloader = DataLoader(training_data, batch_size=batch_size)
+    test_dataloader = DataLoader(test_data, batch_size=batch_size)
+
+    for X, y in test_dataloader:
+        print(f"Shape of X [N, C, H, W]: {X.shape}")
+        print(f"Shape of y: {y.shape} {y.dtype}")
+        break
+
+    device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+    print(f"Using {device} device")
+
+    class NeuralNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flatten = nn.Flatten()
+            self.linear_relu_stack = nn.Sequential(
+                nn.Linear(28*28, 512),
+                nn.ReLU(),
+                nn.Linear(512, 512),
+                nn.ReLU(),
+                nn.Linear(512, 10)
+            )
+
+        def forward(self, x):
+            x = self.flatten(x)
+            logits = self.linear_relu_stack(x)
+            return logits
+
+    model = NeuralNetwork().to(device)
+    # Not in the tutorial: start from kindling's initial weights.
+    init = kindling_weights("quickstart")
+    model.load_state_dict({f"linear_relu_stack.{k}": v for k, v in init.items()}, strict=True)
+    print(model)
+
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+    def train(dataloader, model, loss_fn, optimizer):
+        size = len(dataloader.dataset)
+        model.train()
+        for batch, (X, y) in enumerate(dataloader):
+            X, y = X.to(device), y.to(device)
+            pred = model(X)
+            loss = loss_fn(pred, y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            if batch % 100 == 0:
+                loss, current = loss.item(), (batch + 1) * len(X)
+                print(f"loss: {loss:>7f}  [{current:>5d}/{size:>5d}]")
+
+    def test(dataloader, model, loss_fn):
+        size = len(dataloader.dataset)
+        num_batches = len(dataloader)
+        model.eval()
+        test_loss, correct = 0, 0
+        with torch.no_grad():
+            for X, y in dataloader:
+                X, y = X.to(device), y.to(device)
+                pred = model(X)
+                test_loss += loss_fn(pred, y).item()
+                correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+        test_loss /= num_batches
+        correct /= size
+        print(f"Test Error: \n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
+
+    epochs = EPOCHS
+    for t in range(epochs):
+        print(f"Epoch {t+1}\n-------------------------------")
+        train(train_dataloader, model, loss_fn, optimizer)
+        test(test_dataloader, model, loss_fn)
+    print("Done!")
+
+
+if __name__ == "__main__":
+    data_root = sys.argv[1]
+    os.makedirs(os.path.join(HERE, "examples"), exist_ok=True)
+    for name, run in [("quickstart", quickstart)]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            run(data_root)
+        with open(os.path.join(HERE, "examples", f"{name}.txt"), "w") as f:
+            f.write(out.getvalue())
+        print(f"wrote examples/{name}.txt with torch {torch.__version__}")
