@@ -85,3 +85,34 @@ fn numbers_are_split_from_text() {
 fn quickstart_prints_what_pytorchs_quickstart_prints() {
     matches_pytorch("quickstart", &["1"]);
 }
+
+/// The data tutorial draws random samples, so its output is checked by shape:
+/// the lines PyTorch prints for any sample, and the two pictures.
+#[test]
+fn data_example_prints_pytorchs_shapes_and_writes_its_pictures() {
+    let dir = std::env::temp_dir().join(format!("kindling-example-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(example("data"))
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "Feature batch shape: torch.Size([64, 1, 28, 28])");
+    assert_eq!(lines[1], "Labels batch shape: torch.Size([64])");
+    let label: i64 = lines[2]
+        .strip_prefix("Label: ")
+        .expect("a label line")
+        .parse()
+        .unwrap();
+    assert!((0..10).contains(&label));
+    for name in ["data_grid.png", "data_sample.png"] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{name}");
+    }
+}

@@ -4,6 +4,7 @@
 
 mod colormap;
 mod font;
+pub mod pyplot;
 
 use std::path::Path;
 
