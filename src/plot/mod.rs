@@ -483,14 +483,27 @@ pub fn line_chart(
 /// shaded by its count and labelled with it.
 pub fn confusion_matrix(counts: &[Vec<usize>], labels: &[String], title: &str) -> Canvas {
     let k = counts.len();
-    let cell = 44;
+    // Column labels wrap at spaces and slashes ("Ankle boot", "T-shirt/top");
+    // the cells widen to the longest word, so no two labels overlap.
+    let columns: Vec<Vec<String>> = labels.iter().map(|l| wrap_words(l, 40)).collect();
+    let widest_word = columns
+        .iter()
+        .flatten()
+        .map(|w| Canvas::text_width(w, 1))
+        .max()
+        .unwrap_or(0);
+    let cell = 44.max(widest_word + 8);
+    let columns: Vec<Vec<String>> = labels.iter().map(|l| wrap_words(l, cell - 6)).collect();
+    let label_lines = columns.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let line_h = Canvas::text_height(1) + 2;
     let label_w = labels
         .iter()
         .map(|l| Canvas::text_width(l, 1))
         .max()
         .unwrap_or(0);
     let (left, top) = (label_w + 44, 56);
-    let mut c = Canvas::new(left + k * cell + 20, top + k * cell + 52, WHITE);
+    let extra = (label_lines - 1) * line_h;
+    let mut c = Canvas::new(left + k * cell + 20, top + k * cell + 52 + extra, WHITE);
     let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f32;
     let blues = Colormap::by_name("Blues").expect("Blues is built in");
     for (r, row) in counts.iter().enumerate() {
@@ -525,17 +538,19 @@ pub fn confusion_matrix(counts: &[Vec<usize>], labels: &[String], title: &str) -
             BLACK,
             1,
         );
-        c.text_centered(
-            (left + i * cell + cell / 2) as isize,
-            (top + k * cell + 6) as isize,
-            l,
-            BLACK,
-            1,
-        );
+        for (j, line) in columns[i].iter().enumerate() {
+            c.text_centered(
+                (left + i * cell + cell / 2) as isize,
+                (top + k * cell + 6 + j * line_h) as isize,
+                line,
+                BLACK,
+                1,
+            );
+        }
     }
     c.text_centered(
         (left + k * cell / 2) as isize,
-        (top + k * cell + 28) as isize,
+        (top + k * cell + 28 + extra) as isize,
         "predicted",
         BLACK,
         1,
@@ -545,9 +560,54 @@ pub fn confusion_matrix(counts: &[Vec<usize>], labels: &[String], title: &str) -
     c
 }
 
+/// `text` in lines of at most `width` pixels, broken after spaces and
+/// slashes (a word wider than `width` gets a line of its own).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for ch in text.chars() {
+        if ch == ' ' {
+            words.push(std::mem::take(&mut word));
+        } else {
+            word.push(ch);
+            if ch == '/' {
+                words.push(std::mem::take(&mut word));
+            }
+        }
+    }
+    words.push(word);
+    let mut lines: Vec<String> = Vec::new();
+    for w in words.into_iter().filter(|w| !w.is_empty()) {
+        match lines.last_mut() {
+            Some(last) => {
+                let sep = if last.ends_with('/') { "" } else { " " };
+                let joined = format!("{last}{sep}{w}");
+                if Canvas::text_width(&joined, 1) <= width {
+                    *last = joined;
+                } else {
+                    lines.push(w);
+                }
+            }
+            None => lines.push(w),
+        }
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_wrap_at_spaces_and_slashes() {
+        assert_eq!(wrap_words("Ankle boot", 40), ["Ankle", "boot"]);
+        assert_eq!(wrap_words("T-shirt/top", 40), ["T-shirt/", "top"]);
+        assert_eq!(wrap_words("Bag", 40), ["Bag"]);
+        assert_eq!(wrap_words("Ankle boot", 500), ["Ankle boot"]);
+    }
 
     #[test]
     fn ticks_are_round() {
