@@ -203,10 +203,50 @@ def buildmodel(data_root):
         print(f"Layer: {name} | Size: {param.size()} | Values : {param[:2]} \n")
 
 
+def autogradqs(data_root):
+    # beginner_source/basics/autogradqs_tutorial.py, statement for statement
+    # (random w and b: compared apart from their values).
+    torch.manual_seed(0)  # Not in the tutorial: a stable golden file.
+    x = torch.ones(5)  # input tensor
+    y = torch.zeros(3)  # expected output
+    w = torch.randn(5, 3, requires_grad=True)
+    b = torch.randn(3, requires_grad=True)
+    z = torch.matmul(x, w)+b
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+
+    print(f"Gradient function for z = {z.grad_fn}")
+    print(f"Gradient function for loss = {loss.grad_fn}")
+
+    loss.backward()
+    print(w.grad)
+    print(b.grad)
+
+    z = torch.matmul(x, w)+b
+    print(z.requires_grad)
+
+    with torch.no_grad():
+        z = torch.matmul(x, w)+b
+    print(z.requires_grad)
+
+    z = torch.matmul(x, w)+b
+    z_det = z.detach()
+    print(z_det.requires_grad)
+
+    inp = torch.eye(4, 5, requires_grad=True)
+    out = (inp+1).pow(2).t()
+    out.backward(torch.ones_like(out), retain_graph=True)
+    print(f"First call\n{inp.grad}")
+    out.backward(torch.ones_like(out), retain_graph=True)
+    print(f"\nSecond call\n{inp.grad}")
+    inp.grad.zero_()
+    out.backward(torch.ones_like(out), retain_graph=True)
+    print(f"\nCall after zeroing gradients\n{inp.grad}")
+
+
 if __name__ == "__main__":
     data_root = sys.argv[1]
     os.makedirs(os.path.join(HERE, "examples"), exist_ok=True)
-    for name, run in [("quickstart", quickstart), ("buildmodel", buildmodel)]:
+    for name, run in [("quickstart", quickstart), ("buildmodel", buildmodel), ("autogradqs", autogradqs)]:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             run(data_root)
