@@ -541,25 +541,29 @@ grad_fn! {
     }
 }
 
+/// The gradient of a scatter's source: gathered from where each element went,
+/// zero where the source is larger than the index.
+fn source_grad(g: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Tensor {
+    let picked = g.gather(dim as isize, index);
+    if picked.shape() == src.shape() {
+        return picked;
+    }
+    let z = zeros_like_grad(src, g);
+    let mut view = z.clone();
+    for (d, &len) in index.shape().iter().enumerate() {
+        view = view.narrow(d as isize, 0, len);
+    }
+    view.copy_(&picked);
+    z
+}
+
 grad_fn! {
     /// `x` passes the gradient through; `src` gathers it from where it was added.
     ScatterAddBackward0 { x: Tensor, dim: usize, index: Tensor, src: Tensor }
     inputs [x, src];
     backward(n, g, acc) {
         acc.add(&n.x, || g.clone());
-        acc.add(&n.src, || {
-            let picked = g.gather(n.dim as isize, &n.index);
-            if picked.shape() == n.src.shape() {
-                return picked;
-            }
-            let z = zeros_like_grad(&n.src, g);
-            let mut view = z.clone();
-            for (d, &len) in n.index.shape().iter().enumerate() {
-                view = view.narrow(d as isize, 0, len);
-            }
-            view.copy_(&picked);
-            z
-        });
+        acc.add(&n.src, || source_grad(g, n.dim, &n.index, &n.src));
     }
 }
 
@@ -613,19 +617,7 @@ grad_fn! {
     inputs [x, src];
     backward(n, g, acc) {
         acc.add(&n.x, || g.scatter(n.dim as isize, &n.index, 0.0));
-        acc.add(&n.src, || {
-            let picked = g.gather(n.dim as isize, &n.index);
-            if picked.shape() == n.src.shape() {
-                return picked;
-            }
-            let z = zeros_like_grad(&n.src, g);
-            let mut view = z.clone();
-            for (d, &len) in n.index.shape().iter().enumerate() {
-                view = view.narrow(d as isize, 0, len);
-            }
-            view.copy_(&picked);
-            z
-        });
+        acc.add(&n.src, || source_grad(g, n.dim, &n.index, &n.src));
     }
 }
 

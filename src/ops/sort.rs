@@ -140,20 +140,16 @@ impl Tensor {
         if k > size {
             return Err(Error::Value("selected index k out of range".into()));
         }
-        let order = if self.dim() == 0 {
-            Tensor::scalar(0i64).to(self.device())
+        let (values, indices) = if self.dim() == 0 {
+            let index = Tensor::scalar(0i64).to(self.device());
+            (crate::no_grad(|| self.clone_tensor()), index)
         } else {
-            self.order(d, largest)
-        };
-        let indices = if self.dim() == 0 {
-            order
-        } else {
-            crate::no_grad(|| order.narrow(d as isize, 0, k).contiguous())
-        };
-        let values = if self.dim() == 0 {
-            crate::no_grad(|| self.clone_tensor())
-        } else {
-            crate::no_grad(|| self.gather(d as isize, &indices))
+            let order = self.order(d, largest);
+            let indices = crate::no_grad(|| order.narrow(d as isize, 0, k).contiguous());
+            (
+                crate::no_grad(|| self.gather(d as isize, &indices)),
+                indices,
+            )
         };
         let saved = indices.clone();
         let values = Tensor::record(values, &[self], || TopkBackward0 {

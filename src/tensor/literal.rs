@@ -91,47 +91,25 @@ fn collect_seq<D: TensorData>(
     Ok(())
 }
 
-impl<D: TensorData, const N: usize> TensorData for [D; N] {
-    fn dtype(&self) -> DType {
-        self.first().map_or(DType::F32, TensorData::dtype)
-    }
-    fn collect(
-        &self,
-        depth: usize,
-        shape: &mut Vec<usize>,
-        values: &mut Vec<Scalar>,
-    ) -> Result<()> {
-        collect_seq(self, depth, shape, values)
-    }
+/// Arrays, `Vec`s and slices of data: one level of nesting each.
+macro_rules! sequence_data {
+    ($([$($generics:tt)*] $t:ty),*) => {$(
+        impl<$($generics)*> TensorData for $t {
+            fn dtype(&self) -> DType {
+                self.first().map_or(DType::F32, TensorData::dtype)
+            }
+            fn collect(
+                &self,
+                depth: usize,
+                shape: &mut Vec<usize>,
+                values: &mut Vec<Scalar>,
+            ) -> Result<()> {
+                collect_seq(self, depth, shape, values)
+            }
+        }
+    )*};
 }
-
-impl<D: TensorData> TensorData for Vec<D> {
-    fn dtype(&self) -> DType {
-        self.first().map_or(DType::F32, TensorData::dtype)
-    }
-    fn collect(
-        &self,
-        depth: usize,
-        shape: &mut Vec<usize>,
-        values: &mut Vec<Scalar>,
-    ) -> Result<()> {
-        collect_seq(self, depth, shape, values)
-    }
-}
-
-impl<D: TensorData> TensorData for &[D] {
-    fn dtype(&self) -> DType {
-        self.first().map_or(DType::F32, TensorData::dtype)
-    }
-    fn collect(
-        &self,
-        depth: usize,
-        shape: &mut Vec<usize>,
-        values: &mut Vec<Scalar>,
-    ) -> Result<()> {
-        collect_seq(self, depth, shape, values)
-    }
-}
+sequence_data!([D: TensorData, const N: usize] [D; N], [D: TensorData] Vec<D>, [D: TensorData] &[D]);
 
 impl Tensor {
     /// `torch.tensor(data)`: a tensor of the values in `data`, shaped as its
