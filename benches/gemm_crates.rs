@@ -131,21 +131,23 @@ fn main() {
         let (ars, acs) = strides(c.m, c.k, c.a_t);
         let (brs, bcs) = strides(c.k, c.n, c.b_t);
         let iters = (2e8 / (c.m * c.k * c.n) as f64).clamp(3.0, 20000.0) as usize;
-        let gemm_call = |out: &mut [f32], par: gemm::Parallelism| unsafe {
-            gemm::gemm(
-                c.m,
+        // gemm's f32 kernels as the `gemm` crate calls them for a row-major
+        // output: the transposed product, outᵀ = bᵀ · aᵀ (NOTE(gemm-crates)).
+        let gemm_call = |out: &mut [f32], par: gemm_common::Parallelism| unsafe {
+            gemm_f32::gemm::f32::get_gemm_fn()(
                 c.n,
+                c.m,
                 c.k,
                 out.as_mut_ptr(),
-                1,
                 c.n as isize,
+                1,
                 false,
-                a.as_ptr(),
-                acs,
-                ars,
                 b.as_ptr(),
-                bcs,
                 brs,
+                bcs,
+                a.as_ptr(),
+                ars,
+                acs,
                 1.0,
                 1.0,
                 false,
@@ -155,11 +157,11 @@ fn main() {
             )
         };
         let g1 = time_us(iters, || {
-            gemm_call(black_box(&mut out), gemm::Parallelism::None)
+            gemm_call(black_box(&mut out), gemm_common::Parallelism::None)
         });
         let g2 = pool.install(|| {
             time_us(iters, || {
-                gemm_call(black_box(&mut out), gemm::Parallelism::Rayon(2))
+                gemm_call(black_box(&mut out), gemm_common::Parallelism::Rayon(2))
             })
         });
         let mm = |out: &mut [f32]| unsafe {

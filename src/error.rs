@@ -105,6 +105,35 @@ impl std::fmt::Debug for Error {
     }
 }
 
+impl Error {
+    /// The Python exception PyTorch raises for this error (`RuntimeError`,
+    /// `IndexError`, `ValueError`, `OSError`): what a notebook shows in front
+    /// of the message, as Jupyter shows a Python exception's last line.
+    ///
+    /// ```
+    /// let e = kindling::Error::DType { expected: kindling::DType::F32, found: kindling::DType::U8 };
+    /// assert_eq!(e.python_exception(), "RuntimeError");
+    /// ```
+    pub fn python_exception(&self) -> &'static str {
+        match self {
+            Error::DimOutOfRange { .. } | Error::IndexOutOfRange { .. } | Error::Index(_) => {
+                "IndexError"
+            }
+            Error::Value(_) => "ValueError",
+            Error::Io { .. } => "OSError",
+            Error::DType { .. }
+            | Error::NotImplemented { .. }
+            | Error::MatMul { .. }
+            | Error::Broadcast { .. }
+            | Error::Reshape { .. }
+            | Error::Shape(_)
+            | Error::Autograd(_)
+            | Error::StateDict(_)
+            | Error::Device { .. } => "RuntimeError",
+        }
+    }
+}
+
 fn dtype_hint(expected: DType, found: DType) -> &'static str {
     if expected.is_floating_point() && !found.is_floating_point() {
         "\nhint: the input holds integers (such as uint8 pixels in 0..=255) but the weights are \

@@ -30,6 +30,7 @@ pub mod data;
 pub mod error;
 pub mod io;
 pub mod nn;
+pub mod notebook;
 pub mod ops;
 pub mod optim;
 pub mod plot;
@@ -58,6 +59,7 @@ pub mod vision;
 pub mod prelude {
     pub use crate::data::{DataLoader, Dataset};
     pub use crate::nn::{self, functional as F, Module, ModuleInfo};
+    pub use crate::notebook::EvcxrDisplay;
     pub use crate::optim::{self, Optimizer};
     pub use crate::train::tqdm;
     pub use crate::{

@@ -64,6 +64,47 @@ fn reads_plain_and_gzipped_files() {
     }
 }
 
+/// `print(dataset)` as torchvision prints it (goldens from
+/// tests/golden/make_repr_goldens.py, whose root is "data").
+#[test]
+fn datasets_print_as_torchvisions_do() {
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("golden/reprs.json")).unwrap();
+    let root = common::temp_dir("repr");
+    write_fake_mnist(&root, 12, true);
+    let expected = |name: &str| {
+        golden["datasets"][name]
+            .as_str()
+            .unwrap()
+            .replace(
+                "Root location: data",
+                &format!("Root location: {}", root.display()),
+            )
+            .replace("Number of datapoints: 60000", "Number of datapoints: 12")
+            .replace("Number of datapoints: 10000", "Number of datapoints: 3")
+    };
+    let train = MNIST::builder()
+        .root(&root)
+        .transform(ToTensor)
+        .build()
+        .unwrap();
+    assert_eq!(train.to_string(), expected("mnist_train"));
+    let plain = MNIST::builder().root(&root).train(false).build().unwrap();
+    assert_eq!(plain.to_string(), expected("mnist_plain"));
+    let composed = MNIST::builder()
+        .root(&root)
+        .train(false)
+        .transform(Compose::new(vec![
+            Box::new(ToTensor),
+            Box::new(Normalize::new(&[0.1307], &[0.3081])),
+        ]))
+        .target_transform(|y| y)
+        .build()
+        .unwrap();
+    assert_eq!(composed.to_string(), expected("mnist_test_compose"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 #[test]
 fn every_malformed_file_is_refused_with_its_name() {
     let cases: Vec<(&str, Vec<u8>, Vec<u8>, &str)> = vec![

@@ -184,7 +184,7 @@ pub fn run(args: LectureArgs) -> std::result::Result<(), Failure> {
     cells.code("mon(training_data.data)");
     match mon.forward(data) {
         Ok(t) => println!("{t}"),
-        Err(e) => println!("RuntimeError: {e}"),
+        Err(e) => println!("{}: {e}", e.python_exception()),
     }
     cells.show("training_data.data.numpy().max()", data.max().item());
     cells.show("training_data.data.max()", data.max());

@@ -23,6 +23,27 @@ pub trait Transform: Send + Sync {
     fn pixel_steps(&self) -> Option<Vec<PixelStep>> {
         None
     }
+
+    /// torchvision's repr of the transform (`ToTensor()`,
+    /// `Normalize(mean=(0.1307,), std=(0.3081,))`), shown in a dataset's
+    /// printout. The default is the type's name followed by `()`.
+    fn repr(&self) -> String {
+        let path = std::any::type_name_of_val(self);
+        let path = path.split('<').next().unwrap_or(path);
+        format!("{}()", path.rsplit("::").next().unwrap_or(path))
+    }
+}
+
+/// A Python tuple of floats: `(0.1307,)`, `(0.5, 0.5)`.
+fn py_tuple(values: &[f64]) -> String {
+    let items: Vec<String> = values
+        .iter()
+        .map(|&v| crate::tensor::dtype::python_float(v))
+        .collect();
+    match items.len() {
+        1 => format!("({},)", items[0]),
+        _ => format!("({})", items.join(", ")),
+    }
 }
 
 /// One per-pixel step `v = (v - sub) / div`, in float32.
@@ -155,6 +176,14 @@ impl Transform for Normalize {
         Ok(crate::no_grad(|| &(image - &m) / &s))
     }
 
+    fn repr(&self) -> String {
+        format!(
+            "Normalize(mean={}, std={})",
+            py_tuple(&self.mean),
+            py_tuple(&self.std)
+        )
+    }
+
     fn pixel_steps(&self) -> Option<Vec<PixelStep>> {
         (self.mean.len() == 1).then(|| {
             vec![PixelStep {
@@ -178,6 +207,15 @@ impl Compose {
 impl Transform for Compose {
     fn apply(&self, image: &Tensor) -> Result<Tensor> {
         self.0.iter().try_fold(image.clone(), |x, t| t.apply(&x))
+    }
+
+    fn repr(&self) -> String {
+        let inner: String = self
+            .0
+            .iter()
+            .map(|t| format!("\n    {}", t.repr()))
+            .collect();
+        format!("Compose({inner}\n)")
     }
 
     fn pixel_steps(&self) -> Option<Vec<PixelStep>> {
@@ -238,6 +276,13 @@ impl RandomCrop {
 }
 
 impl Transform for RandomCrop {
+    fn repr(&self) -> String {
+        format!(
+            "RandomCrop(size=({0}, {0}), padding={1})",
+            self.size, self.padding
+        )
+    }
+
     fn apply(&self, image: &Tensor) -> Result<Tensor> {
         let (planes_n, h, w, v) = planes(image)?;
         let p = self.padding;
@@ -297,6 +342,23 @@ impl RandomAffine {
 }
 
 impl Transform for RandomAffine {
+    fn repr(&self) -> String {
+        let f = crate::tensor::dtype::python_float;
+        // `0.0 - 0.0` is +0, printed `0.0` as torchvision prints it (not `-0.0`).
+        let low = 0.0 - self.degrees;
+        let mut s = format!("RandomAffine(degrees=[{}, {}]", f(low), f(self.degrees));
+        if self.translate != (0.0, 0.0) {
+            s += &format!(
+                ", translate={}",
+                py_tuple(&[self.translate.0, self.translate.1])
+            );
+        }
+        if self.scale != (1.0, 1.0) {
+            s += &format!(", scale={}", py_tuple(&[self.scale.0, self.scale.1]));
+        }
+        s + ")"
+    }
+
     fn apply(&self, image: &Tensor) -> Result<Tensor> {
         let (planes_n, h, w, v) = planes(image)?;
         let (angle, tx, ty, scale) = {
@@ -331,6 +393,50 @@ impl Transform for RandomAffine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transforms_print_as_torchvisions_do() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/reprs.json"
+        ))
+        .unwrap();
+        let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let lambda = Lambda(|x: &Tensor| Ok(x.clone()));
+        let cases: Vec<(&str, Box<dyn Transform>)> = vec![
+            ("to_tensor", Box::new(ToTensor)),
+            ("convert_image_dtype", Box::new(ConvertImageDtype)),
+            ("normalize", Box::new(Normalize::new(&[0.1307], &[0.3081]))),
+            (
+                "normalize_rgb",
+                Box::new(Normalize::new(&[0.5, 0.5, 0.5], &[0.25, 0.25, 0.25])),
+            ),
+            ("lambda", Box::new(lambda)),
+            ("random_crop", Box::new(RandomCrop::new(28, 2, 0))),
+            (
+                "random_affine",
+                Box::new(RandomAffine::new(10.0, (0.1, 0.1), (0.9, 1.1), 0)),
+            ),
+            (
+                "compose",
+                Box::new(Compose::new(vec![
+                    Box::new(ToTensor),
+                    Box::new(Normalize::new(&[0.1307], &[0.3081])),
+                ])),
+            ),
+        ];
+        for (name, t) in cases {
+            assert_eq!(
+                t.repr(),
+                golden["transforms"][name].as_str().unwrap(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            RandomAffine::new(0.0, (0.1, 0.1), (1.0, 1.0), 0).repr(),
+            "RandomAffine(degrees=[0.0, 0.0], translate=(0.1, 0.1))"
+        );
+    }
 
     #[test]
     fn to_tensor_and_normalize() {

@@ -10,6 +10,7 @@
 mod schedulers;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
@@ -1035,5 +1036,226 @@ impl Optimizer for Adagrad {
         self.steps = state.step;
         self.lr = state.lr;
         Ok(())
+    }
+}
+
+/// PyTorch's repr of an optimizer with one parameter group: its name, then
+/// each hyper-parameter as `key: value` in PyTorch's (alphabetical) order.
+fn param_group_repr(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    entries: &[(&str, String)],
+) -> fmt::Result {
+    writeln!(f, "{name} (\nParameter Group 0")?;
+    for (key, value) in entries {
+        writeln!(f, "    {key}: {value}")?;
+    }
+    f.write_str(")")
+}
+
+/// A float hyper-parameter as Python prints it.
+fn py_float(x: f64) -> String {
+    crate::tensor::dtype::python_float(x)
+}
+
+/// A hyper-parameter whose PyTorch default is the integer 0: `0` when unset,
+/// else the float as Python prints it.
+fn py_zero_or_float(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else {
+        py_float(x)
+    }
+}
+
+fn py_bool(b: bool) -> String {
+    (if b { "True" } else { "False" }).into()
+}
+
+/// PyTorch's `print(optimizer)` (the keys PyTorch 2.x lists; those kindling
+/// has no switch for, such as `foreach` or `maximize`, at PyTorch's defaults).
+impl fmt::Display for SGD {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        param_group_repr(
+            f,
+            "SGD",
+            &[
+                ("dampening", py_zero_or_float(self.dampening)),
+                ("differentiable", py_bool(false)),
+                ("foreach", "None".into()),
+                ("fused", "None".into()),
+                ("lr", py_float(self.lr)),
+                ("maximize", py_bool(false)),
+                ("momentum", py_zero_or_float(self.momentum)),
+                ("nesterov", py_bool(self.nesterov)),
+                ("weight_decay", py_zero_or_float(self.weight_decay)),
+            ],
+        )
+    }
+}
+
+/// PyTorch's `print(optimizer)` for Adam and AdamW.
+impl fmt::Display for Adam {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let weight_decay = if self.decoupled {
+            py_float(self.weight_decay)
+        } else {
+            py_zero_or_float(self.weight_decay)
+        };
+        param_group_repr(
+            f,
+            self.kind(),
+            &[
+                ("amsgrad", py_bool(self.amsgrad)),
+                (
+                    "betas",
+                    format!("({}, {})", py_float(self.betas.0), py_float(self.betas.1)),
+                ),
+                ("capturable", py_bool(false)),
+                ("decoupled_weight_decay", py_bool(self.decoupled)),
+                ("differentiable", py_bool(false)),
+                ("eps", py_float(self.eps)),
+                ("foreach", "None".into()),
+                ("fused", "None".into()),
+                ("lr", py_float(self.lr)),
+                ("maximize", py_bool(false)),
+                ("weight_decay", weight_decay),
+            ],
+        )
+    }
+}
+
+/// PyTorch's `print(optimizer)`.
+impl fmt::Display for Adadelta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        param_group_repr(
+            f,
+            "Adadelta",
+            &[
+                ("capturable", py_bool(false)),
+                ("differentiable", py_bool(false)),
+                ("eps", py_float(self.eps)),
+                ("foreach", "None".into()),
+                ("lr", py_float(self.lr)),
+                ("maximize", py_bool(false)),
+                ("rho", py_float(self.rho)),
+                ("weight_decay", py_zero_or_float(self.weight_decay)),
+            ],
+        )
+    }
+}
+
+/// PyTorch's `print(optimizer)`.
+impl fmt::Display for RMSprop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        param_group_repr(
+            f,
+            "RMSprop",
+            &[
+                ("alpha", py_float(self.alpha)),
+                ("capturable", py_bool(false)),
+                ("centered", py_bool(self.centered)),
+                ("differentiable", py_bool(false)),
+                ("eps", py_float(self.eps)),
+                ("foreach", "None".into()),
+                ("lr", py_float(self.lr)),
+                ("maximize", py_bool(false)),
+                ("momentum", py_zero_or_float(self.momentum)),
+                ("weight_decay", py_zero_or_float(self.weight_decay)),
+            ],
+        )
+    }
+}
+
+/// PyTorch's `print(optimizer)`.
+impl fmt::Display for Adagrad {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        param_group_repr(
+            f,
+            "Adagrad",
+            &[
+                ("differentiable", py_bool(false)),
+                ("eps", py_float(self.eps)),
+                ("foreach", "None".into()),
+                ("fused", "None".into()),
+                (
+                    "initial_accumulator_value",
+                    py_zero_or_float(self.initial_accumulator_value),
+                ),
+                ("lr", py_float(self.lr)),
+                ("lr_decay", py_zero_or_float(self.lr_decay)),
+                ("maximize", py_bool(false)),
+                ("weight_decay", py_zero_or_float(self.weight_decay)),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn golden(name: &str) -> String {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/reprs.json"
+        ))
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["optimizers"][name].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn optimizers_print_as_pytorchs_do() {
+        let p = || vec![Tensor::zeros([2, 3]).requires_grad_(true)];
+        let cases: Vec<(&str, String)> = vec![
+            ("sgd", SGD::new(p(), 0.1).to_string()),
+            (
+                "sgd_momentum",
+                SGD::new(p(), 0.05)
+                    .momentum(0.9)
+                    .nesterov(true)
+                    .weight_decay(5e-4)
+                    .to_string(),
+            ),
+            (
+                "sgd_dampening",
+                SGD::new(p(), 1e-3).momentum(0.5).dampening(0.1).to_string(),
+            ),
+            ("adam", Adam::new(p(), 1e-3).to_string()),
+            (
+                "adam_options",
+                Adam::new(p(), 3e-4)
+                    .betas(0.8, 0.99)
+                    .eps(1e-6)
+                    .weight_decay(1e-4)
+                    .amsgrad(true)
+                    .to_string(),
+            ),
+            ("adamw", AdamW::new(p(), 1e-3).to_string()),
+            ("adadelta", Adadelta::new(p(), 1.0).to_string()),
+            ("rmsprop", RMSprop::new(p(), 0.01).to_string()),
+            (
+                "rmsprop_options",
+                RMSprop::new(p(), 0.001)
+                    .alpha(0.9)
+                    .eps(1e-3)
+                    .momentum(0.9)
+                    .centered(true)
+                    .to_string(),
+            ),
+            ("adagrad", Adagrad::new(p(), 0.01).to_string()),
+            (
+                "adagrad_options",
+                Adagrad::new(p(), 0.1)
+                    .lr_decay(1e-4)
+                    .weight_decay(0.5)
+                    .initial_accumulator_value(0.1)
+                    .to_string(),
+            ),
+        ];
+        for (name, got) in cases {
+            assert_eq!(got, golden(name), "{name}");
+        }
     }
 }

@@ -115,6 +115,11 @@ impl Figure {
         &mut self.axes[pos].1
     }
 
+    /// How many axes the figure has (matplotlib's `len(fig.axes)`).
+    pub fn axes_count(&self) -> usize {
+        self.axes.len()
+    }
+
     /// The axes at `index` (1-based), made on first use, in the current grid.
     pub fn ax(&mut self, index: usize) -> &mut Axes {
         let (r, c) = self.grid;

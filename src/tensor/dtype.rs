@@ -164,7 +164,7 @@ impl fmt::Display for Scalar {
 /// `x` as Python's `repr` writes a float: Rust's shortest round-trip digits
 /// (which switch to an exponent where Python's do), with Python's exponent
 /// of at least two digits and a sign: `1e-05`, `2.5e+16`, `0.1`, `inf`.
-fn python_float(x: f64) -> String {
+pub(crate) fn python_float(x: f64) -> String {
     let s = format!("{x:?}");
     match s.split_once('e') {
         Some((mantissa, exp)) => {

@@ -346,6 +346,7 @@ impl DatasetBuilder {
             target_transform: self.target_transform,
             steps,
             dir,
+            root: self.root,
         })
     }
 }
@@ -427,6 +428,8 @@ pub struct VisionDataset {
     target_transform: Option<Arc<dyn Fn(i64) -> i64 + Send + Sync>>,
     steps: Option<Vec<PixelStep>>,
     dir: PathBuf,
+    /// The data root as given (what torchvision prints as the root location).
+    root: PathBuf,
 }
 
 impl VisionDataset {
@@ -495,6 +498,47 @@ fn content_md5(path: &Path) -> std::result::Result<String, String> {
         .map_err(|e| format!("corrupt gzip data ({e})"))
     } else {
         md5_hex(std::io::BufReader::new(f)).map_err(|e| e.to_string())
+    }
+}
+
+/// torchvision's `print(dataset)`:
+///
+/// ```text
+/// Dataset MNIST
+///     Number of datapoints: 60000
+///     Root location: data
+///     Split: Train
+///     StandardTransform
+/// Transform: ToTensor()
+/// ```
+///
+/// A target transform shows as `Lambda()`, as torchvision shows a `Lambda`.
+impl std::fmt::Display for VisionDataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Dataset {}\n    Number of datapoints: {}\n    Root location: {}\n    Split: {}",
+            self.family.folder(),
+            self.len(),
+            self.root.display(),
+            if self.train { "Train" } else { "Test" }
+        )?;
+        if self.transform.is_none() && self.target_transform.is_none() {
+            return Ok(());
+        }
+        f.write_str("\n    StandardTransform")?;
+        // torchvision's `_format_transform_repr`: later lines under the first.
+        let head = |f: &mut std::fmt::Formatter<'_>, head: &str, repr: &str| {
+            let pad = " ".repeat(head.len());
+            write!(f, "\n{head}{}", repr.replace('\n', &format!("\n{pad}")))
+        };
+        if let Some(t) = &self.transform {
+            head(f, "Transform: ", &t.repr())?;
+        }
+        if self.target_transform.is_some() {
+            head(f, "Target transform: ", "Lambda()")?;
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,8 @@
 //! wide (`small_gemm`), and the policy that splits large products between two
 //! threads.
 
+use gemm_common::Parallelism;
+
 use super::runtime::num_threads;
 use super::small_gemm;
 use crate::backend::View;
@@ -144,25 +146,15 @@ unsafe fn gemm_raw<T: Element>(
         // and `rhs`; the caller vouches for `dst`, and the blocks of one product
         // never overlap.
         unsafe {
-            gemm::gemm(
-                rows.len(),
-                cols.len(),
-                k,
+            faer_gemm(
+                (rows.len(), cols.len(), k),
                 dst_at.get().add(rows.start * n + cols.start),
-                1,
-                n as isize,
+                n,
                 accumulate,
                 lhs.as_ptr().add(a.offset),
-                a.cs as isize,
-                a.rs as isize,
+                a,
                 rhs.as_ptr().add(b.offset),
-                b.cs as isize,
-                b.rs as isize,
-                T::from_f64(1.0),
-                T::from_f64(1.0),
-                false,
-                false,
-                false,
+                b,
                 par,
             )
         }
@@ -172,7 +164,7 @@ unsafe fn gemm_raw<T: Element>(
     // multiply-adds: each half reads half of it.
     let split_min = if m == 1 { SPLIT_MIN_ONE_ROW } else { SPLIT_MIN };
     if macs < split_min || (m < 128 && n < 32) {
-        return block(0..m, 0..n, gemm::Parallelism::None);
+        return block(0..m, 0..n, Parallelism::None);
     }
     // Rows when there are many (a weight gradient's), else columns, cut at a
     // multiple of 16 (the kernels' width).
@@ -183,7 +175,7 @@ unsafe fn gemm_raw<T: Element>(
         let h = n / 2 / 16 * 16;
         ((0..m, 0..h), (0..m, h..n))
     };
-    let none = gemm::Parallelism::None;
+    let none = Parallelism::None;
     match num_threads() {
         1 => {
             block(first.0, first.1, none);
@@ -194,12 +186,82 @@ unsafe fn gemm_raw<T: Element>(
             || block(second.0, second.1, none),
         ),
         threads => {
-            let par = |t: usize| gemm::Parallelism::Rayon(t.max(1));
+            let par = |t: usize| Parallelism::Rayon(t.max(1));
             rayon::join(
                 || block(first.0, first.1, par(threads / 2)),
                 || block(second.0, second.1, par(threads - threads / 2)),
             );
         }
+    }
+}
+
+/// `dst[m×n] (row stride dst_rs) = (dst if accumulate) + lhs · rhs` on gemm's
+/// f32 or f64 kernels, as the `gemm` crate's `gemm::gemm` calls them.
+///
+/// NOTE(gemm-crates): kindling depends on `gemm-f32` and `gemm-f64` rather than
+/// on `gemm`, whose one generic entry point also links the complex kernels
+/// (`gemm-c32`, `gemm-c64`: 36 s of a clean build's CPU time, and the longest
+/// chain in a notebook's first `:dep kindling`). This function is that entry
+/// point's code for real types: the kernels prefer a column-major output, so
+/// a row-major product is computed as its transpose, `dstᵀ = rhsᵀ · lhsᵀ`,
+/// exactly as `gemm::gemm` does, so the numbers are the ones it gave.
+///
+/// # Safety
+/// As [`gemm_raw`]: every element the strides reach is inside its buffer,
+/// `dst` is valid for `m·n` writes at row stride `dst_rs`, and `T` is f32 or f64.
+#[allow(clippy::too_many_arguments)]
+unsafe fn faer_gemm<T: Element>(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut T,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: *const T,
+    a: Mat,
+    rhs: *const T,
+    b: Mat,
+    par: Parallelism,
+) {
+    // `gemm::gemm` transposes when the output's columns are closer than its rows.
+    let (m, n, dst_cs, dst_rs, lhs, a, rhs, b) = if 1 < dst_rs {
+        let t = |x: Mat| Mat {
+            rs: x.cs,
+            cs: x.rs,
+            ..x
+        };
+        (n, m, dst_rs, 1, rhs, t(b), lhs, t(a))
+    } else {
+        (m, n, 1, dst_rs, lhs, a, rhs, b)
+    };
+    let i = |x: usize| x as isize;
+    macro_rules! call {
+        ($t:ty, $kernel:path) => {
+            $kernel()(
+                m,
+                n,
+                k,
+                dst as *mut $t,
+                i(dst_cs),
+                i(dst_rs),
+                accumulate,
+                lhs as *const $t,
+                i(a.cs),
+                i(a.rs),
+                rhs as *const $t,
+                i(b.cs),
+                i(b.rs),
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                par,
+            )
+        };
+    }
+    match T::DTYPE {
+        DType::F32 => call!(f32, gemm_f32::gemm::f32::get_gemm_fn),
+        DType::F64 => call!(f64, gemm_f64::gemm::f64::get_gemm_fn),
+        other => unreachable!("gemm kernels for {other}"),
     }
 }
 
