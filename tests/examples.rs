@@ -6,42 +6,18 @@
 //! The examples read the real data (`KINDLING_DATA`); without it they fail, so
 //! under `CI=true` a missing dataset fails these tests rather than skipping them.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
+
+use common::split_numbers;
 
 /// The example binaries cargo built next to this test's.
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile = exe.parent().and_then(|deps| deps.parent()).unwrap();
     profile.join("examples").join(name)
-}
-
-/// The text with every number replaced by `#`, and the numbers.
-fn split_numbers(text: &str) -> (String, Vec<f64>) {
-    let (mut shape, mut numbers, mut current) = (String::new(), Vec::new(), String::new());
-    let flush = |current: &mut String, shape: &mut String, numbers: &mut Vec<f64>| {
-        if !current.is_empty() {
-            match current.parse::<f64>() {
-                Ok(v) => {
-                    numbers.push(v);
-                    shape.push('#');
-                }
-                Err(_) => shape.push_str(current),
-            }
-            current.clear();
-        }
-    };
-    for c in text.chars() {
-        let continues = c.is_ascii_digit() || (c == '.' && !current.is_empty());
-        if continues || (c == '-' && current.is_empty()) {
-            current.push(c);
-        } else {
-            flush(&mut current, &mut shape, &mut numbers);
-            shape.push(c);
-        }
-    }
-    flush(&mut current, &mut shape, &mut numbers);
-    (shape, numbers)
 }
 
 /// Runs example `name` and returns what it printed, with PyTorch's golden output.

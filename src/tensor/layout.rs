@@ -163,6 +163,11 @@ pub(crate) fn view_strides(old: &Layout, new_shape: &[usize]) -> Option<Dims> {
 
 /// Calls `f` with the storage offsets of `N` operands at every position of `shape`,
 /// in row-major order; each operand has its own strides and start offset.
+///
+/// The odometer over the outer dimensions is [`for_each_row`], compiled once
+/// per `N`; only the loop along a row is compiled with each caller's `f`
+/// (there are hundreds: every elementwise kernel for every dtype), which
+/// keeps the crate's code, and its build time, small.
 #[inline]
 pub(crate) fn for_each_offsets<const N: usize>(
     shape: &[usize],
@@ -170,26 +175,43 @@ pub(crate) fn for_each_offsets<const N: usize>(
     offsets: [usize; N],
     mut f: impl FnMut([usize; N]),
 ) {
+    for_each_row(shape, strides, offsets, &mut |mut o, len, step| {
+        for _ in 0..len {
+            f(o);
+            for i in 0..N {
+                o[i] += step[i];
+            }
+        }
+    });
+}
+
+/// Calls `row(first, len, step)` for each row of `shape` (its last
+/// dimension), in row-major order: the operands' offsets at the row's first
+/// element, the row's length, and the operands' strides along it. A 0-d
+/// shape is one row of one element.
+fn for_each_row<const N: usize>(
+    shape: &[usize],
+    strides: [&[usize]; N],
+    offsets: [usize; N],
+    row: &mut dyn FnMut([usize; N], usize, [usize; N]),
+) {
     let nd = shape.len();
     if shape.contains(&0) {
         return;
     }
     if nd == 0 {
-        f(offsets);
+        row(offsets, 1, [0; N]);
         return;
     }
     let inner = shape[nd - 1];
-    let inner_strides: [usize; N] = std::array::from_fn(|i| strides[i][nd - 1]);
+    let mut inner_strides = [0; N];
+    for (s, strides) in inner_strides.iter_mut().zip(strides) {
+        *s = strides[nd - 1];
+    }
     let mut index: Dims = SmallVec::from_elem(0, nd);
     let mut base = offsets;
     loop {
-        let mut o = base;
-        for _ in 0..inner {
-            f(o);
-            for i in 0..N {
-                o[i] += inner_strides[i];
-            }
-        }
+        row(base, inner, inner_strides);
         // Advance the outer index like an odometer.
         let mut d = nd - 1;
         loop {

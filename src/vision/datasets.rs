@@ -50,7 +50,10 @@ impl Family {
         }
     }
 
-    /// The mirrors torchvision downloads from, in order.
+    /// The mirrors torchvision downloads from, in order. A build without the
+    /// `https` feature (a notebook's: NOTE(notebook-build)) asks the same
+    /// hosts over plain HTTP, as torchvision already does for Fashion-MNIST;
+    /// every file is checked against its published MD5 either way.
     pub fn mirrors(self) -> Vec<String> {
         let m: &[&str] = match self {
             Family::Mnist => &[
@@ -62,7 +65,12 @@ impl Family {
             }
             Family::Kmnist => &["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"],
         };
-        m.iter().map(|s| s.to_string()).collect()
+        m.iter()
+            .map(|s| match s.strip_prefix("https://") {
+                Some(rest) if !cfg!(feature = "https") => format!("http://{rest}"),
+                _ => s.to_string(),
+            })
+            .collect()
     }
 
     /// The `.gz` files with the MD5s torchvision publishes for them.

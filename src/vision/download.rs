@@ -3,7 +3,7 @@
 //! renamed only once complete, with a progress bar.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
@@ -177,8 +177,12 @@ fn fetch(
     resource: &Resource,
     show_progress: bool,
 ) -> std::result::Result<(), String> {
+    use std::io::Write;
     use std::time::Instant;
 
+    if !cfg!(feature = "https") && url.starts_with("https://") {
+        return Err("this kindling was built without the `https` feature, so it fetches over plain HTTP only".into());
+    }
     let timeout = download_timeout();
     let config = ureq::Agent::config_builder()
         .timeout_connect(Some(timeout))
@@ -299,6 +303,7 @@ fn fetch(_url: &str, _tmp: &Path, _r: &Resource, _show: bool) -> std::result::Re
 /// Whether a read failed because no data came within the timeout: ureq
 /// wraps its own `Timeout` error inside the `io::Error` its body reader
 /// returns.
+#[cfg(feature = "download")]
 fn is_timeout(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::TimedOut
         || e.get_ref()

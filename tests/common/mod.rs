@@ -70,3 +70,54 @@ pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
     RNG.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The text with every number replaced by `#`, and the numbers.
+pub fn split_numbers(text: &str) -> (String, Vec<f64>) {
+    let (mut shape, mut numbers, mut current) = (String::new(), Vec::new(), String::new());
+    let flush = |current: &mut String, shape: &mut String, numbers: &mut Vec<f64>| {
+        if !current.is_empty() {
+            match current.parse::<f64>() {
+                Ok(v) => {
+                    numbers.push(v);
+                    shape.push('#');
+                }
+                Err(_) => shape.push_str(current),
+            }
+            current.clear();
+        }
+    };
+    for c in text.chars() {
+        let continues = c.is_ascii_digit() || (c == '.' && !current.is_empty());
+        if continues || (c == '-' && current.is_empty()) {
+            current.push(c);
+        } else {
+            flush(&mut current, &mut shape, &mut numbers);
+            shape.push(c);
+        }
+    }
+    flush(&mut current, &mut shape, &mut numbers);
+    (shape, numbers)
+}
+
+/// Decodes standard base64 (RFC 4648, padded): the tests' own, to check what
+/// the library encodes.
+pub fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let mut out = Vec::new();
+    for chunk in s.as_bytes().chunks(4) {
+        let pad = chunk.iter().filter(|&&c| c == b'=').count();
+        let n = chunk
+            .iter()
+            .map(|&c| if c == b'=' { 0 } else { u32::from(value(c)) })
+            .fold(0u32, |n, v| n << 6 | v);
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    out
+}

@@ -50,15 +50,28 @@ pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
             let small = Broadcast::new(la, shape);
             blocks(&db[rb], da, &small, |y, x| f(x, y))
         }
-        _ => {
-            let (sa, sb) = (la.broadcast_strides(shape), lb.broadcast_strides(shape));
-            let mut out = Vec::with_capacity(n);
-            for_each_offsets(shape, [&sa, &sb], [la.offset, lb.offset], |[i, j]| {
-                out.push(f(da[i], db[j]))
-            });
-            out
-        }
+        // Anything else (transposed, sliced, broadcast both ways): both
+        // operands gathered into row-major copies first, then the slice loop.
+        // The gather is compiled once per element type, not once per op as a
+        // strided loop around `f` would be (NOTE(notebook-build)).
+        _ => zip_slices(
+            &broadcast_vec::<A>(a, shape),
+            &broadcast_vec::<B>(b, shape),
+            &f,
+        ),
     }
+}
+
+/// The elements of `x` broadcast to `shape`, in row-major order.
+fn broadcast_vec<T: Element>(x: View, shape: &[usize]) -> Vec<T> {
+    let (data, l) = (x.data::<T>(), x.layout);
+    if l.shape.as_slice() == shape {
+        return contiguous_vec::<T>(x);
+    }
+    let strides = l.broadcast_strides(shape);
+    let mut out = Vec::with_capacity(shape.iter().product());
+    for_each_offsets(shape, [&strides], [l.offset], |[i]| out.push(data[i]));
+    out
 }
 
 /// How many consecutive output elements (of `shape`, row-major) see one
@@ -163,14 +176,10 @@ fn is_trailing(small: &[usize], shape: &[usize]) -> bool {
 
 /// `f(x[i])` over every element, in row-major order.
 pub(crate) fn map<A: Element, O: Element>(x: View, f: impl Fn(A) -> O) -> Vec<O> {
-    let (d, l) = (x.data::<A>(), x.layout);
-    match l.contiguous_range() {
-        Some(r) => map_slice(&d[r], &f),
-        None => {
-            let mut out = Vec::with_capacity(l.numel());
-            for_each_offsets(&l.shape, [&l.strides], [l.offset], |[i]| out.push(f(d[i])));
-            out
-        }
+    match x.layout.contiguous_range() {
+        Some(r) => map_slice(&x.data::<A>()[r], &f),
+        // A strided view is gathered first (see `zip_map`).
+        None => map_slice(&contiguous_vec::<A>(x), &f),
     }
 }
 
