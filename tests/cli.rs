@@ -64,10 +64,6 @@ fn data_root(test: &str) -> common::fixture::DataRoot {
     common::fixture::data_root(test)
 }
 
-fn normalize(line: &str) -> String {
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// The output lines of each cell of `kindling lecture`, by the cell's last code line.
 fn lecture_cells(out: &str) -> Vec<(String, Vec<String>)> {
     let mut cells: Vec<(String, Vec<String>)> = Vec::new();
@@ -137,18 +133,8 @@ fn lecture_replays_the_deterministic_cells_exactly() {
             .iter()
             .find(|(c, _)| c == code)
             .unwrap_or_else(|| panic!("no cell for {code} in:\n{out}"));
-        let at = lecture_lines
-            .iter()
-            .position(|l| l.trim() == code)
-            .unwrap_or_else(|| panic!("{code} not in the lecture"));
-        for (i, line) in got.iter().enumerate() {
-            assert_eq!(
-                normalize(line),
-                normalize(lecture_lines[at + 1 + i]),
-                "cell {code}, line {i}"
-            );
-            compared += 1;
-        }
+        let got: Vec<&str> = got.iter().map(String::as_str).collect();
+        compared += common::fixture::assert_lecture_printed(&lecture, code, &got);
     }
     assert_eq!(compared, 81, "lines compared");
     assert!(lecture_lines.contains(&"RuntimeError: expected scalar type Float but found Byte"));

@@ -223,7 +223,6 @@ fn the_lecture_notebook_shows_what_pytorch_printed_in_the_lecture() {
         return;
     };
     let lecture_lines: Vec<&str> = lecture.lines().collect();
-    let normalize = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let cells = code_cells(&executed);
     // The Rust cell (by its last line) and the lecture's Python cell it is.
     let deterministic = [
@@ -264,18 +263,11 @@ fn the_lecture_notebook_shows_what_pytorch_printed_in_the_lecture() {
     let mut compared = 0;
     for (rust, python) in deterministic {
         let got = shown(&cells, rust);
-        let at = lecture_lines
-            .iter()
-            .position(|l| l.trim() == python)
-            .unwrap_or_else(|| panic!("{python} not in the lecture"));
-        for (i, line) in got.lines().enumerate() {
-            assert_eq!(
-                normalize(line),
-                normalize(lecture_lines[at + 1 + i]),
-                "{rust}, line {i}"
-            );
-            compared += 1;
-        }
+        compared += common::fixture::assert_lecture_printed(
+            &lecture,
+            python,
+            &got.lines().collect::<Vec<_>>(),
+        );
     }
     assert_eq!(compared, 80, "lines compared");
     // The uint8 cell: the lecture's error, as Jupyter shows an exception, and the hint.

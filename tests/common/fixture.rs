@@ -91,6 +91,26 @@ pub fn lecture_text(test: &str) -> Option<String> {
     None
 }
 
+/// Asserts that `got`, the lines a replay shows for the lecture's Python cell
+/// `python`, are the lines the lecture printed under it (spacing aside), and
+/// returns how many were compared.
+pub fn assert_lecture_printed(lecture: &str, python: &str, got: &[&str]) -> usize {
+    let lines: Vec<&str> = lecture.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == python)
+        .unwrap_or_else(|| panic!("{python} not in the lecture"));
+    let normalize = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (i, line) in got.iter().enumerate() {
+        assert_eq!(
+            normalize(line),
+            normalize(lines[at + 1 + i]),
+            "cell {python}, line {i}"
+        );
+    }
+    got.len()
+}
+
 /// Samples of the synthetic MNIST.
 pub const SYNTHETIC_TRAIN: usize = 6000;
 pub const SYNTHETIC_TEST: usize = 1000;
