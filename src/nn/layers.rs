@@ -22,7 +22,8 @@ display_as_pytorch!(
     LogSoftmax, Dropout
 );
 
-pub(super) fn py_bool(b: bool) -> &'static str {
+/// A bool as Python prints it.
+pub(crate) fn py_bool(b: bool) -> &'static str {
     if b {
         "True"
     } else {

@@ -53,6 +53,7 @@ use std::path::Path;
 
 pub use conv::{AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, MaxPool2d, OutputSize};
 pub use kindling_derive::Module;
+pub(crate) use layers::py_bool;
 pub use layers::{
     Dropout, Flatten, Identity, Layers, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid,
     Softmax, Tanh, GELU,

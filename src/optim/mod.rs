@@ -1069,7 +1069,7 @@ fn py_zero_or_float(x: f64) -> String {
 }
 
 fn py_bool(b: bool) -> String {
-    (if b { "True" } else { "False" }).into()
+    crate::nn::py_bool(b).into()
 }
 
 /// PyTorch's `print(optimizer)` (the keys PyTorch 2.x lists; those kindling

@@ -116,7 +116,7 @@ impl OneCycleLR {
         }
     }
 
-    fn lr_at(&self, step: usize) -> f64 {
+    pub fn lr_at(&self, step: usize) -> f64 {
         let anneal = |start: f64, end: f64, pct: f64| {
             end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
         };
