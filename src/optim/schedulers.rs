@@ -116,6 +116,8 @@ impl OneCycleLR {
         }
     }
 
+    /// The learning rate at step `step` (0-based): what [`LrScheduler::step`]
+    /// sets after `step` steps, for a loop that sets the rate itself.
     pub fn lr_at(&self, step: usize) -> f64 {
         let anneal = |start: f64, end: f64, pct: f64| {
             end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
