@@ -58,6 +58,7 @@ pub mod vision;
 /// ```
 pub mod prelude {
     pub use crate::data::{DataLoader, Dataset};
+    pub use crate::io::Value;
     pub use crate::nn::{self, functional as F, Module, ModuleInfo};
     pub use crate::notebook::EvcxrDisplay;
     pub use crate::optim::{self, Optimizer};
@@ -107,6 +108,7 @@ pub mod accelerator {
 pub use autograd::{is_grad_enabled, no_grad, GradFn, NoGradGuard};
 pub use backend::cpu::runtime::{num_threads as get_num_threads, set_num_threads, with_threads};
 pub use error::{Error, Result};
+pub use io::{load, save};
 pub use ops::conv::{ConvOptions, Padding, Size2};
 pub use ops::elementwise::Operand;
 pub use ops::pool::{AvgPoolOptions, PoolOptions};

@@ -201,6 +201,102 @@ fn checkpoint_parts() -> (Sequential, Vec<u8>, Vec<u8>) {
     (model, weights, opt.state().to_bytes().unwrap())
 }
 
+const PICKLE_WORDS: &[&[u8]] = &[
+    b"\x80\x02",
+    b"\x80\x04\x95",
+    b"cos\nsystem\n",
+    b"ccollections\nOrderedDict\n",
+    b"ctorch._utils\n_rebuild_tensor_v2\n",
+    b"ctorch\nFloatStorage\n",
+    b"ctorch\nLongStorage\n",
+    b"ctorch\nSize\n",
+    b"X\x07\x00\x00\x00storage",
+    b"\x8c\x03cpu",
+    b"q\x00",
+    b"h\x00",
+    b"\x94",
+    b"\x93",
+    b"\x8a\x08",
+    b"(",
+    b"t",
+    b"R",
+    b"Q",
+    b"]",
+    b"}",
+    b"u",
+    b"e",
+    b"a",
+    b"s",
+    b"b",
+    b".",
+];
+
+/// A storage for the unpickler under fuzzing: zeros, up to 64 Ki elements.
+fn fuzz_storage(
+    kind: kindling::io::StorageKind,
+    key: &str,
+    numel: usize,
+) -> Result<Tensor, String> {
+    if numel > 1 << 16 {
+        return Err(format!("storage {key} too large"));
+    }
+    let _ = kind;
+    Ok(Tensor::zeros([numel]))
+}
+
+#[test]
+fn fuzz_pth_pickle() {
+    let model = tiny();
+    // Each byte can make an object, a memo entry and a stack slot, and the
+    // result at most two nodes per byte.
+    let target = Target {
+        name: "pth_pickle",
+        cap: |len| 16 * MIB + 256 * len,
+        dictionary: PICKLE_WORDS,
+    };
+    check(&target, &root(), &mut |bytes| {
+        let Ok(value) = kindling::io::pickle::read(bytes, &mut fuzz_storage) else {
+            return false;
+        };
+        let _ = value.to_string();
+        if let Ok(sd) = value.state_dict() {
+            let _ = model.load_state_dict(&sd);
+        }
+        true
+    });
+}
+
+#[test]
+fn fuzz_pth_into_a_model() {
+    let dir = scratch("pth_model");
+    let file = dir.join("model.pth");
+    let model = tiny();
+    let mut words = PICKLE_WORDS.to_vec();
+    words.extend_from_slice(&[
+        &b"PK\x03\x04"[..],
+        b"PK\x01\x02",
+        b"PK\x05\x06",
+        b"archive/data/0",
+    ]);
+    let words: &'static [&'static [u8]] = Box::leak(words.into_boxed_slice());
+    let target = Target {
+        name: "pth_model",
+        cap: |len| 16 * MIB + 8 * len,
+        dictionary: words,
+    };
+    check(&target, &root(), &mut |bytes| {
+        std::fs::write(&file, bytes).unwrap();
+        let loaded = kindling::load(&file).is_ok();
+        if model.load(&file).is_ok() {
+            assert_eq!(
+                model.forward(&Tensor::ones([1, 4])).unwrap().shape(),
+                &[1, 2]
+            );
+        }
+        loaded
+    });
+}
+
 const STATE_WORDS: &[&[u8]] = &[
     b"\"progress\"",
     b"\"history\"",
@@ -416,6 +512,37 @@ fn write_seeds() {
         "adam-amsgrad.safetensors",
         &adam.state().to_bytes().unwrap(),
     );
+
+    // .pth files as kindling writes them (a state dict; a checkpoint with
+    // an optimizer), their pickles, and a pickle of Python's protocol 4.
+    let sd = kindling::io::pth_bytes(&model.state_dict().into()).unwrap();
+    let ckpt = kindling::io::pth_bytes(&kindling::io::Value::dict([
+        ("model", model.state_dict().into()),
+        ("optimizer", adam.state_dict()),
+        ("epoch", 3.into()),
+        ("size", kindling::io::Value::Size(vec![2, 3])),
+        (
+            "tags",
+            kindling::io::Value::Set(vec!["a".into(), 1.5.into()]),
+        ),
+    ]))
+    .unwrap();
+    put("pth_model", "tiny.pth", &sd);
+    put("pth_model", "checkpoint.pth", &ckpt);
+    for (name, file) in [("tiny.pkl", &sd), ("checkpoint.pkl", &ckpt)] {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file.as_slice())).unwrap();
+        let mut pkl = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name("archive/data.pkl").unwrap(), &mut pkl)
+            .unwrap();
+        put("pth_pickle", name, &pkl);
+    }
+    // pickle.dumps((('a', {1, 2}), 'a', -300, 2**40, b'xy', None, [1, [2]], {'k': (1,)}), protocol=4)
+    let p4 = "8004953d00000000000000288c0161948f94284b014b0290869468004ad4feffff8a0600000000000143027879944e5d94284b015d944b0261657d948c016b944b0185947374942e";
+    let p4: Vec<u8> = (0..p4.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&p4[i..i + 2], 16).unwrap())
+        .collect();
+    put("pth_pickle", "python-protocol-4.pkl", &p4);
 
     // A checkpoint's state.json, as the library writes it.
     let dir = scratch("write_seeds");

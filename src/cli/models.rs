@@ -91,7 +91,7 @@ pub(super) fn dataset_of(meta: &Option<Value>, given: Option<DatasetName>) -> Da
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// A safetensors file (from `kindling train`, or PyTorch in the reference key layout)
+    /// Weights: a .pth (torch.save of a state_dict()) or .safetensors file, from `kindling train` or PyTorch, with the architecture's keys
     #[arg(long)]
     weights: PathBuf,
     /// Architecture: linear, threeblue, mlp, cnn or cnn-bn (default: from model.json beside the weights)
@@ -180,7 +180,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Failure> {
 
 #[derive(Args)]
 pub struct PredictArgs {
-    /// A safetensors file (from `kindling train`, or PyTorch in the reference key layout)
+    /// Weights: a .pth (torch.save of a state_dict()) or .safetensors file, from `kindling train` or PyTorch, with the architecture's keys
     #[arg(long)]
     weights: PathBuf,
     /// Architecture: linear, threeblue, mlp, cnn or cnn-bn (default: from model.json beside the weights)

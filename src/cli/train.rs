@@ -87,6 +87,11 @@ pub struct TrainArgs {
     /// Continue the interrupted run in this folder (its settings are used)
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Start from these weights instead of the seed's initialisation: a .pth
+    /// (torch.save of the model's state_dict()) or .safetensors file with the
+    /// architecture's keys, from PyTorch or an earlier run
+    #[arg(long, value_name = "WEIGHTS", conflicts_with = "resume")]
+    init: Option<PathBuf>,
     /// Print one JSON object with the results instead of the summary
     #[arg(long)]
     json: bool,
@@ -330,6 +335,9 @@ fn train_loop(
 
     kindling::manual_seed(config.seed);
     let model = config.arch.build();
+    if let Some(init) = &args.init {
+        model.load(init)?;
+    }
     let mut opt = config.optimizer(model.parameters());
     let interrupted = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone());

@@ -2,9 +2,13 @@
 //! writes, and file sets that change together (checkpoints).
 
 mod fileset;
+pub mod pickle;
+mod pth;
 
 pub(crate) use fileset::{pid_alive, read_bounded};
 pub use fileset::{read_set, remove_set, set_exists, write_set, DirLock, LOCK_FILE};
+pub(crate) use pth::is_zip;
+pub use pth::{load, parse as parse_pth, save, to_bytes as pth_bytes, StorageKind, Value};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -103,6 +107,16 @@ pub(crate) fn test_hook_until(point: &str, until: impl Fn() -> bool) {
     }
 }
 
+/// True when the file at `path` starts as a zip archive does (a `.pth`).
+pub(crate) fn file_is_zip(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && is_zip(&head)
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a
 /// rename, so a crash never leaves a half-written file under the final name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -135,10 +149,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
-struct Raw {
+pub(crate) struct Raw {
     dtype: Dtype,
     shape: Vec<usize>,
-    data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 impl View for &Raw {
@@ -156,7 +170,7 @@ impl View for &Raw {
     }
 }
 
-fn to_raw(t: &Tensor) -> Raw {
+pub(crate) fn to_raw(t: &Tensor) -> Raw {
     let (dtype, data) = match t.dtype() {
         DType::F32 => (
             Dtype::F32,

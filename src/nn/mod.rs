@@ -218,15 +218,30 @@ pub trait Module: ModuleInfo + Send + Sync + std::any::Any {
         load_state_dict(self.type_name(), &self.state_entries(), state)
     }
 
-    /// Writes the state dict as a safetensors file PyTorch can load
+    /// Writes the state dict to a file PyTorch can load: a `.pth` or `.pt`
+    /// path gets `torch.save`'s format (`model.load_state_dict(torch.load(path))`),
+    /// any other a safetensors file
     /// (`model.load_state_dict(safetensors.torch.load_file(path))`).
     fn save(&self, path: &Path) -> Result<()> {
+        let ext = path.extension().and_then(|e| e.to_str());
+        if matches!(ext, Some("pth" | "pt")) {
+            return crate::io::save(self.state_dict(), path);
+        }
         crate::io::save_safetensors(path, &self.state_dict(), &HashMap::new())
     }
 
-    /// Loads weights from a safetensors file (written by kindling or PyTorch).
+    /// Loads weights from a state dict file written by kindling or PyTorch: a
+    /// `.pth`/`.pt` of `torch.save(model.state_dict(), path)` (told apart by
+    /// its contents, not its name) or a safetensors file.
     fn load(&self, path: &Path) -> Result<()> {
-        let (tensors, _) = crate::io::load_safetensors(path)?;
+        let tensors = if crate::io::file_is_zip(path) {
+            crate::io::load(path)?.state_dict().map_err(|e| Error::Io {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?
+        } else {
+            crate::io::load_safetensors(path)?.0
+        };
         self.load_state_dict(&tensors).map_err(|e| match e {
             Error::StateDict(msg) => Error::StateDict(format!("{msg} (in {})", path.display())),
             other => other,

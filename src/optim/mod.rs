@@ -8,6 +8,7 @@
 //! moments, the step count) can be saved to a safetensors file and restored.
 
 mod schedulers;
+mod state_dict;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,6 +19,7 @@ pub use schedulers::{CosineAnnealingLR, LrScheduler, OneCycleLR, StepLR};
 
 use crate::backend::{backend, AdadeltaStep, AdamStep, Backend, RmspropStep, SgdStep, View};
 use crate::error::{Error, Result};
+use crate::io::Value;
 use crate::tensor::{Buffer, Tensor};
 
 /// An optimizer over a fixed list of parameters.
@@ -34,6 +36,36 @@ pub trait Optimizer {
     fn state(&self) -> OptimizerState;
     /// Restores a state from [`Optimizer::state`] for the same parameters.
     fn load_state(&mut self, state: &OptimizerState) -> Result<()>;
+    /// The parameters it updates (PyTorch's `param_groups[0]["params"]`).
+    fn params(&self) -> &[Tensor];
+    /// Its one parameter group's settings, with PyTorch's keys and values in
+    /// PyTorch's (alphabetical) order: what `print(optimizer)` lists and what
+    /// `state_dict()["param_groups"][0]` holds besides `params`.
+    fn param_group(&self) -> Vec<(&'static str, Value)>;
+
+    /// PyTorch's `optimizer.state_dict()`: `{"state": {index: {"step": ...,
+    /// buffer: tensor}}, "param_groups": [{settings..., "params": [0, 1, ...]}]}`,
+    /// which [`crate::save`] writes as a `.pth` that PyTorch's optimizer of
+    /// the same kind loads.
+    fn state_dict(&self) -> Value {
+        state_dict::to_pytorch(&self.state(), self.param_group(), self.params().len())
+    }
+
+    /// Loads PyTorch's `optimizer.state_dict()` (from a `.pth` checkpoint, or
+    /// from [`Optimizer::state_dict`]): the buffers and step count, and the
+    /// learning rate, as PyTorch does.
+    ///
+    /// # Errors
+    /// Unlike PyTorch, which takes every setting from the file, a setting
+    /// other than `lr` that differs from this optimizer's (`momentum`,
+    /// `betas`, ...) is refused by name, as are a number of parameters or a
+    /// buffer shape that does not fit, and buffers this optimizer does not
+    /// have.
+    fn load_state_dict(&mut self, state: &Value) -> Result<()> {
+        let kind = self.state().kind;
+        let s = state_dict::from_pytorch(state, &kind, &self.param_group(), self.params())?;
+        self.load_state(&s)
+    }
 }
 
 /// An optimizer's resumable state. Buffers are keyed `"{param index}.{name}"`
@@ -121,17 +153,7 @@ impl OptimizerState {
             )));
         }
         for (name, t) in &buffers {
-            if !t.dtype().is_floating_point() {
-                return Err(bad(format!(
-                    "optimizer state buffer {name} is {}, not a float tensor",
-                    t.dtype()
-                )));
-            }
-            if !t.to_vec::<f64>().iter().all(|v| v.is_finite()) {
-                return Err(bad(format!(
-                    "optimizer state buffer {name} holds NaN or infinite values"
-                )));
-            }
+            check_buffer(name, t).map_err(bad)?;
         }
         Ok(OptimizerState {
             kind: field("kind")?.clone(),
@@ -184,6 +206,22 @@ impl OptimizerState {
             None => Ok(None),
         }
     }
+}
+
+/// A state buffer must be a float tensor of finite values.
+fn check_buffer(name: &str, t: &Tensor) -> std::result::Result<(), String> {
+    if !t.dtype().is_floating_point() {
+        return Err(format!(
+            "optimizer state buffer {name} is {}, not a float tensor",
+            t.dtype()
+        ));
+    }
+    if !t.to_vec::<f64>().iter().all(|v| v.is_finite()) {
+        return Err(format!(
+            "optimizer state buffer {name} holds NaN or infinite values"
+        ));
+    }
+    Ok(())
 }
 
 /// Locks a parameter (for writing), its gradient and its state buffers, and
@@ -377,6 +415,24 @@ impl Optimizer for SGD {
         self.lr = lr;
     }
 
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn param_group(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("dampening", py_zero_or_float(self.dampening)),
+            ("differentiable", py_bool(false)),
+            ("foreach", Value::None),
+            ("fused", Value::None),
+            ("lr", py_float(self.lr)),
+            ("maximize", py_bool(false)),
+            ("momentum", py_zero_or_float(self.momentum)),
+            ("nesterov", py_bool(self.nesterov)),
+            ("weight_decay", py_zero_or_float(self.weight_decay)),
+        ]
+    }
+
     fn state(&self) -> OptimizerState {
         let buffers = self
             .buffers
@@ -554,6 +610,34 @@ impl Optimizer for Adam {
         self.lr = lr;
     }
 
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn param_group(&self) -> Vec<(&'static str, Value)> {
+        let weight_decay = if self.decoupled {
+            py_float(self.weight_decay)
+        } else {
+            py_zero_or_float(self.weight_decay)
+        };
+        vec![
+            ("amsgrad", py_bool(self.amsgrad)),
+            (
+                "betas",
+                Value::Tuple(vec![py_float(self.betas.0), py_float(self.betas.1)]),
+            ),
+            ("capturable", py_bool(false)),
+            ("decoupled_weight_decay", py_bool(self.decoupled)),
+            ("differentiable", py_bool(false)),
+            ("eps", py_float(self.eps)),
+            ("foreach", Value::None),
+            ("fused", Value::None),
+            ("lr", py_float(self.lr)),
+            ("maximize", py_bool(false)),
+            ("weight_decay", weight_decay),
+        ]
+    }
+
     fn state(&self) -> OptimizerState {
         let mut buffers = Vec::new();
         for (i, m) in self.moments.iter().enumerate() {
@@ -697,6 +781,23 @@ impl Optimizer for Adadelta {
 
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn param_group(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("capturable", py_bool(false)),
+            ("differentiable", py_bool(false)),
+            ("eps", py_float(self.eps)),
+            ("foreach", Value::None),
+            ("lr", py_float(self.lr)),
+            ("maximize", py_bool(false)),
+            ("rho", py_float(self.rho)),
+            ("weight_decay", py_zero_or_float(self.weight_decay)),
+        ]
     }
 
     fn state(&self) -> OptimizerState {
@@ -852,6 +953,25 @@ impl Optimizer for RMSprop {
 
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn param_group(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("alpha", py_float(self.alpha)),
+            ("capturable", py_bool(false)),
+            ("centered", py_bool(self.centered)),
+            ("differentiable", py_bool(false)),
+            ("eps", py_float(self.eps)),
+            ("foreach", Value::None),
+            ("lr", py_float(self.lr)),
+            ("maximize", py_bool(false)),
+            ("momentum", py_zero_or_float(self.momentum)),
+            ("weight_decay", py_zero_or_float(self.weight_decay)),
+        ]
     }
 
     fn state(&self) -> OptimizerState {
@@ -1013,6 +1133,27 @@ impl Optimizer for Adagrad {
         self.lr = lr;
     }
 
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn param_group(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("differentiable", py_bool(false)),
+            ("eps", py_float(self.eps)),
+            ("foreach", Value::None),
+            ("fused", Value::None),
+            (
+                "initial_accumulator_value",
+                py_zero_or_float(self.initial_accumulator_value),
+            ),
+            ("lr", py_float(self.lr)),
+            ("lr_decay", py_zero_or_float(self.lr_decay)),
+            ("maximize", py_bool(false)),
+            ("weight_decay", py_zero_or_float(self.weight_decay)),
+        ]
+    }
+
     fn state(&self) -> OptimizerState {
         let buffers = self
             .sums
@@ -1044,7 +1185,7 @@ impl Optimizer for Adagrad {
 fn param_group_repr(
     f: &mut fmt::Formatter<'_>,
     name: &str,
-    entries: &[(&str, String)],
+    entries: &[(&'static str, Value)],
 ) -> fmt::Result {
     writeln!(f, "{name} (\nParameter Group 0")?;
     for (key, value) in entries {
@@ -1053,141 +1194,58 @@ fn param_group_repr(
     f.write_str(")")
 }
 
-/// A float hyper-parameter as Python prints it.
-fn py_float(x: f64) -> String {
-    crate::tensor::dtype::python_float(x)
+/// A float hyper-parameter.
+fn py_float(x: f64) -> Value {
+    Value::Float(x)
 }
 
 /// A hyper-parameter whose PyTorch default is the integer 0: `0` when unset,
-/// else the float as Python prints it.
-fn py_zero_or_float(x: f64) -> String {
+/// else the float.
+fn py_zero_or_float(x: f64) -> Value {
     if x == 0.0 {
-        "0".into()
+        Value::Int(0)
     } else {
-        py_float(x)
+        Value::Float(x)
     }
 }
 
-fn py_bool(b: bool) -> String {
-    crate::nn::py_bool(b).into()
+fn py_bool(b: bool) -> Value {
+    Value::Bool(b)
 }
 
 /// PyTorch's `print(optimizer)` (the keys PyTorch 2.x lists; those kindling
 /// has no switch for, such as `foreach` or `maximize`, at PyTorch's defaults).
 impl fmt::Display for SGD {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        param_group_repr(
-            f,
-            "SGD",
-            &[
-                ("dampening", py_zero_or_float(self.dampening)),
-                ("differentiable", py_bool(false)),
-                ("foreach", "None".into()),
-                ("fused", "None".into()),
-                ("lr", py_float(self.lr)),
-                ("maximize", py_bool(false)),
-                ("momentum", py_zero_or_float(self.momentum)),
-                ("nesterov", py_bool(self.nesterov)),
-                ("weight_decay", py_zero_or_float(self.weight_decay)),
-            ],
-        )
+        param_group_repr(f, "SGD", &self.param_group())
     }
 }
 
 /// PyTorch's `print(optimizer)` for Adam and AdamW.
 impl fmt::Display for Adam {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let weight_decay = if self.decoupled {
-            py_float(self.weight_decay)
-        } else {
-            py_zero_or_float(self.weight_decay)
-        };
-        param_group_repr(
-            f,
-            self.kind(),
-            &[
-                ("amsgrad", py_bool(self.amsgrad)),
-                (
-                    "betas",
-                    format!("({}, {})", py_float(self.betas.0), py_float(self.betas.1)),
-                ),
-                ("capturable", py_bool(false)),
-                ("decoupled_weight_decay", py_bool(self.decoupled)),
-                ("differentiable", py_bool(false)),
-                ("eps", py_float(self.eps)),
-                ("foreach", "None".into()),
-                ("fused", "None".into()),
-                ("lr", py_float(self.lr)),
-                ("maximize", py_bool(false)),
-                ("weight_decay", weight_decay),
-            ],
-        )
+        param_group_repr(f, self.kind(), &self.param_group())
     }
 }
 
 /// PyTorch's `print(optimizer)`.
 impl fmt::Display for Adadelta {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        param_group_repr(
-            f,
-            "Adadelta",
-            &[
-                ("capturable", py_bool(false)),
-                ("differentiable", py_bool(false)),
-                ("eps", py_float(self.eps)),
-                ("foreach", "None".into()),
-                ("lr", py_float(self.lr)),
-                ("maximize", py_bool(false)),
-                ("rho", py_float(self.rho)),
-                ("weight_decay", py_zero_or_float(self.weight_decay)),
-            ],
-        )
+        param_group_repr(f, "Adadelta", &self.param_group())
     }
 }
 
 /// PyTorch's `print(optimizer)`.
 impl fmt::Display for RMSprop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        param_group_repr(
-            f,
-            "RMSprop",
-            &[
-                ("alpha", py_float(self.alpha)),
-                ("capturable", py_bool(false)),
-                ("centered", py_bool(self.centered)),
-                ("differentiable", py_bool(false)),
-                ("eps", py_float(self.eps)),
-                ("foreach", "None".into()),
-                ("lr", py_float(self.lr)),
-                ("maximize", py_bool(false)),
-                ("momentum", py_zero_or_float(self.momentum)),
-                ("weight_decay", py_zero_or_float(self.weight_decay)),
-            ],
-        )
+        param_group_repr(f, "RMSprop", &self.param_group())
     }
 }
 
 /// PyTorch's `print(optimizer)`.
 impl fmt::Display for Adagrad {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        param_group_repr(
-            f,
-            "Adagrad",
-            &[
-                ("differentiable", py_bool(false)),
-                ("eps", py_float(self.eps)),
-                ("foreach", "None".into()),
-                ("fused", "None".into()),
-                (
-                    "initial_accumulator_value",
-                    py_zero_or_float(self.initial_accumulator_value),
-                ),
-                ("lr", py_float(self.lr)),
-                ("lr_decay", py_zero_or_float(self.lr_decay)),
-                ("maximize", py_bool(false)),
-                ("weight_decay", py_zero_or_float(self.weight_decay)),
-            ],
-        )
+        param_group_repr(f, "Adagrad", &self.param_group())
     }
 }
 
