@@ -335,10 +335,49 @@ activation!(
     /// Returns its input unchanged.
     Identity, x => Ok(x.clone())
 );
-activation!(
-    /// `max(x, 0)`.
-    ReLU, x => Ok(x.relu())
-);
+/// `max(x, 0)`.
+///
+/// `ReLU::new().inplace(true)` is PyTorch's `nn.ReLU(inplace=True)` (as
+/// torchvision's models build it) for its printout; kindling computes a new
+/// tensor either way, which gives the same values and gradients.
+#[derive(Clone, Debug, Default)]
+pub struct ReLU {
+    /// `inplace=` (printed only).
+    pub inplace: bool,
+}
+
+impl ReLU {
+    /// `nn.ReLU()`.
+    pub fn new() -> ReLU {
+        ReLU { inplace: false }
+    }
+
+    /// `nn.ReLU(inplace=...)`.
+    pub fn inplace(mut self, inplace: bool) -> ReLU {
+        self.inplace = inplace;
+        self
+    }
+}
+
+impl ModuleInfo for ReLU {
+    fn type_name(&self) -> &str {
+        "ReLU"
+    }
+
+    fn extra_repr(&self) -> String {
+        if self.inplace {
+            "inplace=True".into()
+        } else {
+            String::new()
+        }
+    }
+}
+
+impl Module for ReLU {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.relu())
+    }
+}
 activation!(
     /// `1 / (1 + e^-x)`: squashes to (0, 1).
     Sigmoid, x => Ok(x.sigmoid())

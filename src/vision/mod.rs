@@ -8,6 +8,7 @@ pub mod digit;
 pub mod download;
 pub mod idx;
 pub mod io;
+pub mod models;
 
 pub use custom::CustomImageDataset;
 pub use datasets::{
