@@ -75,15 +75,20 @@ fn kindling_writes_the_files_pytorch_loaded_and_checked() {
     let dir = temp_dir("pth-kindling");
     let cases = golden("pth_cases.json");
     for (name, bytes) in pth::kindling_files(&dir, &cases) {
-        // Byte for byte what `make_pth_goldens.py --check` loaded into PyTorch
-        // (`weights_only=True`, `strict=True`).
-        assert!(
-            bytes == pth::golden_bytes(&name),
-            "{name} differs from the file PyTorch checked: run `cargo run --release --example write_pth_goldens` and `make_pth_goldens.py --check`"
-        );
-        // And kindling reads back what it wrote.
+        let checked = pth::golden_bytes(&name);
         let back = kindling::io::parse_pth(&bytes).unwrap();
-        assert!(back.items().is_some(), "{name}");
+        if name.starts_with("checkpoint") || name.starts_with("adam") {
+            // A training step's last bits may depend on the CPU's kernels:
+            // the same structure, settings and keys, tensors within 1e-6.
+            same_values(&name, &back, &kindling::io::parse_pth(&checked).unwrap());
+        } else {
+            // Byte for byte what `make_pth_goldens.py --check` loaded into
+            // PyTorch (`weights_only=True`, `strict=True`).
+            assert!(
+                bytes == checked,
+                "{name} differs from the file PyTorch checked: run `cargo run --release --example write_pth_goldens` and `make_pth_goldens.py --check`"
+            );
+        }
     }
     let check = golden("pth_kindling_check.json");
     for what in ["logits_max_diff", "step_max_diff"] {
@@ -94,6 +99,30 @@ fn kindling_writes_the_files_pytorch_loaded_and_checked() {
         }
     }
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Equal values, tensors within 1e-6 (relative to the largest).
+fn same_values(what: &str, a: &Value, b: &Value) {
+    match (a, b) {
+        (Value::Tensor(x), Value::Tensor(y)) => {
+            assert_eq!(x.dtype(), y.dtype(), "{what}");
+            assert_tensor_close(what, x, y, 1e-6);
+        }
+        (Value::Dict(x), Value::Dict(y)) | (Value::OrderedDict(x), Value::OrderedDict(y)) => {
+            assert_eq!(x.len(), y.len(), "{what}");
+            for ((kx, vx), (ky, vy)) in x.iter().zip(y) {
+                assert_eq!(kx.to_string(), ky.to_string(), "{what}");
+                same_values(&format!("{what}[{kx}]"), vx, vy);
+            }
+        }
+        (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
+            assert_eq!(x.len(), y.len(), "{what}");
+            for (i, (vx, vy)) in x.iter().zip(y).enumerate() {
+                same_values(&format!("{what}[{i}]"), vx, vy);
+            }
+        }
+        _ => assert_eq!(a.to_string(), b.to_string(), "{what}"),
+    }
 }
 
 #[test]

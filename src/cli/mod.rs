@@ -33,6 +33,8 @@ enum Command {
     Eval(models::EvalArgs),
     /// Classify image files (PNG/JPEG) with saved weights
     Predict(models::PredictArgs),
+    /// Write saved weights as an ONNX model (ONNX Runtime, Triton, browsers)
+    Export(models::ExportArgs),
     /// Download or verify datasets
     Data(data::DataArgs),
     /// Time the speed jobs (training epochs, inference, memory) with fixed seeds
@@ -284,6 +286,7 @@ pub fn run(args: Vec<String>) -> i32 {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => models::eval(a),
         Command::Predict(a) => models::predict(a),
+        Command::Export(a) => models::export(a),
         Command::Data(a) => data::run(a),
         Command::Bench(a) => bench::run(a),
     };

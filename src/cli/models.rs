@@ -254,3 +254,51 @@ pub fn predict(args: PredictArgs) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// What `export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// ONNX, opset 17, with a dynamic batch size
+    Onnx,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Weights: a .pth or .safetensors file, from `kindling train` or PyTorch, with the architecture's keys
+    #[arg(long)]
+    weights: PathBuf,
+    /// Architecture: linear, threeblue, mlp, cnn or cnn-bn (default: from model.json beside the weights)
+    #[arg(long)]
+    model: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "onnx")]
+    format: ExportFormat,
+    /// The file to write
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `kindling export`: the model in eval mode, as ONNX; its input is what
+/// the model takes (`[batch, 1, 28, 28]`, normalized as the run recorded).
+pub fn export(args: ExportArgs) -> Result<(), Failure> {
+    let (net, meta) = load_model(&args.weights, args.model.as_deref())?;
+    match args.format {
+        ExportFormat::Onnx => kindling::io::onnx::export(&net, &[1, 28, 28], &args.out)?,
+    }
+    let normalize = meta
+        .as_ref()
+        .and_then(|m| m["normalize"].as_array().cloned())
+        .map(|v| {
+            format!(
+                " (feed it images normalized as the run was: (x - {}) / {})",
+                v[0], v[1]
+            )
+        })
+        .unwrap_or_default();
+    println!(
+        "wrote {}: {} for input [batch, 1, 28, 28]{normalize}",
+        args.out.display(),
+        net.arch.name()
+    );
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! writes, and file sets that change together (checkpoints).
 
 mod fileset;
+pub mod onnx;
 pub mod pickle;
 mod pth;
 

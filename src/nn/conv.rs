@@ -4,7 +4,8 @@
 use std::fmt;
 
 use super::{init, Module, ModuleInfo};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::io::onnx::{Attr, Graph};
 use crate::ops::conv::{ConvOptions, Padding, Size2};
 use crate::ops::pool::{AvgPoolOptions, PoolOptions};
 use crate::tensor::Tensor;
@@ -169,7 +170,55 @@ impl ModuleInfo for Conv2d {
     }
 }
 
+/// A pair as ONNX's integer list.
+fn ints(p: [usize; 2]) -> Attr {
+    Attr::Ints(p.iter().map(|&v| v as i64).collect())
+}
+
+/// ONNX's `pads` (`[top, left, bottom, right]`) for symmetric padding `p`.
+fn pads(p: [usize; 2]) -> Attr {
+    Attr::Ints([p[0], p[1], p[0], p[1]].iter().map(|&v| v as i64).collect())
+}
+
 impl Module for Conv2d {
+    /// `Conv(x, weight, bias)` with the strides, pads, dilations and groups.
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let o = self.options;
+        let [kh, kw] = self.kernel_size();
+        let pads = match o.padding {
+            Padding::Zeros(p) => pads(p),
+            Padding::Valid => pads([0, 0]),
+            // PyTorch puts an odd total's extra row and column after.
+            Padding::Same => {
+                let t = [o.dilation.0[0] * (kh - 1), o.dilation.0[1] * (kw - 1)];
+                let before = [t[0] / 2, t[1] / 2];
+                Attr::Ints(
+                    [before[0], before[1], t[0] - before[0], t[1] - before[1]]
+                        .iter()
+                        .map(|&v| v as i64)
+                        .collect(),
+                )
+            }
+        };
+        let w = g.param("weight", &self.weight)?;
+        let mut inputs = vec![x.to_string(), w];
+        if let Some(b) = &self.bias {
+            inputs.push(g.param("bias", b)?);
+        }
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        Ok(g.node(
+            "Conv",
+            &inputs,
+            vec![
+                ("dilations", ints(o.dilation.0)),
+                ("group", Attr::Int(o.groups as i64)),
+                ("kernel_shape", ints([kh, kw])),
+                ("pads", pads),
+                ("strides", ints(o.stride.0)),
+            ],
+        ))
+    }
+
     /// `F.conv2d(x, weight, bias, ...)` (grad_fn `ConvolutionBackward0`).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.try_conv2d(&self.weight, self.bias.as_ref(), self.options)
@@ -240,6 +289,21 @@ impl ModuleInfo for MaxPool2d {
 }
 
 impl Module for MaxPool2d {
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let o = self.options;
+        Ok(g.node(
+            "MaxPool",
+            &[x],
+            vec![
+                ("ceil_mode", Attr::Int(o.ceil_mode as i64)),
+                ("dilations", ints(o.dilation.unwrap_or(Size2([1, 1])).0)),
+                ("kernel_shape", ints(self.kernel_size.0)),
+                ("pads", pads(o.padding.0)),
+                ("strides", ints(o.stride.unwrap_or(self.kernel_size).0)),
+            ],
+        ))
+    }
+
     /// `F.max_pool2d(x, ...)` (grad_fn `MaxPool2DWithIndicesBackward0`).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(
@@ -299,6 +363,26 @@ impl ModuleInfo for AvgPool2d {
 }
 
 impl Module for AvgPool2d {
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let o = self.options;
+        if o.divisor_override.is_some() {
+            return Err(Error::Value(
+                "ONNX export: AvgPool2d with divisor_override has no ONNX form".into(),
+            ));
+        }
+        Ok(g.node(
+            "AveragePool",
+            &[x],
+            vec![
+                ("ceil_mode", Attr::Int(o.ceil_mode as i64)),
+                ("count_include_pad", Attr::Int(o.count_include_pad as i64)),
+                ("kernel_shape", ints(self.kernel_size.0)),
+                ("pads", pads(o.padding.0)),
+                ("strides", ints(o.stride.unwrap_or(self.kernel_size).0)),
+            ],
+        ))
+    }
+
     /// `F.avg_pool2d(x, ...)` (grad_fn `AvgPool2DBackward0`).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.try_avg_pool2d(self.kernel_size, self.options)
@@ -348,6 +432,24 @@ macro_rules! adaptive_pool {
         }
 
         impl Module for $name {
+            /// `GlobalAveragePool` or `GlobalMaxPool` for an output of 1×1;
+            /// other sizes have no ONNX form here.
+            fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+                if self.output_size.0 != [1, 1] {
+                    return Err(Error::Value(format!(
+                        "ONNX export: {} to {:?} has no ONNX form (to 1x1 has)",
+                        stringify!($name),
+                        self.output_size.0
+                    )));
+                }
+                let op = if stringify!($name).contains("Max") {
+                    "GlobalMaxPool"
+                } else {
+                    "GlobalAveragePool"
+                };
+                Ok(g.node(op, &[x], vec![]))
+            }
+
             #[doc = concat!("`F.", stringify!($forward), "(x, output_size)` (grad_fn `", $node, "`).")]
             fn forward(&self, x: &Tensor) -> Result<Tensor> {
                 crate::nn::functional::$forward(x, self.output_size)

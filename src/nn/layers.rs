@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{init, Module, ModuleInfo};
 use crate::error::{Error, Result};
+use crate::io::onnx::{Attr, Graph};
 use crate::tensor::random::with_global;
 use crate::tensor::Tensor;
 
@@ -69,6 +70,17 @@ impl ModuleInfo for Flatten {
 impl Module for Flatten {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.try_flatten(self.start_dim, self.end_dim)
+    }
+
+    /// ONNX's `Flatten`, which keeps 2 dimensions: `start_dim` 1 to the end only.
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        if self.start_dim != 1 || self.end_dim != -1 {
+            return Err(Error::Value(format!(
+                "ONNX export: Flatten(start_dim={}, end_dim={}) has no ONNX form (start_dim=1, end_dim=-1 has)",
+                self.start_dim, self.end_dim
+            )));
+        }
+        Ok(g.node("Flatten", &[x], vec![("axis", Attr::Int(1))]))
     }
 }
 
@@ -142,6 +154,17 @@ impl ModuleInfo for Linear {
 }
 
 impl Module for Linear {
+    /// `Gemm(x, weight, bias, transB=1)`.
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let w = g.param("weight", &self.weight)?;
+        let mut inputs = vec![x.to_string(), w];
+        if let Some(b) = &self.bias {
+            inputs.push(g.param("bias", b)?);
+        }
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        Ok(g.node("Gemm", &inputs, vec![("transB", Attr::Int(1))]))
+    }
+
     /// `x · Wᵀ + b` as one `addmm` for a batch of rows (grad_fn `AddmmBackward0`).
     ///
     /// Errors, in PyTorch's words: uint8 input gives `expected scalar type Float
@@ -295,6 +318,14 @@ impl ModuleInfo for Sequential {
 }
 
 impl Module for Sequential {
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let mut y = x.to_string();
+        for (i, m) in self.modules.iter().enumerate() {
+            y = g.child(&i.to_string(), m.as_ref(), &y)?;
+        }
+        Ok(y)
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut y = x.clone();
         for m in &self.modules {
@@ -305,7 +336,7 @@ impl Module for Sequential {
 }
 
 macro_rules! activation {
-    ($(#[$doc:meta])* $name:ident, $x:ident => $body:expr) => {
+    ($(#[$doc:meta])* $name:ident, $x:ident => $body:expr, onnx: $op:expr) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Default)]
         pub struct $name;
@@ -327,13 +358,21 @@ macro_rules! activation {
             fn forward(&self, $x: &Tensor) -> Result<Tensor> {
                 $body
             }
+
+            fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+                let op: Option<&str> = $op;
+                Ok(match op {
+                    Some(op) => g.node(op, &[x], vec![]),
+                    None => x.to_string(),
+                })
+            }
         }
     };
 }
 
 activation!(
     /// Returns its input unchanged.
-    Identity, x => Ok(x.clone())
+    Identity, x => Ok(x.clone()), onnx: None
 );
 /// `max(x, 0)`.
 ///
@@ -377,14 +416,18 @@ impl Module for ReLU {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(x.relu())
     }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        Ok(g.node("Relu", &[x], vec![]))
+    }
 }
 activation!(
     /// `1 / (1 + e^-x)`: squashes to (0, 1).
-    Sigmoid, x => Ok(x.sigmoid())
+    Sigmoid, x => Ok(x.sigmoid()), onnx: Some("Sigmoid")
 );
 activation!(
     /// `tanh(x)`: squashes to (-1, 1).
-    Tanh, x => Ok(x.tanh())
+    Tanh, x => Ok(x.tanh()), onnx: Some("Tanh")
 );
 
 /// `x` for positive inputs, `negative_slope · x` otherwise.
@@ -422,6 +465,14 @@ impl ModuleInfo for LeakyReLU {
 }
 
 impl Module for LeakyReLU {
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        Ok(g.node(
+            "LeakyRelu",
+            &[x],
+            vec![("alpha", Attr::Float(self.negative_slope as f32))],
+        ))
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.try_leaky_relu(self.negative_slope)
     }
@@ -488,6 +539,10 @@ impl ModuleInfo for Softmax {
 }
 
 impl Module for Softmax {
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        Ok(g.node("Softmax", &[x], vec![("axis", Attr::Int(self.dim as i64))]))
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.try_softmax(self.dim)
     }
@@ -517,6 +572,14 @@ impl ModuleInfo for LogSoftmax {
 }
 
 impl Module for LogSoftmax {
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        Ok(g.node(
+            "LogSoftmax",
+            &[x],
+            vec![("axis", Attr::Int(self.dim as i64))],
+        ))
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.try_log_softmax(self.dim)
     }
@@ -561,6 +624,11 @@ impl ModuleInfo for Dropout {
 }
 
 impl Module for Dropout {
+    /// Nothing: dropout is the identity in eval mode.
+    fn onnx(&self, _g: &mut Graph, x: &str) -> Result<String> {
+        Ok(x.to_string())
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if !self.training.load(Ordering::Relaxed) || self.p == 0.0 {
             return Ok(x.clone());

@@ -211,6 +211,19 @@ pub trait Module: ModuleInfo + Send + Sync + std::any::Any {
         }
     }
 
+    /// Adds what [`forward`](Module::forward) computes in eval mode to an ONNX
+    /// graph, applied to the value named `x`, and returns its output's name
+    /// (see [`crate::io::onnx`]). Built-in layers and the reference models
+    /// have it; a module of your own that writes `forward` writes this too,
+    /// calling [`Graph::child`](crate::io::onnx::Graph::child) for its layers.
+    fn onnx(&self, g: &mut crate::io::onnx::Graph, x: &str) -> Result<String> {
+        let _ = (g, x);
+        Err(Error::Value(format!(
+            "{} has no ONNX form: write Module::onnx for it (the steps of its forward, as graph nodes)",
+            self.type_name()
+        )))
+    }
+
     /// Copies values into the parameters and buffers by name. Strict: every
     /// missing, unexpected or wrongly shaped key is reported by name, and
     /// nothing is changed unless all keys fit.

@@ -47,6 +47,7 @@ use super::{
     BatchNorm2d, Conv2d, Dropout, Flatten, Linear, Module, ModuleInfo, ReLU, Sequential, Sigmoid,
 };
 use crate::error::{Error, Result};
+use crate::io::onnx::{Attr, Graph};
 use crate::tensor::Tensor;
 
 /// A reference architecture.
@@ -211,6 +212,17 @@ impl ModuleInfo for Net {
 }
 
 impl Module for Net {
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        match &self.body {
+            Body::Mlp { flatten, layers } => {
+                let x = g.child("flatten", flatten, x)?;
+                g.child("layers", layers, &x)
+            }
+            Body::Cnn(cnn) => cnn.onnx(g, x),
+            Body::CnnBn(cnn) => cnn.onnx(g, x),
+        }
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match &self.body {
             Body::Mlp { flatten, layers } => layers.forward(&flatten.forward(x)?),
@@ -273,7 +285,33 @@ fn as_images(x: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// The steps after the convolutions, shared by `Net` and `NetBN`'s ONNX
+/// graphs: `max_pool2d(2)`, (dropout1), `flatten(1)`, `fc1`, ReLU, (dropout2), `fc2`.
+fn onnx_head(g: &mut Graph, x: &str, fc1: &Linear, fc2: &Linear) -> Result<String> {
+    let x = g.node(
+        "MaxPool",
+        &[x],
+        vec![
+            ("kernel_shape", Attr::Ints(vec![2, 2])),
+            ("strides", Attr::Ints(vec![2, 2])),
+        ],
+    );
+    let x = g.node("Flatten", &[&x], vec![("axis", Attr::Int(1))]);
+    let x = g.child("fc1", fc1, &x)?;
+    let x = g.node("Relu", &[&x], vec![]);
+    g.child("fc2", fc2, &x)
+}
+
 impl Module for Cnn {
+    /// The steps of `forward` (for `[N, 1, 28, 28]` input).
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let x = g.child("conv1", &self.conv1, x)?;
+        let x = g.node("Relu", &[&x], vec![]);
+        let x = g.child("conv2", &self.conv2, &x)?;
+        let x = g.node("Relu", &[&x], vec![]);
+        onnx_head(g, &x, &self.fc1, &self.fc2)
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = as_images(x)?;
         let x = self.conv1.forward(&x)?.relu();
@@ -338,6 +376,17 @@ impl Default for CnnBn {
 }
 
 impl Module for CnnBn {
+    /// The steps of `forward` (for `[N, 1, 28, 28]` input).
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let x = g.child("conv1", &self.conv1, x)?;
+        let x = g.child("bn1", &self.bn1, &x)?;
+        let x = g.node("Relu", &[&x], vec![]);
+        let x = g.child("conv2", &self.conv2, &x)?;
+        let x = g.child("bn2", &self.bn2, &x)?;
+        let x = g.node("Relu", &[&x], vec![]);
+        onnx_head(g, &x, &self.fc1, &self.fc2)
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = as_images(x)?;
         let x = self.bn1.forward(&self.conv1.forward(&x)?)?.relu();

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::layers::{dropout_mask, py_bool};
 use super::{Module, ModuleInfo};
 use crate::error::{Error, Result};
+use crate::io::onnx::{Attr, Graph};
 use crate::ops::norm::batch_norm;
 use crate::tensor::{DType, Scalar, Tensor};
 
@@ -24,6 +25,31 @@ struct BatchNormState {
 }
 
 impl BatchNormState {
+    /// `BatchNormalization(x, weight, bias, running_mean, running_var)`, as in eval mode.
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let (Some(mean), Some(var)) = (&self.running_mean, &self.running_var) else {
+            return Err(Error::Value(
+                "ONNX export: BatchNorm without running statistics (track_running_stats=False) has no ONNX form".into(),
+            ));
+        };
+        let c = self.num_features;
+        let weight = match &self.weight {
+            Some(w) => g.param("weight", w)?,
+            None => g.param("weight", &Tensor::ones([c]))?,
+        };
+        let bias = match &self.bias {
+            Some(b) => g.param("bias", b)?,
+            None => g.param("bias", &Tensor::zeros([c]))?,
+        };
+        let mean = g.param("running_mean", mean)?;
+        let var = g.param("running_var", var)?;
+        Ok(g.node(
+            "BatchNormalization",
+            &[x, &weight, &bias, &mean, &var],
+            vec![("epsilon", Attr::Float(self.eps as f32))],
+        ))
+    }
+
     fn new(num_features: usize, affine: bool, track_running_stats: bool) -> BatchNormState {
         let c = num_features;
         BatchNormState {
@@ -197,6 +223,10 @@ macro_rules! batch_norm_module {
         }
 
         impl Module for $name {
+            fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+                self.state.onnx(g, x)
+            }
+
             fn forward(&self, x: &Tensor) -> Result<Tensor> {
                 if !$ranks.contains(&x.dim()) {
                     return Err(Error::Value(format!(
@@ -428,6 +458,11 @@ impl ModuleInfo for Dropout2d {
 }
 
 impl Module for Dropout2d {
+    /// Nothing: dropout is the identity in eval mode.
+    fn onnx(&self, _g: &mut Graph, x: &str) -> Result<String> {
+        Ok(x.to_string())
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         dropout2d(x, self.p, self.training.load(Ordering::Relaxed))
     }

@@ -35,6 +35,7 @@ pub fn assert_values_close(what: &str, got: &[f64], want: &[f64], rtol: f64) {
 pub use kindling::testing::assert_gradcheck;
 
 pub mod fixture;
+pub mod onnx;
 pub mod pth;
 pub mod server;
 pub mod tower;
