@@ -5,6 +5,8 @@ mod display;
 pub(crate) mod dtype;
 pub(crate) mod layout;
 mod literal;
+#[cfg(feature = "ndarray")]
+mod ndarray;
 pub mod random;
 mod size;
 pub(crate) mod storage;
