@@ -180,7 +180,7 @@ fn hostile() -> Vec<String> {
 fn hostile_files_are_refused_in_one_line_and_nothing_in_them_runs() {
     let dir = temp_dir("pth-hostile");
     let names = hostile();
-    assert_eq!(names.len(), 10);
+    assert_eq!(names.len(), 11);
     for name in &names {
         let path = unpacked(&format!("hostile/{name}.pth"), &dir);
         let e = kindling::load(&path).unwrap_err().to_string();
@@ -199,6 +199,7 @@ fn hostile_files_are_refused_in_one_line_and_nothing_in_them_runs() {
             "zip_bomb" => "compressed",
             "nested_lists" => "deeper than 256 levels",
             "truncated_zip" => "not a valid .pth file",
+            "whole_model" => "`__main__.NeuralNetwork`",
             other => panic!("no expectation for {other}"),
         };
         assert!(e.contains(expect), "{name}: {e}");

@@ -408,6 +408,11 @@ macro_rules! adaptive_pool {
         }
 
         impl $name {
+            /// Whether the size was given as one number.
+            pub(crate) fn square(&self) -> bool {
+                self.square
+            }
+
             #[doc = concat!("`", $torch, "(output_size)`: a number or a pair.")]
             pub fn new(output_size: impl Into<OutputSize>) -> $name {
                 let OutputSize(size, square) = output_size.into();

@@ -45,6 +45,7 @@ mod layers;
 mod loss;
 pub mod models;
 mod norm;
+mod spec;
 pub mod utils;
 
 use std::collections::HashMap;
@@ -60,6 +61,7 @@ pub use layers::{
 };
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss, Reduction};
 pub use norm::{BatchNorm1d, BatchNorm2d, Dropout2d, LayerNorm};
+pub use spec::{load_model, save_model, MODULE_KEY};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -570,5 +572,12 @@ pub fn format_module(m: &dyn ModuleInfo) -> String {
 impl fmt::Display for dyn Module + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format_module(self))
+    }
+}
+
+/// The printout, so that `Result<Box<dyn Module>>` can be unwrapped.
+impl fmt::Debug for dyn Module + '_ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }

@@ -165,6 +165,11 @@ macro_rules! batch_norm_module {
                 }
             }
 
+            /// `(num_features, eps, momentum)`.
+            pub(crate) fn settings(&self) -> (usize, f64, Option<f64>) {
+                (self.state.num_features, self.state.eps, self.state.momentum)
+            }
+
             /// Sets `eps`, added to the variance.
             pub fn eps(mut self, eps: f64) -> $name {
                 self.state.eps = eps;

@@ -127,6 +127,9 @@ pub struct ResNet {
     pub avgpool: AdaptiveAvgPool2d,
     /// The classifier.
     pub fc: Linear,
+    /// Which torchvision constructor built it (`resnet18`).
+    #[module(skip)]
+    pub arch: &'static str,
 }
 
 impl Module for ResNet {
@@ -177,6 +180,7 @@ pub fn resnet18() -> ResNet {
         layer4: stage(256, 512, 2),
         avgpool: AdaptiveAvgPool2d::new((1, 1)),
         fc: Linear::new(512, 1000),
+        arch: "resnet18",
     };
     for_each_conv(&model, &mut init_conv);
     model
@@ -201,6 +205,9 @@ pub struct VGG {
     pub avgpool: AdaptiveAvgPool2d,
     /// Three linear layers with ReLU and dropout.
     pub classifier: Sequential,
+    /// Which torchvision constructor built it (`vgg16`, `vgg16_bn`).
+    #[module(skip)]
+    pub arch: &'static str,
 }
 
 impl Module for VGG {
@@ -252,6 +259,7 @@ fn vgg(batch_norm: bool) -> VGG {
             Dropout::new(0.5),
             linear(4096, 1000),
         )),
+        arch: if batch_norm { "vgg16_bn" } else { "vgg16" },
     }
 }
 

@@ -127,6 +127,14 @@ OPTIMIZERS = {
 }
 
 
+class NeuralNetwork(nn.Module):
+    """The tutorials' model class: `torch.save(model)` pickles it by name."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+
 class Storage:
     """A storage as torch.save refers to it, for hand-made hostile files."""
 
@@ -163,12 +171,13 @@ class Exec:
 
 def torch_like_zip(pickle_bytes, storages=(), compress=None):
     buf = io.BytesIO()
+    # Fixed dates: the same bytes from one run to the next.
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         z.writestr(zipfile.ZipInfo("archive/data.pkl"), pickle_bytes, compress_type=compress)
-        z.writestr("archive/byteorder", b"little")
+        z.writestr(zipfile.ZipInfo("archive/byteorder"), b"little")
         for key, data in storages:
-            z.writestr(f"archive/data/{key}", data)
-        z.writestr("archive/version", b"3\n")
+            z.writestr(zipfile.ZipInfo(f"archive/data/{key}"), data)
+        z.writestr(zipfile.ZipInfo("archive/version"), b"3\n")
     return buf.getvalue()
 
 
@@ -199,6 +208,10 @@ def hostile():
         "zip_bomb": torch_like_zip(b"\x80\x02" + b"N0" * 10_000_000 + b"N.", compress=zipfile.ZIP_DEFLATED),
         "nested_lists": torch_like_zip(b"\x80\x02" + b"]" * 1_000_000 + b"a" * 999_999 + b"."),
     }
+    # torch.save(model): the whole module, its class by name (code).
+    whole = io.BytesIO()
+    torch.save(NeuralNetwork(), whole)
+    files["whole_model"] = whole.getvalue()
     good = io.BytesIO()
     torch.save({"w": torch.arange(6.0)}, good)
     files["truncated_zip"] = good.getvalue()[: len(good.getvalue()) // 2]
