@@ -101,7 +101,7 @@ pub fn continue_checkpoint(
 }
 
 /// The `.pth` files kindling writes from the goldens, by golden name
-/// (`mlp_kindling.pth`): each state dict loaded and written again, and each
+/// (`mlp_kindling.pth`): each state dict (resnet18's too) loaded and written again, and each
 /// checkpoint continued for a step and saved as `{"model", "optimizer",
 /// "epoch": 3}`.
 pub fn kindling_files(dir: &Path, cases: &serde_json::Value) -> Vec<(String, Vec<u8>)> {
@@ -112,6 +112,11 @@ pub fn kindling_files(dir: &Path, cases: &serde_json::Value) -> Vec<(String, Vec
         let bytes = kindling::io::pth_bytes(&net.state_dict().into()).unwrap();
         out.push((format!("{name}_kindling.pth"), bytes));
     }
+    // torchvision's resnet18, from the file torchvision wrote.
+    let resnet = kindling::vision::models::resnet18();
+    resnet.load(&unpacked("resnet18.pth", dir)).unwrap();
+    let bytes = kindling::io::pth_bytes(&resnet.state_dict().into()).unwrap();
+    out.push(("resnet18_kindling.pth".to_string(), bytes));
     let batch = batch(cases);
     for name in ["checkpoint", "adam"] {
         let (net, opt, _) = continue_checkpoint(name, dir, &batch);

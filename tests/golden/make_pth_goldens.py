@@ -19,6 +19,7 @@ The first run writes, with `torch.save`:
                  `threeblue` after 2 steps, as pytorch/examples saves one
   adam.pth       the same with Adam (its state holds `step`)
   *_step3.pth    the state dict of each after its third step
+and, from make_vision_model_goldens.py, resnet18.pth (torchvision-written).
   values.pth     views sharing a storage, every kindling dtype, containers,
                  torch.Size, bytes, big and negative ints, a Parameter
 and hostile/*.pth, each of which torch.load(weights_only=True) refuses too.
@@ -318,6 +319,18 @@ def check(raw):
         own, _, _ = checkpoint_run(make, x, y, 4)
         out["step_max_diff"][name] = max(
             (p - q).abs().max().item() for p, q in zip(model.parameters(), own.parameters()))
+    # resnet18: the file torchvision wrote, loaded and written again by kindling.
+    import torchvision
+    from make_vision_model_goldens import inputs
+    with open(os.path.join(HERE, "vision_models.json")) as f:
+        vision = json.load(f)["resnet18"]
+    resnet = torchvision.models.resnet18()
+    resnet.load_state_dict(torch.load(io.BytesIO(read_gz("resnet18_kindling.pth")), weights_only=True), strict=True)
+    resnet.eval()
+    with torch.no_grad():
+        logits = resnet(inputs(vision["input"][0], vision["input"][2]))
+    sampled = logits[:, ::7].flatten()
+    out["logits_max_diff"]["resnet18"] = (sampled - torch.tensor(vision["logits"])).abs().max().item()
     for what, diffs in (("logits", out["logits_max_diff"]), ("step", out["step_max_diff"])):
         for name, d in diffs.items():
             assert d <= 1e-5, (what, name, d)
