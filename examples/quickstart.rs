@@ -1,9 +1,10 @@
-//! PyTorch's "Learn the Basics" quickstart (beginner_source/basics/quickstart_tutorial.py)
-//! up to training, ported statement by statement: each Python statement is
-//! the comment above its Rust. FashionMNIST, `Flatten` then `784-512-512-10`
-//! with ReLU, SGD at 1e-3, batch 64, five epochs, no thread setting (the
-//! library uses every core, as PyTorch does). Saving the weights as a `.pth`
-//! file belongs to the PyTorch-files issue and is not ported here.
+//! PyTorch's "Learn the Basics" quickstart (beginner_source/basics/quickstart_tutorial.py),
+//! ported statement by statement: each Python statement is the comment above
+//! its Rust. FashionMNIST, `Flatten` then `784-512-512-10` with ReLU, SGD at
+//! 1e-3, batch 64, five epochs, no thread setting (the library uses every
+//! core, as PyTorch does); then the weights saved as `model.pth` (in the
+//! current folder, as `torch.save` writes it), loaded into a new model, and
+//! the first test image classified.
 //!
 //! Run: `KINDLING_DATA=path/to/data cargo run --release --example quickstart [EPOCHS]`
 //! PyTorch's side, for the timing in BENCHMARKS.md: `python benches/pytorch_quickstart.py DATA_ROOT [EPOCHS]`
@@ -198,5 +199,50 @@ fn main() -> Result<()> {
     }
     // print("Done!")
     println!("Done!");
-    Ok(())
+
+    // torch.save(model.state_dict(), "model.pth")
+    kindling::save(model.state_dict(), "model.pth")?;
+    // print("Saved PyTorch Model State to model.pth")
+    println!("Saved PyTorch Model State to model.pth");
+
+    // model = NeuralNetwork().to(device)
+    let model = NeuralNetwork::new();
+    model.to(device);
+    // model.load_state_dict(torch.load("model.pth", weights_only=True))
+    model.load_state_dict(&kindling::load("model.pth")?.state_dict()?)?;
+
+    // classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    //            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    let classes = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ];
+
+    // model.eval()
+    model.eval();
+    // x, y = test_data[0][0], test_data[0][1]
+    let (x, y) = test_dataloader.dataset().get(0)?;
+    // with torch.no_grad():
+    no_grad(|| -> Result<()> {
+        // x = x.to(device)
+        let x = x.to(device);
+        // pred = model(x)
+        let pred = model.forward(&x)?;
+        // predicted, actual = classes[pred[0].argmax(0)], classes[y]
+        let (predicted, actual) = (
+            classes[pred.i(0).argmax(0).item().to_i64() as usize],
+            classes[y as usize],
+        );
+        // print(f'Predicted: "{predicted}", Actual: "{actual}"')
+        println!("Predicted: \"{predicted}\", Actual: \"{actual}\"");
+        Ok(())
+    })
 }

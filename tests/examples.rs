@@ -27,10 +27,21 @@ fn run_with_golden(name: &str, args: &[&str]) -> (String, String) {
         env!("CARGO_MANIFEST_DIR")
     );
     let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{golden}: {e}"));
-    let out = Command::new(example(name))
+    // In a folder of its own (the quickstart writes model.pth where it runs),
+    // with the data root made absolute.
+    let dir = common::temp_dir(&format!("example-{name}"));
+    let mut cmd = Command::new(example(name));
+    if let Ok(root) =
+        std::fs::canonicalize(std::env::var("KINDLING_DATA").unwrap_or_else(|_| "data".into()))
+    {
+        cmd.env("KINDLING_DATA", root);
+    }
+    let out = cmd
         .args(args)
+        .current_dir(&dir)
         .output()
         .unwrap_or_else(|e| panic!("cannot run example {name}: {e}"));
+    std::fs::remove_dir_all(&dir).ok();
     let got = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

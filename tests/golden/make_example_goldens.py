@@ -133,6 +133,34 @@ def quickstart(data_root):
         test(test_dataloader, model, loss_fn)
     print("Done!")
 
+    model_path = os.path.join(tempfile.mkdtemp(), "model.pth")  # the tutorial's "model.pth"
+    torch.save(model.state_dict(), model_path)
+    print("Saved PyTorch Model State to model.pth")
+
+    model = NeuralNetwork().to(device)
+    model.load_state_dict(torch.load(model_path, weights_only=True))
+
+    classes = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
+
+    model.eval()
+    x, y = test_data[0][0], test_data[0][1]
+    with torch.no_grad():
+        x = x.to(device)
+        pred = model(x)
+        predicted, actual = classes[pred[0].argmax(0)], classes[y]
+        print(f'Predicted: "{predicted}", Actual: "{actual}"')
+
 
 def buildmodel(data_root):
     # beginner_source/basics/buildmodel_tutorial.py, statement for statement. Its
@@ -246,7 +274,10 @@ def autogradqs(data_root):
 if __name__ == "__main__":
     data_root = sys.argv[1]
     os.makedirs(os.path.join(HERE, "examples"), exist_ok=True)
+    only = sys.argv[2:]  # names to write (default: all)
     for name, run in [("quickstart", quickstart), ("buildmodel", buildmodel), ("autogradqs", autogradqs)]:
+        if only and name not in only:
+            continue
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             run(data_root)
