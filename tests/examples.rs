@@ -112,6 +112,26 @@ fn numbers_are_split_from_text() {
     assert_eq!(numbers, [2.318762, 64.0, 60000.0, 64.0, -1.0]);
 }
 
+/// The save-and-load tutorial prints nothing; the port prints the model it
+/// loaded back from its own files, which must be torchvision's printout.
+#[test]
+fn saveloadrun_saves_loads_and_builds_the_model_back() {
+    let out = Command::new(example("saveloadrun"))
+        .arg("resnet18")
+        .current_dir(common::temp_dir("example-saveloadrun"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let want = common::golden("vision_models.json")["resnet18"]["printed"].clone();
+    assert_eq!(printed.trim_end(), want.as_str().unwrap());
+    std::fs::remove_dir_all(common::temp_dir("example-saveloadrun")).ok();
+}
+
 #[test]
 fn quickstart_prints_what_pytorchs_quickstart_prints() {
     matches_pytorch("quickstart", &["1"]);
