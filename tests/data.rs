@@ -596,3 +596,69 @@ fn real_fashion_mnist_and_verification() {
     ));
     std::fs::remove_dir_all(&copy).unwrap();
 }
+
+/// The transforms tutorial's one-hot targets: tensors through `get_item`
+/// and the DataLoader (stacked, on the fast batch path and per sample, and
+/// through a Subset), while label transforms keep int64 labels.
+#[test]
+fn tensor_targets_come_through_items_subsets_and_batches() {
+    let root = common::temp_dir("tensor-targets");
+    write_fake_mnist(&root, 20, true);
+    let one_hot = |y: i64| Tensor::zeros([10]).scatter(0, &Tensor::tensor(y), 1.0);
+    let labels: Vec<i64> = (0..20).map(|i| i % 10).collect();
+    let want = |idx: &[i64]| -> Vec<f32> {
+        idx.iter()
+            .flat_map(|&y| (0..10).map(move |c| if c == y { 1.0 } else { 0.0 }))
+            .collect()
+    };
+    // ToTensor takes the fast batch path; with a crop, batches are stacked per sample.
+    for per_sample in [false, true] {
+        let builder = MNIST::builder().root(&root).target_transform(one_hot);
+        let ds = if per_sample {
+            builder.transform(Compose::new(vec![
+                Box::new(ToTensor) as Box<dyn Transform>,
+                Box::new(kindling::data::transforms::RandomCrop::new(28, 0, 0)),
+            ]))
+        } else {
+            builder.transform(ToTensor)
+        }
+        .build()
+        .unwrap();
+        let (_, y) = ds.get_item(3).unwrap();
+        assert_eq!(y.to_tensor().to_vec::<f32>(), want(&[3]));
+        let e = ds.get(3).unwrap_err().to_string();
+        assert!(
+            e.contains("targets are tensors") && e.contains("get_item"),
+            "{e}"
+        );
+        let loader = DataLoader::new(ds, 8);
+        let (x, y) = loader.iter().next().unwrap().unwrap();
+        assert_eq!(
+            (x.shape(), y.shape(), y.dtype()),
+            (&[8usize, 1, 28, 28][..], &[8usize, 10][..], DType::F32)
+        );
+        assert_eq!(
+            y.to_vec::<f32>(),
+            want(&labels[..8]),
+            "per sample: {per_sample}"
+        );
+        let sub = kindling::data::Subset::new(loader.dataset_arc().clone(), vec![5, 2]).unwrap();
+        assert_eq!(
+            sub.get_item(1).unwrap().1.to_tensor().to_vec::<f32>(),
+            want(&[2])
+        );
+    }
+    // A label transform keeps labels: int64 [B].
+    let ds = MNIST::builder()
+        .root(&root)
+        .transform(ToTensor)
+        .target_transform(|y| 9 - y)
+        .build()
+        .unwrap();
+    let (_, y) = DataLoader::new(ds, 4).iter().next().unwrap().unwrap();
+    assert_eq!(
+        (y.dtype(), y.to_vec::<i64>()),
+        (DType::I64, vec![9, 8, 7, 6])
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

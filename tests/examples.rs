@@ -133,6 +133,11 @@ fn saveloadrun_saves_loads_and_builds_the_model_back() {
 }
 
 #[test]
+fn transforms_prints_what_pytorchs_transforms_prints() {
+    matches_pytorch("transforms", &[]);
+}
+
+#[test]
 fn quickstart_prints_what_pytorchs_quickstart_prints() {
     matches_pytorch("quickstart", &["1"]);
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
-use super::{collate, Dataset};
+use super::{collate_items, Dataset};
 use crate::error::Result;
 use crate::tensor::{Generator, Tensor};
 
@@ -195,10 +195,10 @@ impl<D: Dataset + ?Sized + 'static> IntoIterator for &DataLoader<D> {
 fn batch<D: Dataset + ?Sized>(dataset: &D, indices: &[usize]) -> Result<(Tensor, Tensor)> {
     match dataset.get_batch(indices) {
         Some(b) => b,
-        None => collate(
+        None => collate_items(
             indices
                 .iter()
-                .map(|&i| dataset.get(i))
+                .map(|&i| dataset.get_item(i))
                 .collect::<Result<Vec<_>>>()?,
         ),
     }

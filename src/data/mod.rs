@@ -12,6 +12,39 @@ pub use loader::{Batches, DataLoader, IntoShared};
 use crate::error::{Error, Result};
 use crate::tensor::{Generator, Tensor};
 
+/// A sample's target: a class label (the fast, common case) or a tensor
+/// (what a `target_transform` such as a one-hot encoding returns, as in
+/// PyTorch's transforms tutorial).
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A class index.
+    Label(i64),
+    /// Any tensor; a batch stacks them.
+    Tensor(Tensor),
+}
+
+impl From<i64> for Target {
+    fn from(v: i64) -> Target {
+        Target::Label(v)
+    }
+}
+
+impl From<Tensor> for Target {
+    fn from(t: Tensor) -> Target {
+        Target::Tensor(t)
+    }
+}
+
+impl Target {
+    /// The target as a tensor: a label as an int64 scalar (`torch.tensor(y)`).
+    pub fn to_tensor(&self) -> Tensor {
+        match self {
+            Target::Label(v) => Tensor::scalar(*v),
+            Target::Tensor(t) => t.clone(),
+        }
+    }
+}
+
 /// Indexed samples: an input tensor and a class label.
 pub trait Dataset: Send + Sync {
     /// Number of samples.
@@ -22,14 +55,43 @@ pub trait Dataset: Send + Sync {
         self.len() == 0
     }
 
-    /// Sample `index` (after transforms).
+    /// Sample `index` (after transforms), its target a class label.
     fn get(&self, index: usize) -> Result<(Tensor, i64)>;
+
+    /// Sample `index` with its target as it is, a label or a tensor
+    /// (`dataset[index]` in PyTorch). What the [`DataLoader`] reads; by
+    /// default [`Dataset::get`]'s label.
+    fn get_item(&self, index: usize) -> Result<(Tensor, Target)> {
+        self.get(index).map(|(x, y)| (x, Target::Label(y)))
+    }
 
     /// A whole batch at once, for datasets that can assemble one faster than by
     /// stacking [`Dataset::get`] results; `None` means "use `get`".
     fn get_batch(&self, _indices: &[usize]) -> Option<Result<(Tensor, Tensor)>> {
         None
     }
+}
+
+/// Stacks samples into `(inputs [B, ...], targets)`: labels as int64 `[B]`,
+/// tensor targets stacked to `[B, ...]` (PyTorch's default collate).
+pub fn collate_items(samples: Vec<(Tensor, Target)>) -> Result<(Tensor, Tensor)> {
+    if samples.iter().all(|s| matches!(s.1, Target::Label(_))) {
+        return collate(
+            samples
+                .into_iter()
+                .map(|(x, y)| match y {
+                    Target::Label(v) => (x, v),
+                    Target::Tensor(_) => unreachable!("all labels"),
+                })
+                .collect(),
+        );
+    }
+    let targets: Vec<Tensor> = samples.iter().map(|s| s.1.to_tensor()).collect();
+    let inputs: Vec<Tensor> = samples.into_iter().map(|s| s.0).collect();
+    Ok((
+        Tensor::try_stack(&inputs, 0)?,
+        Tensor::try_stack(&targets, 0)?,
+    ))
 }
 
 /// Stacks samples into `(inputs [B, ...], labels [B])`: PyTorch's default collate.
@@ -116,6 +178,15 @@ impl<D: Dataset + ?Sized> Dataset for Subset<D> {
             size: self.len(),
         })?;
         self.dataset.get(i)
+    }
+
+    fn get_item(&self, index: usize) -> Result<(Tensor, Target)> {
+        let i = *self.indices.get(index).ok_or(Error::IndexOutOfRange {
+            index: index as i64,
+            dim: 0,
+            size: self.len(),
+        })?;
+        self.dataset.get_item(i)
     }
 
     fn get_batch(&self, indices: &[usize]) -> Option<Result<(Tensor, Tensor)>> {

@@ -210,6 +210,17 @@ impl Tensor {
         src: impl Into<Operand<'a>>,
     ) -> Result<Tensor> {
         let src = src.into();
+        // As PyTorch, a 0-d index (and source) counts as one element of a 1-d
+        // tensor: `torch.zeros(10).scatter_(0, torch.tensor(y), value=1)`.
+        if index.dim() == 0 && self.dim() == 1 {
+            let index = index.reshape([1]);
+            return match src {
+                Operand::Tensor(s) if s.dim() == 0 => {
+                    self.try_scatter(dim, &index, &s.reshape([1]))
+                }
+                other => self.try_scatter(dim, &index, other),
+            };
+        }
         let d = wrap_dim(dim, self.dim())?;
         let idx = check_index(index, "scatter")?;
         self.check_scatter_shapes(d, index, "scatter")?;
@@ -690,6 +701,19 @@ impl Node for StackBackward0 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scalar_index_scatters_into_a_vector_as_in_pytorch() {
+        // The transforms tutorial's one-hot target.
+        let one_hot = Tensor::zeros([10]).scatter(0, &Tensor::tensor(3), 1.0);
+        assert_eq!(
+            one_hot.to_vec::<f32>(),
+            [0., 0., 0., 1., 0., 0., 0., 0., 0., 0.]
+        );
+        let t = Tensor::zeros([4]);
+        t.scatter_(0, &Tensor::tensor(1), &Tensor::scalar(2.5f32));
+        assert_eq!(t.to_vec::<f32>(), [0.0, 2.5, 0.0, 0.0]);
+    }
     use crate::ops::golden::{goldens, gradchecks};
 
     goldens! { "index";

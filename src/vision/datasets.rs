@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::download::{self, md5_hex, Resource};
 use super::idx::read_idx;
 use crate::data::transforms::{PixelStep, Transform};
-use crate::data::Dataset;
+use crate::data::{Dataset, Target};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -239,7 +239,7 @@ pub struct DatasetBuilder {
     progress: bool,
     mirrors: Option<Vec<String>>,
     transform: Option<Arc<dyn Transform>>,
-    target_transform: Option<Arc<dyn Fn(i64) -> i64 + Send + Sync>>,
+    target_transform: Option<TargetTransform>,
 }
 
 impl DatasetBuilder {
@@ -297,9 +297,26 @@ impl DatasetBuilder {
         self
     }
 
-    /// A function applied to each label.
-    pub fn target_transform(mut self, f: impl Fn(i64) -> i64 + Send + Sync + 'static) -> Self {
-        self.target_transform = Some(Arc::new(f));
+    /// A function applied to each label: to another label (`|y| 9 - y`), or to
+    /// a tensor, as the transforms tutorial's one-hot encoding:
+    ///
+    /// ```no_run
+    /// use kindling::vision::FashionMNIST;
+    /// use kindling::Tensor;
+    /// let ds = FashionMNIST::builder()
+    ///     .target_transform(|y| Tensor::zeros([10]).scatter(0, &Tensor::tensor(y), 1.0))
+    ///     .build()?;
+    /// # Ok::<(), kindling::Error>(())
+    /// ```
+    ///
+    /// With tensor targets, [`Dataset::get`] (a label) refuses and
+    /// [`Dataset::get_item`] and the `DataLoader` give the tensors (batches
+    /// stack them).
+    pub fn target_transform<T: TargetValue>(
+        mut self,
+        f: impl Fn(i64) -> T + Send + Sync + 'static,
+    ) -> Self {
+        self.target_transform = Some(T::wrap(Arc::new(f)));
         self
     }
 
@@ -433,7 +450,7 @@ pub struct VisionDataset {
     /// Class names.
     pub classes: Vec<String>,
     transform: Option<Arc<dyn Transform>>,
-    target_transform: Option<Arc<dyn Fn(i64) -> i64 + Send + Sync>>,
+    target_transform: Option<TargetTransform>,
     steps: Option<Vec<PixelStep>>,
     dir: PathBuf,
     /// The data root as given (what torchvision prints as the root location).
@@ -550,22 +567,69 @@ impl std::fmt::Display for VisionDataset {
     }
 }
 
+/// What a dataset's `target_transform` returns: a label or a tensor.
+pub trait TargetValue: Sized + 'static {
+    /// The function, kept as the dataset keeps it.
+    fn wrap(f: Arc<dyn Fn(i64) -> Self + Send + Sync>) -> TargetTransform;
+}
+
+/// A dataset's `target_transform`, by what it returns.
+#[derive(Clone)]
+pub enum TargetTransform {
+    /// To another label.
+    Label(Arc<dyn Fn(i64) -> i64 + Send + Sync>),
+    /// To a tensor.
+    Tensor(Arc<dyn Fn(i64) -> Tensor + Send + Sync>),
+}
+
+impl TargetValue for i64 {
+    fn wrap(f: Arc<dyn Fn(i64) -> i64 + Send + Sync>) -> TargetTransform {
+        TargetTransform::Label(f)
+    }
+}
+
+impl TargetValue for Tensor {
+    fn wrap(f: Arc<dyn Fn(i64) -> Tensor + Send + Sync>) -> TargetTransform {
+        TargetTransform::Tensor(f)
+    }
+}
+
+impl VisionDataset {
+    fn image(&self, index: usize) -> Result<Tensor> {
+        let image = self.data.try_select(0, index as isize)?;
+        match &self.transform {
+            Some(t) => t.apply(&image),
+            None => Ok(image),
+        }
+    }
+
+    fn target(&self, label: i64) -> Target {
+        match &self.target_transform {
+            None => Target::Label(label),
+            Some(TargetTransform::Label(f)) => Target::Label(f(label)),
+            Some(TargetTransform::Tensor(f)) => Target::Tensor(f(label)),
+        }
+    }
+}
+
 impl Dataset for VisionDataset {
     fn len(&self) -> usize {
         self.targets.numel()
     }
 
     fn get(&self, index: usize) -> Result<(Tensor, i64)> {
-        let image = self.data.try_select(0, index as isize)?;
-        let image = match &self.transform {
-            Some(t) => t.apply(&image)?,
-            None => image,
-        };
+        match self.get_item(index)? {
+            (image, Target::Label(y)) => Ok((image, y)),
+            (_, Target::Tensor(_)) => Err(Error::Value(
+                "this dataset's targets are tensors (its target_transform returns them): use get_item".into(),
+            )),
+        }
+    }
+
+    fn get_item(&self, index: usize) -> Result<(Tensor, Target)> {
+        let image = self.image(index)?;
         let label = self.targets.try_select(0, index as isize)?.item().to_i64();
-        Ok((
-            image,
-            self.target_transform.as_ref().map_or(label, |f| f(label)),
-        ))
+        Ok((image, self.target(label)))
     }
 
     /// The fast path: with no transform, or one made of per-pixel steps (ToTensor,
@@ -594,14 +658,24 @@ impl Dataset for VisionDataset {
             }
             None => self.data.pixel_rows(indices, &[]),
         };
-        let labels = self.targets.with_slice(|t: &[i64], _| {
-            indices
-                .iter()
-                .map(|&i| self.target_transform.as_ref().map_or(t[i], |f| f(t[i])))
-                .collect::<Vec<_>>()
-        });
+        let labels = self
+            .targets
+            .with_slice(|t: &[i64], _| indices.iter().map(|&i| t[i]).collect::<Vec<_>>());
         let n = labels.len();
-        Some(Ok((images, Tensor::from_vec(labels, [n]))))
+        let targets = match &self.target_transform {
+            None => Tensor::from_vec(labels, [n]),
+            Some(TargetTransform::Label(f)) => {
+                Tensor::from_vec(labels.into_iter().map(|y| f(y)).collect::<Vec<_>>(), [n])
+            }
+            Some(TargetTransform::Tensor(f)) => {
+                let each: Vec<Tensor> = labels.into_iter().map(|y| f(y)).collect();
+                match Tensor::try_stack(&each, 0) {
+                    Ok(t) => t,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        };
+        Some(Ok((images, targets)))
     }
 }
 

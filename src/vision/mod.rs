@@ -12,5 +12,6 @@ pub mod models;
 
 pub use custom::CustomImageDataset;
 pub use datasets::{
-    default_root, DatasetBuilder, Family, FashionMNIST, FileStatus, VisionDataset, KMNIST, MNIST,
+    default_root, DatasetBuilder, Family, FashionMNIST, FileStatus, TargetTransform, TargetValue,
+    VisionDataset, KMNIST, MNIST,
 };

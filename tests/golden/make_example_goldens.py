@@ -162,6 +162,26 @@ def quickstart(data_root):
         print(f'Predicted: "{predicted}", Actual: "{actual}"')
 
 
+def transforms(data_root):
+    # beginner_source/basics/transforms_tutorial.py, statement for statement,
+    # then (not in the tutorial, which prints nothing) the targets it makes.
+    from torchvision import datasets
+    from torchvision.transforms import ToTensor, Lambda
+
+    data_root = torchvision_root(data_root, "FashionMNIST")
+    ds = datasets.FashionMNIST(
+        root=data_root,
+        train=True,
+        download=False,
+        transform=ToTensor(),
+        target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1))
+    )
+    target_transform = Lambda(lambda y: torch.zeros(
+        10, dtype=torch.float).scatter_(dim=0, index=torch.tensor(y), value=1))
+    print(ds[0][1])
+    print(target_transform(3))
+
+
 def buildmodel(data_root):
     # beginner_source/basics/buildmodel_tutorial.py, statement for statement. Its
     # tensors are random, so tests/examples.rs compares the text around the
@@ -275,7 +295,8 @@ if __name__ == "__main__":
     data_root = sys.argv[1]
     os.makedirs(os.path.join(HERE, "examples"), exist_ok=True)
     only = sys.argv[2:]  # names to write (default: all)
-    for name, run in [("quickstart", quickstart), ("buildmodel", buildmodel), ("autogradqs", autogradqs)]:
+    for name, run in [("quickstart", quickstart), ("transforms", transforms), ("buildmodel", buildmodel),
+                      ("autogradqs", autogradqs)]:
         if only and name not in only:
             continue
         out = io.StringIO()
