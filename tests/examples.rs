@@ -133,6 +133,11 @@ fn saveloadrun_saves_loads_and_builds_the_model_back() {
 }
 
 #[test]
+fn optimization_prints_what_pytorchs_optimization_tutorial_prints() {
+    matches_pytorch("optimization", &["1"]);
+}
+
+#[test]
 fn transforms_prints_what_pytorchs_transforms_prints() {
     matches_pytorch("transforms", &[]);
 }

@@ -162,6 +162,83 @@ def quickstart(data_root):
         print(f'Predicted: "{predicted}", Actual: "{actual}"')
 
 
+def optimization(data_root):
+    # beginner_source/basics/optimization_tutorial.py, statement for statement,
+    # from kindling's initial weights (the quickstart's network), EPOCHS epochs.
+    from torch import nn
+    from torch.utils.data import DataLoader
+    from torchvision import datasets
+    from torchvision.transforms import ToTensor
+
+    data_root = torchvision_root(data_root, "FashionMNIST")
+    training_data = datasets.FashionMNIST(root=data_root, train=True, download=False, transform=ToTensor())
+    test_data = datasets.FashionMNIST(root=data_root, train=False, download=False, transform=ToTensor())
+    train_dataloader = DataLoader(training_data, batch_size=64)
+    test_dataloader = DataLoader(test_data, batch_size=64)
+
+    class NeuralNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flatten = nn.Flatten()
+            self.linear_relu_stack = nn.Sequential(
+                nn.Linear(28*28, 512),
+                nn.ReLU(),
+                nn.Linear(512, 512),
+                nn.ReLU(),
+                nn.Linear(512, 10),
+            )
+
+        def forward(self, x):
+            x = self.flatten(x)
+            logits = self.linear_relu_stack(x)
+            return logits
+
+    model = NeuralNetwork()
+    # Not in the tutorial: start from kindling's initial weights.
+    init = kindling_weights("quickstart")
+    model.load_state_dict({f"linear_relu_stack.{k}": v for k, v in init.items()}, strict=True)
+
+    learning_rate = 1e-3
+    batch_size = 64
+
+    def train_loop(dataloader, model, loss_fn, optimizer):
+        size = len(dataloader.dataset)
+        model.train()
+        for batch, (X, y) in enumerate(dataloader):
+            pred = model(X)
+            loss = loss_fn(pred, y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            if batch % 100 == 0:
+                loss, current = loss.item(), batch * batch_size + len(X)
+                print(f"loss: {loss:>7f}  [{current:>5d}/{size:>5d}]")
+
+    def test_loop(dataloader, model, loss_fn):
+        model.eval()
+        size = len(dataloader.dataset)
+        num_batches = len(dataloader)
+        test_loss, correct = 0, 0
+        with torch.no_grad():
+            for X, y in dataloader:
+                pred = model(X)
+                test_loss += loss_fn(pred, y).item()
+                correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+        test_loss /= num_batches
+        correct /= size
+        print(f"Test Error: \n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
+
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+
+    epochs = EPOCHS
+    for t in range(epochs):
+        print(f"Epoch {t+1}\n-------------------------------")
+        train_loop(train_dataloader, model, loss_fn, optimizer)
+        test_loop(test_dataloader, model, loss_fn)
+    print("Done!")
+
+
 def transforms(data_root):
     # beginner_source/basics/transforms_tutorial.py, statement for statement,
     # then (not in the tutorial, which prints nothing) the targets it makes.
@@ -295,8 +372,8 @@ if __name__ == "__main__":
     data_root = sys.argv[1]
     os.makedirs(os.path.join(HERE, "examples"), exist_ok=True)
     only = sys.argv[2:]  # names to write (default: all)
-    for name, run in [("quickstart", quickstart), ("transforms", transforms), ("buildmodel", buildmodel),
-                      ("autogradqs", autogradqs)]:
+    for name, run in [("quickstart", quickstart), ("optimization", optimization), ("transforms", transforms),
+                      ("buildmodel", buildmodel), ("autogradqs", autogradqs)]:
         if only and name not in only:
             continue
         out = io.StringIO()
