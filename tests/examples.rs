@@ -133,6 +133,11 @@ fn saveloadrun_saves_loads_and_builds_the_model_back() {
 }
 
 #[test]
+fn tensorqs_prints_what_pytorchs_tensors_tutorial_prints() {
+    matches_pytorch_apart_from_random_values("tensorqs", &[]);
+}
+
+#[test]
 fn optimization_prints_what_pytorchs_optimization_tutorial_prints() {
     matches_pytorch("optimization", &["1"]);
 }

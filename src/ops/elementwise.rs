@@ -239,6 +239,20 @@ impl Tensor {
     pub fn eq(&self, other: &Tensor) -> Tensor {
         or_panic!(self.try_compare(other, CmpOp::Eq))
     }
+
+    /// `torch.equal`: the same shape and the same values (any dtypes compared
+    /// by value; NaN equals nothing).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let t = Tensor::ones([2, 2]);
+    /// assert!(t.matmul(&t).equal(&Tensor::full([2, 2], 2.0)));
+    /// assert!(!t.equal(&Tensor::ones([4])));
+    /// ```
+    pub fn equal(&self, other: &Tensor) -> bool {
+        self.shape() == other.shape() && self.to_vec::<f64>() == other.to_vec::<f64>()
+    }
+
     /// `self != other` elementwise.
     #[track_caller]
     pub fn ne(&self, other: &Tensor) -> Tensor {

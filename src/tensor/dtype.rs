@@ -125,6 +125,20 @@ impl Scalar {
         }
     }
 
+    /// Python's `type(x)` of the value: `<class 'float'>`, `<class 'int'>`,
+    /// `<class 'bool'>` (what `print(agg_item, type(agg_item))` shows).
+    ///
+    /// ```
+    /// assert_eq!(kindling::Tensor::ones([2]).sum().item().python_type(), "<class 'float'>");
+    /// ```
+    pub fn python_type(self) -> &'static str {
+        match self {
+            Scalar::Bool(_) => "<class 'bool'>",
+            Scalar::Int(_) => "<class 'int'>",
+            Scalar::Float(_) => "<class 'float'>",
+        }
+    }
+
     /// The value as `i64` (floats truncate toward zero).
     pub fn to_i64(self) -> i64 {
         match self {

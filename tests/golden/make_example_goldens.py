@@ -162,6 +162,54 @@ def quickstart(data_root):
         print(f'Predicted: "{predicted}", Actual: "{actual}"')
 
 
+def tensorqs(data_root):
+    # beginner_source/basics/tensorqs_tutorial.py, statement for statement, up to
+    # its NumPy bridge (not ported: kindling's NumPy is the ndarray feature).
+    # Its tensors are random: compared apart from the values.
+    torch.manual_seed(0)  # Not in the tutorial: a stable golden file.
+    data = [[1, 2], [3, 4]]
+    x_data = torch.tensor(data)
+    x_ones = torch.ones_like(x_data)
+    print(f"Ones Tensor: \n {x_ones} \n")
+    x_rand = torch.rand_like(x_data, dtype=torch.float)
+    print(f"Random Tensor: \n {x_rand} \n")
+    shape = (2, 3,)
+    rand_tensor = torch.rand(shape)
+    ones_tensor = torch.ones(shape)
+    zeros_tensor = torch.zeros(shape)
+    print(f"Random Tensor: \n {rand_tensor} \n")
+    print(f"Ones Tensor: \n {ones_tensor} \n")
+    print(f"Zeros Tensor: \n {zeros_tensor}")
+    tensor = torch.rand(3, 4)
+    print(f"Shape of tensor: {tensor.shape}")
+    print(f"Datatype of tensor: {tensor.dtype}")
+    print(f"Device tensor is stored on: {tensor.device}")
+    if torch.accelerator.is_available():
+        tensor = tensor.to(torch.accelerator.current_accelerator())
+    tensor = torch.ones(4, 4)
+    print(f"First row: {tensor[0]}")
+    print(f"First column: {tensor[:, 0]}")
+    print(f"Last column: {tensor[..., -1]}")
+    tensor[:, 1] = 0
+    print(tensor)
+    t1 = torch.cat([tensor, tensor, tensor], dim=1)
+    print(t1)
+    y1 = tensor @ tensor.T
+    y2 = tensor.matmul(tensor.T)
+    y3 = torch.rand_like(y1)
+    torch.matmul(tensor, tensor.T, out=y3)
+    z1 = tensor * tensor
+    z2 = tensor.mul(tensor)
+    z3 = torch.rand_like(tensor)
+    torch.mul(tensor, tensor, out=z3)
+    agg = tensor.sum()
+    agg_item = agg.item()
+    print(agg_item, type(agg_item))
+    print(f"{tensor} \n")
+    tensor.add_(5)
+    print(tensor)
+
+
 def optimization(data_root):
     # beginner_source/basics/optimization_tutorial.py, statement for statement,
     # from kindling's initial weights (the quickstart's network), EPOCHS epochs.
@@ -372,7 +420,8 @@ if __name__ == "__main__":
     data_root = sys.argv[1]
     os.makedirs(os.path.join(HERE, "examples"), exist_ok=True)
     only = sys.argv[2:]  # names to write (default: all)
-    for name, run in [("quickstart", quickstart), ("optimization", optimization), ("transforms", transforms),
+    for name, run in [("quickstart", quickstart), ("tensorqs", tensorqs), ("optimization", optimization),
+                      ("transforms", transforms),
                       ("buildmodel", buildmodel), ("autogradqs", autogradqs)]:
         if only and name not in only:
             continue
