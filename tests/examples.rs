@@ -196,3 +196,100 @@ fn autogradqs_prints_what_pytorchs_autograd_tutorial_prints() {
         "<AddBackward0 object at 0x?>."
     );
 }
+
+/// The lecture as a program: every deterministic cell prints what PyTorch
+/// printed in the lecture (the same cells the notebook is held to), the uint8
+/// cell the lecture's error, and the three pictures are written.
+#[test]
+fn the_lecture_example_prints_what_pytorch_printed_in_the_lecture() {
+    let test = "the_lecture_example_prints_what_pytorch_printed_in_the_lecture";
+    let Some(lecture) = common::fixture::lecture_text(test) else {
+        return;
+    };
+    let dir = common::temp_dir("example-lecture");
+    let mut cmd = Command::new(example("lecture"));
+    if let Ok(root) =
+        std::fs::canonicalize(std::env::var("KINDLING_DATA").unwrap_or_else(|_| "data".into()))
+    {
+        cmd.env("KINDLING_DATA", root);
+    }
+    let out = cmd.current_dir(&dir).output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The transcript: `>>> python` then what the cell shows.
+    let mut cells: Vec<(&str, Vec<&str>)> = Vec::new();
+    for line in printed.lines() {
+        match line.strip_prefix(">>> ") {
+            Some(python) => cells.push((python, Vec::new())),
+            None => cells.last_mut().expect("a cell first").1.push(line),
+        }
+    }
+    let shown = |python: &str| {
+        &cells
+            .iter()
+            .find(|(p, _)| *p == python)
+            .unwrap_or_else(|| panic!("no cell {python}"))
+            .1
+    };
+    let mut compared = 0;
+    for python in [
+        "training_data.data.shape",
+        "training_data.data[13]",
+        "training_data.targets[13]",
+        "training_data.targets[13].item()",
+        "flatten(training_data.data[:13])",
+        "training_data.data[:13].shape",
+        "flatten(training_data.data[:13]).shape",
+        "mon.flatten",
+        "mon.flatten(training_data.data[:13])",
+        "training_data.data.numpy().max()",
+        "training_data.data.max()",
+        "mon(training_data.data/255).shape",
+    ] {
+        compared += common::fixture::assert_lecture_printed(&lecture, python, shown(python));
+    }
+    assert_eq!(compared, 80, "lines compared");
+    let error = shown("mon(training_data.data)");
+    assert_eq!(
+        error[0],
+        "RuntimeError: expected scalar type Float but found Byte"
+    );
+    assert!(error[1].starts_with("hint: ") && error[1].contains("x / 255"));
+    assert!(lecture
+        .lines()
+        .any(|l| l == "RuntimeError: expected scalar type Float but found Byte"));
+    for (python, node) in [
+        ("mon(training_data.data/255)", "AddmmBackward0"),
+        (
+            "sigmoid(mon(training_data.data[13:14]/255))",
+            "SigmoidBackward0",
+        ),
+        (
+            "softmax(mon(training_data.data[13:14]/255))",
+            "SoftmaxBackward0",
+        ),
+    ] {
+        assert!(
+            shown(python)
+                .join("\n")
+                .contains(&format!("grad_fn=<{node}>")),
+            "{python}"
+        );
+    }
+    for cmap in ["viridis", "binary", "binary_r"] {
+        let png = std::fs::read(dir.join(format!("digit13-{cmap}.png"))).unwrap();
+        let info = png::Decoder::new(std::io::Cursor::new(png))
+            .read_info()
+            .unwrap();
+        assert_eq!(
+            (info.info().width, info.info().height),
+            (640, 480),
+            "{cmap}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
