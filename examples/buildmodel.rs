@@ -95,8 +95,7 @@ fn main() -> Result<()> {
     println!("After ReLU: {hidden1}");
 
     // seq_modules = nn.Sequential(flatten, layer1, nn.ReLU(), nn.Linear(20, 10))
-    let seq_modules =
-        nn::Sequential::new((flatten, layer1, nn::ReLU::new(), nn::Linear::new(20, 10)));
+    let seq_modules = nn::Sequential::new((flatten, layer1, nn::ReLU::new(), nn::Linear::new(20, 10)));
     // input_image = torch.rand(3,28,28)
     let input_image = Tensor::rand([3, 28, 28]);
     // logits = seq_modules(input_image)
@@ -113,11 +112,7 @@ fn main() -> Result<()> {
     // for name, param in model.named_parameters():
     for (name, param) in model.named_parameters() {
         // print(f"Layer: {name} | Size: {param.size()} | Values : {param[:2]} \n")
-        println!(
-            "Layer: {name} | Size: {} | Values : {} \n",
-            param.size(),
-            param.i(..2)
-        );
+        println!("Layer: {name} | Size: {} | Values : {} \n", param.size(), param.i(..2));
     }
     Ok(())
 }

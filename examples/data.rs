@@ -16,34 +16,14 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));
     let root = kindling::vision::default_root();
     // training_data = datasets.FashionMNIST(root="data", train=True, download=True, transform=ToTensor())
-    let training_data = FashionMNIST::builder()
-        .root(&root)
-        .train(true)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let training_data = FashionMNIST::builder().root(&root).train(true).download(true).transform(ToTensor).build()?;
     // test_data = datasets.FashionMNIST(root="data", train=False, download=True, transform=ToTensor())
-    let test_data = FashionMNIST::builder()
-        .root(&root)
-        .train(false)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let test_data = FashionMNIST::builder().root(&root).train(false).download(true).transform(ToTensor).build()?;
 
     // labels_map = {0: "T-Shirt", 1: "Trouser", 2: "Pullover", 3: "Dress", 4: "Coat",
     //               5: "Sandal", 6: "Shirt", 7: "Sneaker", 8: "Bag", 9: "Ankle Boot"}
-    let labels_map = [
-        "T-Shirt",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle Boot",
-    ];
+    let labels_map =
+        ["T-Shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle Boot"];
     // figure = plt.figure(figsize=(8, 8))
     let mut figure = plt::figure((8.0, 8.0));
     // cols, rows = 3, 3
@@ -51,9 +31,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     // for i in range(1, cols * rows + 1):
     for i in 1..=cols * rows {
         // sample_idx = torch.randint(len(training_data), size=(1,)).item()
-        let sample_idx = Tensor::randint(0, training_data.len() as i64, [1])
-            .item()
-            .to_i64();
+        let sample_idx = Tensor::randint(0, training_data.len() as i64, [1]).item().to_i64();
         // img, label = training_data[sample_idx]
         let (img, label) = training_data.get(sample_idx as usize)?;
         // figure.add_subplot(rows, cols, i)

@@ -70,19 +70,9 @@ impl Module for ThreeBlue2 {
 
 fn main() -> Result<()> {
     // training_data = datasets.MNIST(root="data", train=True, download=True, transform=ToTensor())
-    let training_data = MNIST::builder()
-        .root(default_root())
-        .train(true)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let training_data = MNIST::builder().root(default_root()).train(true).download(true).transform(ToTensor).build()?;
     // test_data = datasets.MNIST(root="data", train=False, download=True, transform=ToTensor())
-    let test_data = MNIST::builder()
-        .root(default_root())
-        .train(false)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let test_data = MNIST::builder().root(default_root()).train(false).download(true).transform(ToTensor).build()?;
     let _ = test_data;
 
     // training_data.data.shape
@@ -101,101 +91,57 @@ fn main() -> Result<()> {
     // training_data.targets[13]
     show("training_data.targets[13]", training_data.targets.i(13));
     // training_data.targets[13].item()
-    show(
-        "training_data.targets[13].item()",
-        training_data.targets.i(13).item(),
-    );
+    show("training_data.targets[13].item()", training_data.targets.i(13).item());
 
     // flatten = nn.Flatten()
     let flatten = nn::Flatten::new();
     // flatten(training_data.data[:13])
-    show(
-        "flatten(training_data.data[:13])",
-        flatten.forward(&training_data.data.i(..13))?,
-    );
+    show("flatten(training_data.data[:13])", flatten.forward(&training_data.data.i(..13))?);
     // training_data.data[:13].shape
-    show(
-        "training_data.data[:13].shape",
-        training_data.data.i(..13).size(),
-    );
+    show("training_data.data[:13].shape", training_data.data.i(..13).size());
     // flatten(training_data.data[:13]).shape
-    show(
-        "flatten(training_data.data[:13]).shape",
-        flatten.forward(&training_data.data.i(..13))?.size(),
-    );
+    show("flatten(training_data.data[:13]).shape", flatten.forward(&training_data.data.i(..13))?.size());
 
     // mon = ThreeBlue()
-    let mon = ThreeBlue {
-        flatten: nn::Flatten::new(),
-    };
+    let mon = ThreeBlue { flatten: nn::Flatten::new() };
     // type(mon)
     show("type(mon)", std::any::type_name_of_val(&mon));
     // mon.flatten
     show("mon.flatten", &mon.flatten);
     // mon.flatten(training_data.data[:13])
-    show(
-        "mon.flatten(training_data.data[:13])",
-        mon.flatten.forward(&training_data.data.i(..13))?,
-    );
+    show("mon.flatten(training_data.data[:13])", mon.flatten.forward(&training_data.data.i(..13))?);
 
     // mon = ThreeBlue()
-    let mon = ThreeBlue2 {
-        flatten: nn::Flatten::new(),
-        layers: nn::Sequential::new((nn::Linear::new(784, 10),)),
-    };
+    let mon = ThreeBlue2 { flatten: nn::Flatten::new(), layers: nn::Sequential::new((nn::Linear::new(784, 10),)) };
     // mon(training_data.data)
     match mon.forward(&training_data.data) {
         Ok(out) => show("mon(training_data.data)", out),
-        Err(e) => show(
-            "mon(training_data.data)",
-            format!("{}: {e}", e.python_exception()),
-        ),
+        Err(e) => show("mon(training_data.data)", format!("{}: {e}", e.python_exception())),
     }
     // training_data.data.numpy().max()
-    show(
-        "training_data.data.numpy().max()",
-        training_data.data.max().item(),
-    );
+    show("training_data.data.numpy().max()", training_data.data.max().item());
     // training_data.data.max()
     show("training_data.data.max()", training_data.data.max());
     // mon(training_data.data/255)
-    show(
-        "mon(training_data.data/255)",
-        mon.forward(&(&training_data.data / 255))?,
-    );
+    show("mon(training_data.data/255)", mon.forward(&(&training_data.data / 255))?);
     // training_data.data.shape
     show("training_data.data.shape", training_data.data.size());
     // mon(training_data.data/255).shape
-    show(
-        "mon(training_data.data/255).shape",
-        mon.forward(&(&training_data.data / 255))?.size(),
-    );
+    show("mon(training_data.data/255).shape", mon.forward(&(&training_data.data / 255))?.size());
     // mon(training_data.data[13:14]/255)
     let out = mon.forward(&(&training_data.data.i(13..14) / 255))?;
     show("mon(training_data.data[13:14]/255)", &out);
     // mon(training_data.data[13:14]/255).argmax(dim=1)
-    show(
-        "mon(training_data.data[13:14]/255).argmax(dim=1)",
-        out.argmax(1),
-    );
+    show("mon(training_data.data[13:14]/255).argmax(dim=1)", out.argmax(1));
     // sigmoid = nn.Sigmoid()
     let sigmoid = nn::Sigmoid::new();
     // sigmoid(mon(training_data.data[13:14]/255))
-    show(
-        "sigmoid(mon(training_data.data[13:14]/255))",
-        sigmoid.forward(&out)?,
-    );
+    show("sigmoid(mon(training_data.data[13:14]/255))", sigmoid.forward(&out)?);
     // softmax = nn.Softmax(dim=1)
     let softmax = nn::Softmax::new(1);
     // softmax(mon(training_data.data[13:14]/255))
-    show(
-        "softmax(mon(training_data.data[13:14]/255))",
-        softmax.forward(&out)?,
-    );
+    show("softmax(mon(training_data.data[13:14]/255))", softmax.forward(&out)?);
     // softmax(mon(training_data.data[13:14]/255)).sum()
-    show(
-        "softmax(mon(training_data.data[13:14]/255)).sum()",
-        softmax.forward(&out)?.sum(),
-    );
+    show("softmax(mon(training_data.data[13:14]/255)).sum()", softmax.forward(&out)?.sum());
     Ok(())
 }

@@ -119,29 +119,16 @@ fn test_loop(
     // correct /= size
     correct /= size as f64;
     // print(f"Test Error: \n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
-    println!(
-        "Test Error: \n Accuracy: {:>0.1}%, Avg loss: {test_loss:>8.6} \n",
-        100.0 * correct
-    );
+    println!("Test Error: \n Accuracy: {:>0.1}%, Avg loss: {test_loss:>8.6} \n", 100.0 * correct);
     Ok(())
 }
 
 fn main() -> Result<()> {
     let root = default_root();
     // training_data = datasets.FashionMNIST(root="data", train=True, download=True, transform=ToTensor())
-    let training_data = FashionMNIST::builder()
-        .root(&root)
-        .train(true)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let training_data = FashionMNIST::builder().root(&root).train(true).download(true).transform(ToTensor).build()?;
     // test_data = datasets.FashionMNIST(root="data", train=False, download=True, transform=ToTensor())
-    let test_data = FashionMNIST::builder()
-        .root(&root)
-        .train(false)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let test_data = FashionMNIST::builder().root(&root).train(false).download(true).transform(ToTensor).build()?;
     // train_dataloader = DataLoader(training_data, batch_size=64)
     let train_dataloader = DataLoader::new(training_data, 64);
     // test_dataloader = DataLoader(test_data, batch_size=64)
@@ -161,22 +148,13 @@ fn main() -> Result<()> {
     let mut optimizer = optim::SGD::new(model.parameters(), learning_rate);
 
     // epochs = 10
-    let epochs: usize = std::env::args()
-        .nth(1)
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(10);
+    let epochs: usize = std::env::args().nth(1).and_then(|e| e.parse().ok()).unwrap_or(10);
     // for t in range(epochs):
     for t in 0..epochs {
         // print(f"Epoch {t+1}\n-------------------------------")
         println!("Epoch {}\n-------------------------------", t + 1);
         // train_loop(train_dataloader, model, loss_fn, optimizer)
-        train_loop(
-            &train_dataloader,
-            &model,
-            &loss_fn,
-            &mut optimizer,
-            batch_size,
-        )?;
+        train_loop(&train_dataloader, &model, &loss_fn, &mut optimizer, batch_size)?;
         // test_loop(test_dataloader, model, loss_fn)
         test_loop(&test_dataloader, &model, &loss_fn)?;
     }

@@ -126,29 +126,16 @@ fn test(
     // correct /= size
     correct /= size as f64;
     // print(f"Test Error: \n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
-    println!(
-        "Test Error: \n Accuracy: {:>0.1}%, Avg loss: {test_loss:>8.6} \n",
-        100.0 * correct
-    );
+    println!("Test Error: \n Accuracy: {:>0.1}%, Avg loss: {test_loss:>8.6} \n", 100.0 * correct);
     Ok(())
 }
 
 fn main() -> Result<()> {
     let root = default_root();
     // training_data = datasets.FashionMNIST(root="data", train=True, download=True, transform=ToTensor())
-    let training_data = FashionMNIST::builder()
-        .root(&root)
-        .train(true)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let training_data = FashionMNIST::builder().root(&root).train(true).download(true).transform(ToTensor).build()?;
     // test_data = datasets.FashionMNIST(root="data", train=False, download=True, transform=ToTensor())
-    let test_data = FashionMNIST::builder()
-        .root(&root)
-        .train(false)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let test_data = FashionMNIST::builder().root(&root).train(false).download(true).transform(ToTensor).build()?;
 
     // batch_size = 64
     let batch_size = 64;
@@ -184,10 +171,7 @@ fn main() -> Result<()> {
     let mut optimizer = optim::SGD::new(model.parameters(), 1e-3);
 
     // epochs = 5
-    let epochs: usize = std::env::args()
-        .nth(1)
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(5);
+    let epochs: usize = std::env::args().nth(1).and_then(|e| e.parse().ok()).unwrap_or(5);
     // for t in range(epochs):
     for t in 0..epochs {
         // print(f"Epoch {t+1}\n-------------------------------")
@@ -213,18 +197,8 @@ fn main() -> Result<()> {
 
     // classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     //            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    let classes = [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ];
+    let classes =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
     // model.eval()
     model.eval();
@@ -237,10 +211,7 @@ fn main() -> Result<()> {
         // pred = model(x)
         let pred = model.forward(&x)?;
         // predicted, actual = classes[pred[0].argmax(0)], classes[y]
-        let (predicted, actual) = (
-            classes[pred.i(0).argmax(0).item().to_i64() as usize],
-            classes[y as usize],
-        );
+        let (predicted, actual) = (classes[pred.i(0).argmax(0).item().to_i64() as usize], classes[y as usize]);
         // print(f'Predicted: "{predicted}", Actual: "{actual}"')
         println!("Predicted: \"{predicted}\", Actual: \"{actual}\"");
         Ok(())

@@ -22,20 +22,11 @@ impl Module for Net {
 }
 
 fn main() -> Result<()> {
-    let train = MNIST::builder()
-        .root("data")
-        .train(true)
-        .download(true)
-        .transform(ToTensor)
-        .build()?;
+    let train = MNIST::builder().root("data").train(true).download(true).transform(ToTensor).build()?;
     let loader = DataLoader::new(train, 64).shuffle(true);
     let model = Net {
         flatten: nn::Flatten::new(),
-        layers: nn::Sequential::new((
-            nn::Linear::new(784, 128),
-            nn::ReLU::new(),
-            nn::Linear::new(128, 10),
-        )),
+        layers: nn::Sequential::new((nn::Linear::new(784, 128), nn::ReLU::new(), nn::Linear::new(128, 10))),
     };
     let mut opt = optim::SGD::new(model.parameters(), 0.1);
     for epoch in 1..=3 {

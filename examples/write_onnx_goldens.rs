@@ -16,17 +16,8 @@ mod onnx;
 fn main() -> kindling::Result<()> {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("an output folder"));
     std::fs::create_dir_all(&dir).unwrap();
-    let test = MNIST::builder()
-        .root(kindling::vision::default_root())
-        .train(false)
-        .transform(ToTensor)
-        .build()?;
-    let images = (&test
-        .data
-        .i(..100)
-        .unsqueeze(1)
-        .to_dtype(kindling::DType::F32))
-        / 255.0;
+    let test = MNIST::builder().root(kindling::vision::default_root()).train(false).transform(ToTensor).build()?;
+    let images = (&test.data.i(..100).unsqueeze(1).to_dtype(kindling::DType::F32)) / 255.0;
     let mut logits = serde_json::Map::new();
     for arch in onnx::ARCHS {
         let bytes = onnx::onnx_bytes(arch);
@@ -37,10 +28,6 @@ fn main() -> kindling::Result<()> {
         logits.insert(arch.name().into(), out.to_vec::<f64>().into());
         println!("wrote {} (md5 {})", path.display(), onnx::md5_hex(&bytes));
     }
-    std::fs::write(
-        dir.join("kindling_logits.json"),
-        serde_json::Value::Object(logits).to_string(),
-    )
-    .unwrap();
+    std::fs::write(dir.join("kindling_logits.json"), serde_json::Value::Object(logits).to_string()).unwrap();
     Ok(())
 }

@@ -34,11 +34,7 @@ fn main() -> kindling::Result<()> {
         println!("wrote {}", path.display());
         return Ok(());
     }
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "tests/golden/nn".into()),
-    );
+    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "tests/golden/nn".into()));
     for (i, arch) in Arch::MLPS.into_iter().enumerate() {
         kindling::manual_seed(42 + i as u64);
         let model = arch.build();

@@ -10,10 +10,8 @@ mod pth;
 
 fn main() {
     let cases: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/pth_cases.json"),
-        )
-        .expect("tests/golden/pth_cases.json (run make_pth_goldens.py first)"),
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/pth_cases.json"))
+            .expect("tests/golden/pth_cases.json (run make_pth_goldens.py first)"),
     )
     .unwrap();
     let dir = std::env::temp_dir().join(format!("kindling-pth-goldens-{}", std::process::id()));
