@@ -11,6 +11,8 @@ use kindling::nn::Module;
 use kindling::vision::datasets::MNIST;
 
 #[path = "../tests/common/onnx.rs"]
+// Formatted as the tests format it (the examples are formatted wider).
+#[rustfmt::skip]
 mod onnx;
 
 fn main() -> kindling::Result<()> {

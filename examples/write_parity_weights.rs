@@ -17,6 +17,8 @@ use kindling::nn::models::Arch;
 use kindling::nn::{self, Module};
 
 #[path = "../tests/common/tower.rs"]
+// Formatted as the tests format it (the examples are formatted wider).
+#[rustfmt::skip]
 mod tower;
 
 fn main() -> kindling::Result<()> {

@@ -6,6 +6,8 @@
 //! Run: `cargo run --release --example write_pth_goldens`
 
 #[path = "../tests/common/pth.rs"]
+// Formatted as the tests format it (the examples are formatted wider).
+#[rustfmt::skip]
 mod pth;
 
 fn main() {
