@@ -25,12 +25,12 @@ fn main() -> Result<()> {
         .train(true)
         .download(true)
         .transform(ToTensor)
-        .target_transform(|y| Tensor::zeros([10]).scatter(0, &Tensor::tensor(y), 1.0))
+        .target_transform(|y| Tensor::zeros([10]).scatter_(0, &Tensor::tensor(y), 1.0))
         .build()?;
 
     // target_transform = Lambda(lambda y: torch.zeros(
     //     10, dtype=torch.float).scatter_(dim=0, index=torch.tensor(y), value=1))
-    let target_transform = |y: i64| Tensor::zeros([10]).scatter(0, &Tensor::tensor(y), 1.0);
+    let target_transform = |y: i64| Tensor::zeros([10]).scatter_(0, &Tensor::tensor(y), 1.0);
 
     // print(ds[0][1])
     println!("{}", ds.get_item(0)?.1.to_tensor());

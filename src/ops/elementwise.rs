@@ -588,8 +588,9 @@ impl Tensor {
 
     /// `self += alpha * other` in place (PyTorch's `x.add_(other, alpha=alpha)`).
     #[track_caller]
-    pub fn add_alpha_(&self, other: &Tensor, alpha: f64) {
-        or_panic!(self.try_add_alpha_(other, alpha))
+    pub fn add_alpha_(&self, other: &Tensor, alpha: f64) -> Tensor {
+        or_panic!(self.try_add_alpha_(other, alpha));
+        self.clone()
     }
 
     /// PyTorch's words when an in-place result of dtype `result` would have to
@@ -638,6 +639,11 @@ impl Tensor {
 
     /// `self += other` in place (`x.add_(5)`, `x.add_(&y)`).
     ///
+    /// Like every in-place op (`sub_`, `mul_`, `div_`, `fill_`, `zero_`,
+    /// `copy_`, `scatter_`, `index_put_`), it returns the tensor itself (a
+    /// handle to the same storage), as PyTorch returns `self`, so calls chain
+    /// as in Python: `Tensor::zeros([10]).scatter_(0, &Tensor::tensor(3), 1.0)`.
+    ///
     /// ```
     /// use kindling::Tensor;
     /// let t = Tensor::ones([3]);
@@ -646,8 +652,9 @@ impl Tensor {
     /// assert_eq!(t.to_vec::<f32>(), [6.0, 12.0, 18.0]);
     /// ```
     #[track_caller]
-    pub fn add_<'a>(&self, other: impl Into<Operand<'a>>) {
-        or_panic!(self.binary_(other.into(), BinaryOp::Add))
+    pub fn add_<'a>(&self, other: impl Into<Operand<'a>>) -> Tensor {
+        or_panic!(self.binary_(other.into(), BinaryOp::Add));
+        self.clone()
     }
 
     /// Fallible [`Tensor::add_`]: PyTorch's words when the result cannot be
@@ -658,21 +665,24 @@ impl Tensor {
 
     /// `self -= other` in place.
     #[track_caller]
-    pub fn sub_<'a>(&self, other: impl Into<Operand<'a>>) {
-        or_panic!(self.binary_(other.into(), BinaryOp::Sub))
+    pub fn sub_<'a>(&self, other: impl Into<Operand<'a>>) -> Tensor {
+        or_panic!(self.binary_(other.into(), BinaryOp::Sub));
+        self.clone()
     }
 
     /// `self *= other` in place (`x.mul_(2.0)`, `x.mul_(&mask)`).
     #[track_caller]
-    pub fn mul_<'a>(&self, other: impl Into<Operand<'a>>) {
-        or_panic!(self.binary_(other.into(), BinaryOp::Mul))
+    pub fn mul_<'a>(&self, other: impl Into<Operand<'a>>) -> Tensor {
+        or_panic!(self.binary_(other.into(), BinaryOp::Mul));
+        self.clone()
     }
 
     /// `self /= other` in place (true division: refused on integer tensors,
     /// as in PyTorch).
     #[track_caller]
-    pub fn div_<'a>(&self, other: impl Into<Operand<'a>>) {
-        or_panic!(self.binary_(other.into(), BinaryOp::Div))
+    pub fn div_<'a>(&self, other: impl Into<Operand<'a>>) -> Tensor {
+        or_panic!(self.binary_(other.into(), BinaryOp::Div));
+        self.clone()
     }
 
     /// Fallible [`Tensor::div_`].
@@ -682,8 +692,9 @@ impl Tensor {
 
     /// Copies `src` (broadcast, converted) into this tensor's elements in place.
     #[track_caller]
-    pub fn copy_(&self, src: &Tensor) {
-        or_panic!(self.try_copy_(src))
+    pub fn copy_(&self, src: &Tensor) -> Tensor {
+        or_panic!(self.try_copy_(src));
+        self.clone()
     }
 
     /// Fallible [`Tensor::copy_`].
@@ -702,8 +713,9 @@ impl Tensor {
 
     /// Sets every element to `value` in place.
     #[track_caller]
-    pub fn fill_(&self, value: impl Into<Scalar>) {
-        or_panic!(self.try_fill_(value))
+    pub fn fill_(&self, value: impl Into<Scalar>) -> Tensor {
+        or_panic!(self.try_fill_(value));
+        self.clone()
     }
 
     /// Fallible [`Tensor::fill_`].
@@ -716,7 +728,7 @@ impl Tensor {
 
     /// Sets every element to zero in place.
     #[track_caller]
-    pub fn zero_(&self) {
+    pub fn zero_(&self) -> Tensor {
         self.fill_(0)
     }
 }
@@ -1026,9 +1038,12 @@ mod tests {
     use crate::ops::golden::{goldens, gradchecks};
 
     /// `update` applied to a copy of `x` (PyTorch's `x.clone().add_(5)`).
-    fn inplace(x: &Tensor, update: impl FnOnce(&Tensor)) -> Tensor {
+    /// Runs an in-place op on a copy of `x`; the op returns the tensor
+    /// itself, as PyTorch's return `self`.
+    fn inplace(x: &Tensor, update: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
         let t = crate::no_grad(|| x.clone_tensor());
-        update(&t);
+        let returned = update(&t);
+        assert!(returned.is_same(&t) || returned.shares_storage(&t));
         t
     }
 

@@ -269,8 +269,9 @@ impl Tensor {
 
     /// [`Tensor::scatter`] in place (`x.scatter_(1, &index, 1.0)`).
     #[track_caller]
-    pub fn scatter_<'a>(&self, dim: isize, index: &Tensor, src: impl Into<Operand<'a>>) {
-        or_panic!(self.try_scatter_(dim, index, src))
+    pub fn scatter_<'a>(&self, dim: isize, index: &Tensor, src: impl Into<Operand<'a>>) -> Tensor {
+        or_panic!(self.try_scatter_(dim, index, src));
+        self.clone()
     }
 
     /// Fallible [`Tensor::scatter_`].

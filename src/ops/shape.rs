@@ -234,8 +234,9 @@ impl Tensor {
     /// assert_eq!(t.to_vec::<f32>(), [-1.0, 5.0, -1.0, -1.0, 5.0, -1.0]);
     /// ```
     #[track_caller]
-    pub fn index_put_<'a>(&self, index: impl IndexArg, value: impl Into<Operand<'a>>) {
-        or_panic!(self.try_index_put_(index, value))
+    pub fn index_put_<'a>(&self, index: impl IndexArg, value: impl Into<Operand<'a>>) -> Tensor {
+        or_panic!(self.try_index_put_(index, value));
+        self.clone()
     }
 
     /// Fallible [`Tensor::index_put_`].
@@ -1143,9 +1144,10 @@ mod tests {
     }
 
     /// `update` applied to a copy of `x` (Python's `a = a.clone(); a[...] = v`).
-    fn put(x: &Tensor, update: impl FnOnce(&Tensor)) -> Tensor {
+    /// Runs `index_put_` on a copy of `x`; it returns the tensor itself.
+    fn put(x: &Tensor, update: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
         let t = x.clone_tensor();
-        update(&t);
+        assert!(update(&t).shares_storage(&t));
         t
     }
 

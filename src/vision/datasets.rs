@@ -304,7 +304,7 @@ impl DatasetBuilder {
     /// use kindling::vision::FashionMNIST;
     /// use kindling::Tensor;
     /// let ds = FashionMNIST::builder()
-    ///     .target_transform(|y| Tensor::zeros([10]).scatter(0, &Tensor::tensor(y), 1.0))
+    ///     .target_transform(|y| Tensor::zeros([10]).scatter_(0, &Tensor::tensor(y), 1.0))
     ///     .build()?;
     /// # Ok::<(), kindling::Error>(())
     /// ```
