@@ -20,6 +20,19 @@ fn example(name: &str) -> PathBuf {
     profile.join("examples").join(name)
 }
 
+/// Example `name`, to run in `dir`, a folder of its own (the quickstart
+/// writes model.pth where it runs), with the data root made absolute.
+fn example_in(name: &str, dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(example(name));
+    if let Ok(root) =
+        std::fs::canonicalize(std::env::var("KINDLING_DATA").unwrap_or_else(|_| "data".into()))
+    {
+        cmd.env("KINDLING_DATA", root);
+    }
+    cmd.current_dir(dir);
+    cmd
+}
+
 /// Runs example `name` and returns what it printed, with PyTorch's golden output.
 fn run_with_golden(name: &str, args: &[&str]) -> (String, String) {
     let golden = format!(
@@ -27,18 +40,9 @@ fn run_with_golden(name: &str, args: &[&str]) -> (String, String) {
         env!("CARGO_MANIFEST_DIR")
     );
     let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{golden}: {e}"));
-    // In a folder of its own (the quickstart writes model.pth where it runs),
-    // with the data root made absolute.
     let dir = common::temp_dir(&format!("example-{name}"));
-    let mut cmd = Command::new(example(name));
-    if let Ok(root) =
-        std::fs::canonicalize(std::env::var("KINDLING_DATA").unwrap_or_else(|_| "data".into()))
-    {
-        cmd.env("KINDLING_DATA", root);
-    }
-    let out = cmd
+    let out = example_in(name, &dir)
         .args(args)
-        .current_dir(&dir)
         .output()
         .unwrap_or_else(|e| panic!("cannot run example {name}: {e}"));
     std::fs::remove_dir_all(&dir).ok();
@@ -116,9 +120,9 @@ fn numbers_are_split_from_text() {
 /// loaded back from its own files, which must be torchvision's printout.
 #[test]
 fn saveloadrun_saves_loads_and_builds_the_model_back() {
-    let out = Command::new(example("saveloadrun"))
+    let dir = common::temp_dir("example-saveloadrun");
+    let out = example_in("saveloadrun", &dir)
         .arg("resnet18")
-        .current_dir(common::temp_dir("example-saveloadrun"))
         .output()
         .unwrap();
     assert!(
@@ -129,7 +133,7 @@ fn saveloadrun_saves_loads_and_builds_the_model_back() {
     let printed = String::from_utf8_lossy(&out.stdout);
     let want = common::golden("vision_models.json")["resnet18"]["printed"].clone();
     assert_eq!(printed.trim_end(), want.as_str().unwrap());
-    std::fs::remove_dir_all(common::temp_dir("example-saveloadrun")).ok();
+    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -207,13 +211,7 @@ fn the_lecture_example_prints_what_pytorch_printed_in_the_lecture() {
         return;
     };
     let dir = common::temp_dir("example-lecture");
-    let mut cmd = Command::new(example("lecture"));
-    if let Ok(root) =
-        std::fs::canonicalize(std::env::var("KINDLING_DATA").unwrap_or_else(|_| "data".into()))
-    {
-        cmd.env("KINDLING_DATA", root);
-    }
-    let out = cmd.current_dir(&dir).output().unwrap();
+    let out = example_in("lecture", &dir).output().unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

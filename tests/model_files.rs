@@ -45,7 +45,7 @@ fn round_trip(name: &str, model: &dyn Module, input: &Tensor) {
 
 #[test]
 fn nested_sequentials_of_every_layer_come_back_whole() {
-    let _turn = common::onnx::rng_turn();
+    let _turn = common::rng_lock();
     kindling::manual_seed(3);
     let model = Sequential::new((
         Conv2d::with_options(
@@ -77,7 +77,7 @@ fn nested_sequentials_of_every_layer_come_back_whole() {
 
 #[test]
 fn reference_and_torchvision_models_come_back_by_name() {
-    let _turn = common::onnx::rng_turn();
+    let _turn = common::rng_lock();
     kindling::manual_seed(5);
     for arch in [nn::models::Arch::Mlp, nn::models::Arch::CnnBn] {
         round_trip(arch.name(), &arch.build(), &Tensor::rand([2, 1, 28, 28]));

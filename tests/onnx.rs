@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::onnx::{md5_hex, onnx_bytes, rng_turn, ARCHS};
+use common::onnx::{md5_hex, onnx_bytes, ARCHS};
 use common::{golden, temp_dir};
 use kindling::nn::{Linear, Module, Sequential, GELU};
 
@@ -76,7 +76,7 @@ fn the_command_line_exports_a_pth_as_onnx() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("mlp for input [batch, 1, 28, 28]"));
     // The same bytes as the library's export of the same weights.
     let net = {
-        let _turn = rng_turn();
+        let _turn = common::rng_lock();
         kindling::nn::models::Arch::Mlp.build()
     };
     net.load(&weights).unwrap();
@@ -94,7 +94,7 @@ fn the_command_line_exports_a_pth_as_onnx() {
 
 #[test]
 fn a_module_without_an_onnx_form_says_which() {
-    let _turn = rng_turn();
+    let _turn = common::rng_lock();
     let m = Sequential::new((Linear::new(4, 3), GELU::new()));
     let e = kindling::io::onnx::to_bytes(&m, &[4])
         .unwrap_err()

@@ -343,35 +343,19 @@ pub fn parse_safetensors(bytes: &[u8]) -> std::result::Result<(NamedTensors, Met
             .map_err(|e| format!("tensor {name}: {e:?}"))?;
         let shape = view.shape().to_vec();
         let data = view.data();
-        let t = match view.dtype() {
-            Dtype::F32 => Tensor::from_vec(
-                data.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect::<Vec<_>>(),
-                shape,
-            ),
-            Dtype::F64 => Tensor::from_vec(
-                data.chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-                    .collect::<Vec<_>>(),
-                shape,
-            ),
-            Dtype::I64 => Tensor::from_vec(
-                data.chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                    .collect::<Vec<_>>(),
-                shape,
-            ),
-            Dtype::U8 => Tensor::from_vec(data.to_vec(), shape),
-            Dtype::BOOL => {
-                Tensor::from_vec(data.iter().map(|&b| b != 0).collect::<Vec<_>>(), shape)
-            }
+        let dtype = match view.dtype() {
+            Dtype::F32 => DType::F32,
+            Dtype::F64 => DType::F64,
+            Dtype::I64 => DType::I64,
+            Dtype::U8 => DType::U8,
+            Dtype::BOOL => DType::Bool,
             other => {
                 return Err(format!(
                     "tensor {name} has element type {other:?}, which kindling does not support"
                 ))
             }
         };
+        let t = Tensor::from_buffer(pth::buffer_from_le(dtype, data), &shape);
         out.push((name, t));
     }
     Ok((out, metadata))

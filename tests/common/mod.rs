@@ -68,9 +68,9 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// The global generator is shared by the tests of one binary, which run in
 /// parallel; tests that draw from it (building models, dropout) take this lock.
+/// (One lock with `onnx::rng_turn`, which the ONNX example shares.)
 pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
+    onnx::rng_turn()
 }
 
 /// The text with every number replaced by `#`, and the numbers.
