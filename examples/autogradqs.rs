@@ -5,10 +5,12 @@
 //!
 //! Run: `cargo run --release --example autogradqs`
 
+// import torch
 use kindling::prelude::*;
 
 fn main() -> Result<()> {
-    // x = torch.ones(5)  # input tensor
+    let py_bool = |b: bool| if b { "True" } else { "False" }; // as Python prints a bool
+                                                              // x = torch.ones(5)  # input tensor
     let x = Tensor::ones([5]);
     // y = torch.zeros(3)  # expected output
     let y = Tensor::zeros([3]);
@@ -70,13 +72,4 @@ fn main() -> Result<()> {
     // print(f"\nCall after zeroing gradients\n{inp.grad}")
     println!("\nCall after zeroing gradients\n{}", inp.grad().unwrap());
     Ok(())
-}
-
-/// Python's spelling of a bool, as `print(z.requires_grad)` writes it.
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
-    }
 }

@@ -4,11 +4,15 @@
 //!
 //! Run: `cargo run --release --example buildmodel`
 
+// import os
+// import torch
+// from torch import nn
+// from torch.utils.data import DataLoader
+// from torchvision import datasets, transforms
 use kindling::prelude::*;
 
 // class NeuralNetwork(nn.Module):
 #[derive(Module)]
-#[module(name = "NeuralNetwork")]
 struct NeuralNetwork {
     flatten: nn::Flatten,
     linear_relu_stack: nn::Sequential,
@@ -17,11 +21,17 @@ struct NeuralNetwork {
 impl NeuralNetwork {
     // def __init__(self):
     fn new() -> NeuralNetwork {
+        // super().__init__()
         NeuralNetwork {
             // self.flatten = nn.Flatten()
             flatten: nn::Flatten::new(),
             // self.linear_relu_stack = nn.Sequential(
-            //     nn.Linear(28*28, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+            //     nn.Linear(28*28, 512),
+            //     nn.ReLU(),
+            //     nn.Linear(512, 512),
+            //     nn.ReLU(),
+            //     nn.Linear(512, 10),
+            // )
             linear_relu_stack: nn::Sequential::new((
                 nn::Linear::new(28 * 28, 512),
                 nn::ReLU::new(),
@@ -94,7 +104,12 @@ fn main() -> Result<()> {
     // print(f"After ReLU: {hidden1}")
     println!("After ReLU: {hidden1}");
 
-    // seq_modules = nn.Sequential(flatten, layer1, nn.ReLU(), nn.Linear(20, 10))
+    // seq_modules = nn.Sequential(
+    //     flatten,
+    //     layer1,
+    //     nn.ReLU(),
+    //     nn.Linear(20, 10)
+    // )
     let seq_modules = nn::Sequential::new((flatten, layer1, nn::ReLU::new(), nn::Linear::new(20, 10)));
     // input_image = torch.rand(3,28,28)
     let input_image = Tensor::rand([3, 28, 28]);

@@ -7,6 +7,11 @@
 //!
 //! Run: `KINDLING_DATA=path/to/data cargo run --release --example data [OUT_DIR]`
 
+// import torch
+// from torch.utils.data import Dataset
+// from torchvision import datasets
+// from torchvision.transforms import ToTensor
+// import matplotlib.pyplot as plt
 use kindling::data::transforms::ToTensor;
 use kindling::plot::pyplot as plt;
 use kindling::prelude::*;
@@ -14,14 +19,34 @@ use kindling::vision::FashionMNIST;
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));
-    let root = kindling::vision::default_root();
-    // training_data = datasets.FashionMNIST(root="data", train=True, download=True, transform=ToTensor())
-    let training_data = FashionMNIST::builder().root(&root).train(true).download(true).transform(ToTensor).build()?;
-    // test_data = datasets.FashionMNIST(root="data", train=False, download=True, transform=ToTensor())
-    let test_data = FashionMNIST::builder().root(&root).train(false).download(true).transform(ToTensor).build()?;
+    // training_data = datasets.FashionMNIST(
+    //     root="data",
+    //     train=True,
+    //     download=True,
+    //     transform=ToTensor()
+    // )
+    let training_data = FashionMNIST::builder().train(true).download(true).transform(ToTensor).build()?;
 
-    // labels_map = {0: "T-Shirt", 1: "Trouser", 2: "Pullover", 3: "Dress", 4: "Coat",
-    //               5: "Sandal", 6: "Shirt", 7: "Sneaker", 8: "Bag", 9: "Ankle Boot"}
+    // test_data = datasets.FashionMNIST(
+    //     root="data",
+    //     train=False,
+    //     download=True,
+    //     transform=ToTensor()
+    // )
+    let test_data = FashionMNIST::builder().train(false).download(true).transform(ToTensor).build()?;
+
+    // labels_map = {
+    //     0: "T-Shirt",
+    //     1: "Trouser",
+    //     2: "Pullover",
+    //     3: "Dress",
+    //     4: "Coat",
+    //     5: "Sandal",
+    //     6: "Shirt",
+    //     7: "Sneaker",
+    //     8: "Bag",
+    //     9: "Ankle Boot",
+    // }
     let labels_map =
         ["T-Shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle Boot"];
     // figure = plt.figure(figsize=(8, 8))
@@ -46,6 +71,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     // plt.show()
     figure.savefig(out.join("data_grid.png"))?;
 
+    // from torch.utils.data import DataLoader
     // train_dataloader = DataLoader(training_data, batch_size=64, shuffle=True)
     let train_dataloader = DataLoader::new(training_data, 64).shuffle(true);
     // test_dataloader = DataLoader(test_data, batch_size=64, shuffle=True)

@@ -10,15 +10,22 @@
 //!
 //! Run: `KINDLING_DATA=path/to/data cargo run --release --example lecture`
 
+// from tqdm.std import tqdm, trange
+// from tqdm import notebook
+// notebook.tqdm = tqdm
+// notebook.trange = trange
+// import pandas as pd
+// import numpy as np
 // import matplotlib.pyplot as plt
 // import torch
 // from torch import nn
 // from torchvision import datasets
 // from torchvision.transforms import ToTensor
+// from torch.utils.data import DataLoader
 use kindling::data::transforms::ToTensor;
 use kindling::plot::pyplot as plt;
 use kindling::prelude::*;
-use kindling::vision::{default_root, MNIST};
+use kindling::vision::MNIST;
 
 /// Prints a cell's Python and its value, as the notebook shows them.
 fn show(python: &str, value: impl std::fmt::Display) {
@@ -48,7 +55,9 @@ impl Module for ThreeBlue {
 //     def __init__(self):
 //         super().__init__()
 //         self.flatten = nn.Flatten()
-//         self.layers = nn.Sequential(nn.Linear(784,10))
+//         self.layers = nn.Sequential(
+//             nn.Linear(784,10)
+//         )
 #[derive(Module)]
 #[module(name = "ThreeBlue")]
 struct ThreeBlue2 {
@@ -69,10 +78,20 @@ impl Module for ThreeBlue2 {
 }
 
 fn main() -> Result<()> {
-    // training_data = datasets.MNIST(root="data", train=True, download=True, transform=ToTensor())
-    let training_data = MNIST::builder().root(default_root()).train(true).download(true).transform(ToTensor).build()?;
-    // test_data = datasets.MNIST(root="data", train=False, download=True, transform=ToTensor())
-    let test_data = MNIST::builder().root(default_root()).train(false).download(true).transform(ToTensor).build()?;
+    // training_data = datasets.MNIST(
+    //     root="data",
+    //     train=True,
+    //     download=True,
+    //     transform=ToTensor(),
+    // )
+    let training_data = MNIST::builder().train(true).download(true).transform(ToTensor).build()?;
+    // test_data = datasets.MNIST(
+    //     root="data",
+    //     train=False,
+    //     download=True,
+    //     transform=ToTensor(),
+    // )
+    let test_data = MNIST::builder().train(false).download(true).transform(ToTensor).build()?;
     let _ = test_data;
 
     // training_data.data.shape

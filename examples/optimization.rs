@@ -3,17 +3,23 @@
 //! each Python statement is the comment above its Rust. FashionMNIST, the
 //! quickstart's network, SGD at 1e-3, batch 64, ten epochs (an argument sets
 //! fewer: `tests/examples.rs` runs one, against PyTorch from the same
-//! initial weights).
+//! initial weights). `root="data"` is the dataset builder's default root
+//! (`data`, or `KINDLING_DATA` when set); `with torch.no_grad():` is a
+//! `NoGradGuard`, which holds until the end of the enclosing block.
 //!
 //! Run: `KINDLING_DATA=path/to/data cargo run --release --example optimization [EPOCHS]`
 
+// import torch
+// from torch import nn
+// from torch.utils.data import DataLoader
+// from torchvision import datasets
+// from torchvision.transforms import ToTensor
 use kindling::data::transforms::ToTensor;
 use kindling::prelude::*;
-use kindling::vision::{default_root, FashionMNIST, VisionDataset};
+use kindling::vision::{FashionMNIST, VisionDataset};
 
 // class NeuralNetwork(nn.Module):
 #[derive(Module)]
-#[module(name = "NeuralNetwork")]
 struct NeuralNetwork {
     flatten: nn::Flatten,
     linear_relu_stack: nn::Sequential,
@@ -22,11 +28,17 @@ struct NeuralNetwork {
 impl NeuralNetwork {
     // def __init__(self):
     fn new() -> NeuralNetwork {
+        // super().__init__()
         NeuralNetwork {
             // self.flatten = nn.Flatten()
             flatten: nn::Flatten::new(),
             // self.linear_relu_stack = nn.Sequential(
-            //     nn.Linear(28*28, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+            //     nn.Linear(28*28, 512),
+            //     nn.ReLU(),
+            //     nn.Linear(512, 512),
+            //     nn.ReLU(),
+            //     nn.Linear(512, 10),
+            // )
             linear_relu_stack: nn::Sequential::new((
                 nn::Linear::new(28 * 28, 512),
                 nn::ReLU::new(),
@@ -52,11 +64,8 @@ impl Module for NeuralNetwork {
 
 // def train_loop(dataloader, model, loss_fn, optimizer):
 fn train_loop(
-    dataloader: &DataLoader<VisionDataset>,
-    model: &NeuralNetwork,
-    loss_fn: &nn::CrossEntropyLoss,
-    optimizer: &mut optim::SGD,
-    batch_size: usize,
+    dataloader: &DataLoader<VisionDataset>, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss,
+    optimizer: &mut optim::SGD, batch_size: usize,
 ) -> Result<()> {
     // size = len(dataloader.dataset)
     let size = dataloader.dataset().len();
@@ -88,9 +97,7 @@ fn train_loop(
 
 // def test_loop(dataloader, model, loss_fn):
 fn test_loop(
-    dataloader: &DataLoader<VisionDataset>,
-    model: &NeuralNetwork,
-    loss_fn: &nn::CrossEntropyLoss,
+    dataloader: &DataLoader<VisionDataset>, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss,
 ) -> Result<()> {
     // model.eval()
     model.eval();
@@ -101,19 +108,18 @@ fn test_loop(
     // test_loss, correct = 0, 0
     let (mut test_loss, mut correct) = (0.0, 0.0);
     // with torch.no_grad():
-    no_grad(|| -> Result<()> {
-        // for X, y in dataloader:
-        for item in dataloader.iter() {
-            let (x, y) = item?;
-            // pred = model(X)
-            let pred = model.forward(&x)?;
-            // test_loss += loss_fn(pred, y).item()
-            test_loss += loss_fn.forward(&pred, &y)?.item();
-            // correct += (pred.argmax(1) == y).type(torch.float).sum().item()
-            correct += pred.argmax(1).eq(&y).to_dtype(DType::F32).sum().item();
-        }
-        Ok(())
-    })?;
+    let _no_grad = NoGradGuard::new();
+    // for X, y in dataloader:
+    for item in dataloader.iter() {
+        let (x, y) = item?;
+        // pred = model(X)
+        let pred = model.forward(&x)?;
+        // test_loss += loss_fn(pred, y).item()
+        test_loss += loss_fn.forward(&pred, &y)?.item();
+        // correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+        correct += pred.argmax(1).eq(&y).to_dtype(DType::F32).sum().item();
+    }
+
     // test_loss /= num_batches
     test_loss /= num_batches as f64;
     // correct /= size
@@ -124,11 +130,22 @@ fn test_loop(
 }
 
 fn main() -> Result<()> {
-    let root = default_root();
-    // training_data = datasets.FashionMNIST(root="data", train=True, download=True, transform=ToTensor())
-    let training_data = FashionMNIST::builder().root(&root).train(true).download(true).transform(ToTensor).build()?;
-    // test_data = datasets.FashionMNIST(root="data", train=False, download=True, transform=ToTensor())
-    let test_data = FashionMNIST::builder().root(&root).train(false).download(true).transform(ToTensor).build()?;
+    // training_data = datasets.FashionMNIST(
+    //     root="data",
+    //     train=True,
+    //     download=True,
+    //     transform=ToTensor()
+    // )
+    let training_data = FashionMNIST::builder().train(true).download(true).transform(ToTensor).build()?;
+
+    // test_data = datasets.FashionMNIST(
+    //     root="data",
+    //     train=False,
+    //     download=True,
+    //     transform=ToTensor()
+    // )
+    let test_data = FashionMNIST::builder().train(false).download(true).transform(ToTensor).build()?;
+
     // train_dataloader = DataLoader(training_data, batch_size=64)
     let train_dataloader = DataLoader::new(training_data, 64);
     // test_dataloader = DataLoader(test_data, batch_size=64)

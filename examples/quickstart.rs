@@ -6,16 +6,25 @@
 //! current folder, as `torch.save` writes it), loaded into a new model, and
 //! the first test image classified.
 //!
+//! `root="data"` is the dataset builder's default root (`data`, or
+//! `KINDLING_DATA` when set), so the port leaves it out; `with
+//! torch.no_grad():` is a `NoGradGuard`, which holds until the end of the
+//! enclosing block.
+//!
 //! Run: `KINDLING_DATA=path/to/data cargo run --release --example quickstart [EPOCHS]`
 //! PyTorch's side, for the timing in BENCHMARKS.md: `python benches/pytorch_quickstart.py DATA_ROOT [EPOCHS]`
 
+// import torch
+// from torch import nn
+// from torch.utils.data import DataLoader
+// from torchvision import datasets
+// from torchvision.transforms import ToTensor
 use kindling::data::transforms::ToTensor;
 use kindling::prelude::*;
-use kindling::vision::{default_root, FashionMNIST, VisionDataset};
+use kindling::vision::{FashionMNIST, VisionDataset};
 
 // class NeuralNetwork(nn.Module):
 #[derive(Module)]
-#[module(name = "NeuralNetwork")]
 struct NeuralNetwork {
     flatten: nn::Flatten,
     linear_relu_stack: nn::Sequential,
@@ -24,11 +33,17 @@ struct NeuralNetwork {
 impl NeuralNetwork {
     // def __init__(self):
     fn new() -> NeuralNetwork {
+        // super().__init__()
         NeuralNetwork {
             // self.flatten = nn.Flatten()
             flatten: nn::Flatten::new(),
             // self.linear_relu_stack = nn.Sequential(
-            //     nn.Linear(28*28, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+            //     nn.Linear(28*28, 512),
+            //     nn.ReLU(),
+            //     nn.Linear(512, 512),
+            //     nn.ReLU(),
+            //     nn.Linear(512, 10)
+            // )
             linear_relu_stack: nn::Sequential::new((
                 nn::Linear::new(28 * 28, 512),
                 nn::ReLU::new(),
@@ -54,11 +69,8 @@ impl Module for NeuralNetwork {
 
 // def train(dataloader, model, loss_fn, optimizer):
 fn train(
-    dataloader: &DataLoader<VisionDataset>,
-    model: &NeuralNetwork,
-    loss_fn: &nn::CrossEntropyLoss,
-    optimizer: &mut optim::SGD,
-    device: Device,
+    dataloader: &DataLoader<VisionDataset>, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss,
+    optimizer: &mut optim::SGD, device: Device,
 ) -> Result<()> {
     // size = len(dataloader.dataset)
     let size = dataloader.dataset().len();
@@ -69,16 +81,19 @@ fn train(
         let (x, y) = item?;
         // X, y = X.to(device), y.to(device)
         let (x, y) = (x.to(device), y.to(device));
+
         // pred = model(X)
         let pred = model.forward(&x)?;
         // loss = loss_fn(pred, y)
         let loss = loss_fn.forward(&pred, &y)?;
+
         // loss.backward()
         loss.backward();
         // optimizer.step()
         optimizer.step()?;
         // optimizer.zero_grad()
         optimizer.zero_grad();
+
         // if batch % 100 == 0:
         if batch % 100 == 0 {
             // loss, current = loss.item(), (batch + 1) * len(X)
@@ -92,10 +107,7 @@ fn train(
 
 // def test(dataloader, model, loss_fn):
 fn test(
-    dataloader: &DataLoader<VisionDataset>,
-    model: &NeuralNetwork,
-    loss_fn: &nn::CrossEntropyLoss,
-    device: Device,
+    dataloader: &DataLoader<VisionDataset>, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss, device: Device,
 ) -> Result<()> {
     // size = len(dataloader.dataset)
     let size = dataloader.dataset().len();
@@ -106,21 +118,19 @@ fn test(
     // test_loss, correct = 0, 0
     let (mut test_loss, mut correct) = (0.0, 0.0);
     // with torch.no_grad():
-    no_grad(|| -> Result<()> {
-        // for X, y in dataloader:
-        for item in dataloader.iter() {
-            let (x, y) = item?;
-            // X, y = X.to(device), y.to(device)
-            let (x, y) = (x.to(device), y.to(device));
-            // pred = model(X)
-            let pred = model.forward(&x)?;
-            // test_loss += loss_fn(pred, y).item()
-            test_loss += loss_fn.forward(&pred, &y)?.item();
-            // correct += (pred.argmax(1) == y).type(torch.float).sum().item()
-            correct += pred.argmax(1).eq(&y).to_dtype(DType::F32).sum().item();
-        }
-        Ok(())
-    })?;
+    let _no_grad = NoGradGuard::new();
+    // for X, y in dataloader:
+    for item in dataloader.iter() {
+        let (x, y) = item?;
+        // X, y = X.to(device), y.to(device)
+        let (x, y) = (x.to(device), y.to(device));
+        // pred = model(X)
+        let pred = model.forward(&x)?;
+        // test_loss += loss_fn(pred, y).item()
+        test_loss += loss_fn.forward(&pred, &y)?.item();
+        // correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+        correct += pred.argmax(1).eq(&y).to_dtype(DType::F32).sum().item();
+    }
     // test_loss /= num_batches
     test_loss /= num_batches as f64;
     // correct /= size
@@ -131,14 +141,25 @@ fn test(
 }
 
 fn main() -> Result<()> {
-    let root = default_root();
-    // training_data = datasets.FashionMNIST(root="data", train=True, download=True, transform=ToTensor())
-    let training_data = FashionMNIST::builder().root(&root).train(true).download(true).transform(ToTensor).build()?;
-    // test_data = datasets.FashionMNIST(root="data", train=False, download=True, transform=ToTensor())
-    let test_data = FashionMNIST::builder().root(&root).train(false).download(true).transform(ToTensor).build()?;
+    // training_data = datasets.FashionMNIST(
+    //     root="data",
+    //     train=True,
+    //     download=True,
+    //     transform=ToTensor(),
+    // )
+    let training_data = FashionMNIST::builder().train(true).download(true).transform(ToTensor).build()?;
+
+    // test_data = datasets.FashionMNIST(
+    //     root="data",
+    //     train=False,
+    //     download=True,
+    //     transform=ToTensor(),
+    // )
+    let test_data = FashionMNIST::builder().train(false).download(true).transform(ToTensor).build()?;
 
     // batch_size = 64
     let batch_size = 64;
+
     // train_dataloader = DataLoader(training_data, batch_size=batch_size)
     let train_dataloader = DataLoader::new(training_data, batch_size);
     // test_dataloader = DataLoader(test_data, batch_size=batch_size)
@@ -195,8 +216,18 @@ fn main() -> Result<()> {
     // model.load_state_dict(torch.load("model.pth", weights_only=True))
     model.load_state_dict(&kindling::load("model.pth")?.state_dict()?)?;
 
-    // classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    //            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    // classes = [
+    //     "T-shirt/top",
+    //     "Trouser",
+    //     "Pullover",
+    //     "Dress",
+    //     "Coat",
+    //     "Sandal",
+    //     "Shirt",
+    //     "Sneaker",
+    //     "Bag",
+    //     "Ankle boot",
+    // ]
     let classes =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
@@ -205,15 +236,14 @@ fn main() -> Result<()> {
     // x, y = test_data[0][0], test_data[0][1]
     let (x, y) = test_dataloader.dataset().get(0)?;
     // with torch.no_grad():
-    no_grad(|| -> Result<()> {
-        // x = x.to(device)
-        let x = x.to(device);
-        // pred = model(x)
-        let pred = model.forward(&x)?;
-        // predicted, actual = classes[pred[0].argmax(0)], classes[y]
-        let (predicted, actual) = (classes[pred.i(0).argmax(0).item().to_i64() as usize], classes[y as usize]);
-        // print(f'Predicted: "{predicted}", Actual: "{actual}"')
-        println!("Predicted: \"{predicted}\", Actual: \"{actual}\"");
-        Ok(())
-    })
+    let _no_grad = NoGradGuard::new();
+    // x = x.to(device)
+    let x = x.to(device);
+    // pred = model(x)
+    let pred = model.forward(&x)?;
+    // predicted, actual = classes[pred[0].argmax(0)], classes[y]
+    let (predicted, actual) = (classes[pred.i(0).argmax(0).item().to_i64() as usize], classes[y as usize]);
+    // print(f'Predicted: "{predicted}", Actual: "{actual}"')
+    println!("Predicted: \"{predicted}\", Actual: \"{actual}\"");
+    Ok(())
 }

@@ -9,6 +9,10 @@
 //!
 //! Run: `cargo run --release --example tensorqs`
 
+#![allow(unused_assignments)] // `tensor = tensor.to(...)` is not read again, as in the tutorial
+
+// import torch
+// import numpy as np
 use kindling::prelude::*;
 
 fn main() -> Result<()> {
@@ -42,7 +46,7 @@ fn main() -> Result<()> {
     println!("Zeros Tensor: \n {zeros_tensor}");
 
     // tensor = torch.rand(3,4)
-    let tensor = Tensor::rand([3, 4]);
+    let mut tensor = Tensor::rand([3, 4]);
     // print(f"Shape of tensor: {tensor.shape}")
     println!("Shape of tensor: {}", tensor.size());
     // print(f"Datatype of tensor: {tensor.dtype}")
@@ -52,11 +56,9 @@ fn main() -> Result<()> {
 
     // if torch.accelerator.is_available():
     //     tensor = tensor.to(torch.accelerator.current_accelerator())
-    let tensor = match accelerator::current_accelerator() {
-        Some(device) => tensor.to(device),
-        None => tensor,
-    };
-    let _ = tensor;
+    if let Some(device) = accelerator::current_accelerator() {
+        tensor = tensor.to(device);
+    }
 
     // tensor = torch.ones(4, 4)
     let tensor = Tensor::ones([4, 4]);

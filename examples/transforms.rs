@@ -6,11 +6,12 @@
 //!
 //! Run: `KINDLING_DATA=path/to/data cargo run --release --example transforms`
 
+// import torch
 // from torchvision import datasets
 // from torchvision.transforms import ToTensor, Lambda
 use kindling::data::transforms::ToTensor;
 use kindling::prelude::*;
-use kindling::vision::{default_root, FashionMNIST};
+use kindling::vision::FashionMNIST;
 
 fn main() -> Result<()> {
     // ds = datasets.FashionMNIST(
@@ -21,7 +22,6 @@ fn main() -> Result<()> {
     //     target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1))
     // )
     let ds = FashionMNIST::builder()
-        .root(default_root())
         .train(true)
         .download(true)
         .transform(ToTensor)

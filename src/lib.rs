@@ -64,8 +64,8 @@ pub mod prelude {
     pub use crate::optim::{self, Optimizer};
     pub use crate::train::tqdm;
     pub use crate::{
-        accelerator, cuda, manual_seed, no_grad, DType, Device, Ellipsis, Error, NewAxis, Result,
-        Size, Tensor,
+        accelerator, cuda, manual_seed, no_grad, DType, Device, Ellipsis, Error, NewAxis,
+        NoGradGuard, Result, Size, Tensor,
     };
 }
 

@@ -82,11 +82,9 @@ fn reference_and_torchvision_models_come_back_by_name() {
     for arch in [nn::models::Arch::Mlp, nn::models::Arch::CnnBn] {
         round_trip(arch.name(), &arch.build(), &Tensor::rand([2, 1, 28, 28]));
     }
-    round_trip(
-        "resnet18",
-        &kindling::vision::models::resnet18(),
-        &Tensor::rand([1, 3, 32, 32]),
-    );
+    // By name, as a Box<dyn Module> passed as `&model` (the saveloadrun port's form).
+    let resnet: Box<dyn Module> = kindling::vision::models::get_model("resnet18").unwrap();
+    round_trip("resnet18", &resnet, &Tensor::rand([1, 3, 32, 32]));
 }
 
 #[test]

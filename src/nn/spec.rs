@@ -99,6 +99,9 @@ fn pair(s: Size2) -> Value {
 /// The structure of `m` as data.
 fn spec_of(m: &dyn Module) -> Result<Value> {
     let any = m as &dyn std::any::Any;
+    if let Some(boxed) = any.downcast_ref::<Box<dyn Module>>() {
+        return spec_of(boxed.as_ref()); // `&model` where model is a Box<dyn Module>
+    }
     macro_rules! is {
         ($t:ty) => {
             any.downcast_ref::<$t>()

@@ -274,3 +274,23 @@ pub fn vgg16() -> VGG {
 pub fn vgg16_bn() -> VGG {
     vgg(true)
 }
+
+/// `torchvision.models.get_model(name)`: the untrained model of that name
+/// (`"resnet18"`, `"vgg16"`, `"vgg16_bn"`), for code that picks one at run
+/// time. An unknown name is torchvision's error, `Unknown model NAME`.
+///
+/// ```
+/// use kindling::vision::models::get_model;
+/// let model = get_model("resnet18")?;
+/// assert_eq!(model.parameters().len(), 62);
+/// assert_eq!(get_model("alexnet").unwrap_err().to_string(), "Unknown model alexnet");
+/// # Ok::<(), kindling::Error>(())
+/// ```
+pub fn get_model(name: &str) -> Result<Box<dyn Module>> {
+    Ok(match name {
+        "resnet18" => Box::new(resnet18()),
+        "vgg16" => Box::new(vgg16()),
+        "vgg16_bn" => Box::new(vgg16_bn()),
+        _ => return Err(crate::error::Error::Value(format!("Unknown model {name}"))),
+    })
+}
