@@ -120,9 +120,18 @@ fn schedules_match_pytorch() {
     let mut opt = SGD::new(vec![Tensor::zeros([1]).requires_grad_(true)], 0.1);
     let mut s = OneCycleLR::new(&mut opt, 0.1, 20);
     check("onecycle", run(&mut s, &mut opt, 19));
+    // The 20th step is PyTorch's too (a loop stepping once per batch of
+    // `total_steps` batches), at PyTorch's rate past the cycle's end; the 21st
+    // is refused in PyTorch's words.
+    s.step(&mut opt).unwrap();
     assert!(
-        s.step(&mut opt).is_err(),
-        "stepping past total_steps is refused"
+        (opt.lr() - 0.0012539993764912555).abs() < 1e-12,
+        "{}",
+        opt.lr()
+    );
+    assert_eq!(
+        s.step(&mut opt).unwrap_err().to_string(),
+        "Tried to step 21 times. The specified number of total steps is 20"
     );
 }
 

@@ -138,10 +138,13 @@ impl OneCycleLR {
 
 impl LrScheduler for OneCycleLR {
     fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
-        if self.step_num + 1 >= self.total_steps {
+        // As PyTorch, which counts its constructor's step: `total_steps`
+        // steps after construction are allowed (one per batch of a
+        // `epochs * len(loader)` run), the one after that is refused.
+        if self.step_num + 1 > self.total_steps {
             return Err(Error::Value(format!(
                 "Tried to step {} times. The specified number of total steps is {}",
-                self.step_num + 2,
+                self.step_num + 1,
                 self.total_steps
             )));
         }
