@@ -730,6 +730,11 @@ fn resumed_state_is_checked_as_the_command_line_checks_it() {
             with("threads", 100000.into()),
             "--threads must be at most 256",
         ),
+        (
+            "shifts past the image",
+            with("translate", 3.0.into()),
+            "--translate must be a fraction between 0 and 1",
+        ),
     ] {
         let dir = base.join(what.replace(' ', "-"));
         let mut opt = kindling::optim::SGD::new(model.parameters(), 0.1);

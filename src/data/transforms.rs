@@ -390,9 +390,101 @@ impl Transform for RandomAffine {
     }
 }
 
+/// Shifts each image of a batch `[N, ..., H, W]` by its own whole-pixel
+/// offset, up to `translate = (tx, ty)` of its width and height, filling what
+/// comes in from outside with `fill`: what
+/// `RandomAffine(degrees=0, translate=(tx, ty))` does to each image, with the
+/// same draws from `gen` (one image after another), done on a whole batch
+/// (the training command's augmentation, `kindling train --translate`).
+///
+/// ```
+/// use kindling::data::transforms::random_translate;
+/// use kindling::{Generator, Tensor};
+/// let batch = Tensor::arange_f(0.0, 32.0, 1.0).reshape([2, 1, 4, 4]);
+/// let moved = random_translate(&batch, (0.25, 0.25), -1.0, &mut Generator::new(0))?;
+/// assert_eq!(moved.shape(), &[2, 1, 4, 4]);
+/// # Ok::<(), kindling::Error>(())
+/// ```
+pub fn random_translate(
+    batch: &Tensor,
+    translate: (f64, f64),
+    fill: f64,
+    gen: &mut Generator,
+) -> Result<Tensor> {
+    if batch.dim() < 3 {
+        return Err(Error::Shape(format!(
+            "expected a batch of images [N, ..., H, W], got {:?}",
+            batch.shape()
+        )));
+    }
+    let s = batch.shape();
+    let (n, h, w) = (s[0], s[s.len() - 2], s[s.len() - 1]);
+    let per_image = batch.numel() / n.max(1);
+    let v = batch.to_vec::<f64>();
+    let mut out = vec![fill; v.len()];
+    for (src, dst) in v
+        .chunks_exact(per_image.max(1))
+        .zip(out.chunks_exact_mut(per_image.max(1)))
+    {
+        // RandomAffine's four draws: angle (0 here), tx, ty, scale (1 here).
+        let mut u = |lo: f64, hi: f64| lo + (hi - lo) * gen.uniform_f64();
+        u(0.0, 0.0);
+        let tx = u(-translate.0 * w as f64, translate.0 * w as f64).round() as isize;
+        let ty = u(-translate.1 * h as f64, translate.1 * h as f64).round() as isize;
+        u(1.0, 1.0);
+        for (plane, out_plane) in src
+            .chunks_exact((h * w).max(1))
+            .zip(dst.chunks_exact_mut((h * w).max(1)))
+        {
+            for y in 0..h as isize {
+                let sy = y - ty;
+                if sy < 0 || sy >= h as isize {
+                    continue;
+                }
+                for x in 0..w as isize {
+                    let sx = x - tx;
+                    if sx >= 0 && sx < w as isize {
+                        out_plane[(y * w as isize + x) as usize] =
+                            plane[(sy * w as isize + sx) as usize];
+                    }
+                }
+            }
+        }
+    }
+    Ok(Tensor::from_vec(out, s.to_vec()).to_dtype(batch.dtype()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_translate_is_random_affine_with_translation_only_image_by_image() {
+        let batch = Tensor::arange_f(1.0, 1.0 + 5.0 * 2.0 * 7.0 * 9.0, 1.0).reshape([5, 2, 7, 9]);
+        let moved = random_translate(&batch, (0.3, 0.2), 0.0, &mut Generator::new(7)).unwrap();
+        let affine = RandomAffine::new(0.0, (0.3, 0.2), (1.0, 1.0), 7);
+        let mut shifted = 0;
+        for i in 0..5 {
+            let one = affine.apply(&batch.select(0, i as isize)).unwrap();
+            let got = moved.select(0, i as isize);
+            assert_eq!(got.to_vec::<f64>(), one.to_vec::<f64>(), "image {i}");
+            shifted += usize::from(!got.equal(&batch.select(0, i as isize)));
+        }
+        assert!(shifted >= 3, "most images move ({shifted} of 5)");
+        // What comes in from outside is `fill`; the rest is the image, moved.
+        let moved = random_translate(&batch, (0.3, 0.2), -1.0, &mut Generator::new(7)).unwrap();
+        let v = moved.to_vec::<f64>();
+        assert!(v.iter().any(|&x| x == -1.0));
+        assert!(v.iter().all(|&x| x == -1.0 || (1.0..=630.0).contains(&x)));
+        assert_eq!(moved.dtype(), batch.dtype());
+        assert!(random_translate(
+            &Tensor::ones([4, 4]),
+            (0.1, 0.1),
+            0.0,
+            &mut Generator::new(0)
+        )
+        .is_err());
+    }
 
     #[test]
     fn transforms_print_as_torchvisions_do() {

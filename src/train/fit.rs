@@ -19,6 +19,7 @@ use crate::tensor::{DType, Tensor};
 type LossFn<'a> = Box<dyn Fn(&Tensor, &Tensor) -> Result<Tensor> + 'a>;
 type EpochFn<'a> = Box<dyn FnMut(&EpochRow) + 'a>;
 type LrFn<'a> = Box<dyn Fn(usize) -> f64 + 'a>;
+type AugmentFn<'a> = Box<dyn Fn(&Tensor, usize) -> Result<Tensor> + 'a>;
 
 /// Trains a model for a number of epochs: forward, loss, backward, step for
 /// every batch, with an optional progress bar, a test evaluation and a printed
@@ -52,6 +53,8 @@ pub struct Trainer<'a> {
     optimizer: &'a mut dyn Optimizer,
     epochs: usize,
     lr_at: Option<LrFn<'a>>,
+    lr_at_step: Option<LrFn<'a>>,
+    augment: Option<AugmentFn<'a>>,
     loss: Option<LossFn<'a>>,
     test: Option<(Arc<dyn Dataset>, usize)>,
     eval_batch: usize,
@@ -86,6 +89,8 @@ impl<'a> Trainer<'a> {
             optimizer,
             epochs: 1,
             lr_at: None,
+            lr_at_step: None,
+            augment: None,
             loss: None,
             test: None,
             eval_batch: 1000,
@@ -108,6 +113,26 @@ impl<'a> Trainer<'a> {
     /// The learning rate of each epoch (0-based), set before it starts.
     pub fn lr_schedule(mut self, lr_at: impl Fn(usize) -> f64 + 'a) -> Self {
         self.lr_at = Some(Box::new(lr_at));
+        self
+    }
+
+    /// The learning rate of each step, by its number counted from the start
+    /// of the run (0-based; epoch `e`'s batch `b` is step `e · len(loader) +
+    /// b`), set before the step: a schedule stepped once per batch, as
+    /// PyTorch's `OneCycleLR` is (see [`OneCycleLR::lr_at`](crate::optim::OneCycleLR::lr_at)).
+    /// Takes the place of [`lr_schedule`](Trainer::lr_schedule).
+    pub fn lr_schedule_per_step(mut self, lr_at: impl Fn(usize) -> f64 + 'a) -> Self {
+        self.lr_at_step = Some(Box::new(lr_at));
+        self
+    }
+
+    /// Changes each training batch's input before the forward pass:
+    /// `augment(input, step)`, with the step numbered as in
+    /// [`lr_schedule_per_step`](Trainer::lr_schedule_per_step), so that a
+    /// random augmentation drawn from the step's own seed is the same on a
+    /// resumed run and at any thread count.
+    pub fn augment(mut self, augment: impl Fn(&Tensor, usize) -> Result<Tensor> + 'a) -> Self {
+        self.augment = Some(Box::new(augment));
         self
     }
 
@@ -235,6 +260,14 @@ impl<'a> Trainer<'a> {
             let seen_before = self.progress.seen; // of this epoch, before a resume
             for batch in &bar {
                 let (x, y) = batch?;
+                let step = epoch * batches + self.progress.batch;
+                if let Some(lr_at) = &self.lr_at_step {
+                    self.optimizer.set_lr(lr_at(step));
+                }
+                let x = match &self.augment {
+                    Some(f) => f(&x, step)?,
+                    None => x,
+                };
                 let output = self.model.forward(&x)?;
                 let loss = match &self.loss {
                     Some(f) => f(&output, &y)?,
