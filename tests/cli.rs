@@ -508,6 +508,12 @@ fn same_seed_same_numbers_and_resume_after_ctrl_c() {
             "3",
             "--seed",
             "7",
+            // A rate set per batch and random shifts drawn per step: both must
+            // resume where they stopped.
+            "--schedule",
+            "onecycle",
+            "--translate",
+            "0.1",
             "--root",
             root,
             "--no-download",
@@ -516,6 +522,13 @@ fn same_seed_same_numbers_and_resume_after_ctrl_c() {
         ]);
     };
     train(&run("a"));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run("a").join("model.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (config["translate"].as_f64(), config["schedule"].as_str()),
+        (Some(0.1), Some("onecycle"))
+    );
     train(&run("b"));
     let strip = |m: Vec<Vec<String>>| {
         m.into_iter()
@@ -542,6 +555,8 @@ fn same_seed_same_numbers_and_resume_after_ctrl_c() {
             "1",
             "--threads",
             threads,
+            "--translate",
+            "0.1",
             "--root",
             root,
             "--no-download",
@@ -573,6 +588,10 @@ fn same_seed_same_numbers_and_resume_after_ctrl_c() {
             "3",
             "--seed",
             "7",
+            "--schedule",
+            "onecycle",
+            "--translate",
+            "0.1",
             "--root",
             root,
             "--no-download",
