@@ -280,12 +280,19 @@ impl Config {
 
     /// The learning rate of step `step` (0-based, counted over the run) of
     /// a run with `batches` batches per epoch, in closed form.
+    #[cfg(test)]
     fn lr_at_step(&self, step: usize, batches: usize) -> f64 {
-        if self.schedule == ScheduleName::Onecycle {
-            let mut opt = SGD::new(Vec::new(), self.lr);
-            return OneCycleLR::new(&mut opt, self.lr, self.epochs * batches).lr_at(step);
+        match self.one_cycle(batches) {
+            Some(cycle) => cycle.lr_at(step),
+            None => self.epoch_lr(step / batches.max(1)),
         }
-        self.epoch_lr(step / batches.max(1))
+    }
+
+    /// The one-cycle schedule over the run, for `--schedule onecycle`.
+    fn one_cycle(&self, batches: usize) -> Option<OneCycleLR> {
+        let mut opt = SGD::new(Vec::new(), self.lr);
+        (self.schedule == ScheduleName::Onecycle)
+            .then(|| OneCycleLR::new(&mut opt, self.lr, self.epochs * batches))
     }
 
     /// The learning rate of epoch `epoch` (0-based) of a schedule stepped
@@ -407,7 +414,6 @@ fn train_loop(
 
     let mut trainer = Trainer::new(&model, opt.as_mut())
         .epochs(config.epochs)
-        .lr_schedule_per_step(|step| config.lr_at_step(step, batches))
         .evaluate_on(test.clone(), classes.len())
         .eval_batch_size(config.arch.eval_batch_size())
         .checkpoint(&ck_dir, config.to_json())
@@ -415,6 +421,10 @@ fn train_loop(
         .stop_when(&interrupted)
         .progress_bar(tty)
         .print_epochs(human);
+    trainer = match config.one_cycle(batches) {
+        Some(cycle) => trainer.lr_schedule_per_step(move |step| cycle.lr_at(step)),
+        None => trainer.lr_schedule(|epoch| config.epoch_lr(epoch)),
+    };
     if config.translate > 0.0 {
         let t = config.translate;
         // Each step's shifts come from its own seed: the same on a resumed

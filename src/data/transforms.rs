@@ -341,6 +341,22 @@ impl RandomAffine {
     }
 }
 
+/// RandomAffine's four draws for one image of `(h, w)`, in torchvision's
+/// order: the angle (radians), the whole-pixel shifts `tx`, `ty`, the scale.
+fn affine_draws(
+    g: &mut Generator,
+    degrees: f64,
+    translate: (f64, f64),
+    scale: (f64, f64),
+    (h, w): (usize, usize),
+) -> (f64, f64, f64, f64) {
+    let mut u = |lo: f64, hi: f64| lo + (hi - lo) * g.uniform_f64();
+    let angle = u(-degrees, degrees).to_radians();
+    let tx = u(-translate.0 * w as f64, translate.0 * w as f64).round();
+    let ty = u(-translate.1 * h as f64, translate.1 * h as f64).round();
+    (angle, tx, ty, u(scale.0, scale.1))
+}
+
 impl Transform for RandomAffine {
     fn repr(&self) -> String {
         let f = crate::tensor::dtype::python_float;
@@ -361,14 +377,13 @@ impl Transform for RandomAffine {
 
     fn apply(&self, image: &Tensor) -> Result<Tensor> {
         let (planes_n, h, w, v) = planes(image)?;
-        let (angle, tx, ty, scale) = {
-            let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
-            let mut u = |lo: f64, hi: f64| lo + (hi - lo) * g.uniform_f64();
-            let angle = u(-self.degrees, self.degrees).to_radians();
-            let tx = u(-self.translate.0 * w as f64, self.translate.0 * w as f64).round();
-            let ty = u(-self.translate.1 * h as f64, self.translate.1 * h as f64).round();
-            (angle, tx, ty, u(self.scale.0, self.scale.1))
-        };
+        let (angle, tx, ty, scale) = affine_draws(
+            &mut self.gen.lock().unwrap_or_else(|e| e.into_inner()),
+            self.degrees,
+            self.translate,
+            self.scale,
+            (h, w),
+        );
         let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
         let (cos, sin) = (angle.cos(), angle.sin());
         let mut out = vec![0.0; v.len()];
@@ -426,12 +441,8 @@ pub fn random_translate(
         .chunks_exact(per_image.max(1))
         .zip(out.chunks_exact_mut(per_image.max(1)))
     {
-        // RandomAffine's four draws: angle (0 here), tx, ty, scale (1 here).
-        let mut u = |lo: f64, hi: f64| lo + (hi - lo) * gen.uniform_f64();
-        u(0.0, 0.0);
-        let tx = u(-translate.0 * w as f64, translate.0 * w as f64).round() as isize;
-        let ty = u(-translate.1 * h as f64, translate.1 * h as f64).round() as isize;
-        u(1.0, 1.0);
+        let (_, tx, ty, _) = affine_draws(gen, 0.0, translate, (1.0, 1.0), (h, w));
+        let (tx, ty) = (tx as isize, ty as isize);
         for (plane, out_plane) in src
             .chunks_exact((h * w).max(1))
             .zip(dst.chunks_exact_mut((h * w).max(1)))

@@ -375,11 +375,7 @@ fn build(
                 other => return Err(format!("unknown torchvision model {other:?}")),
             };
             take(Some(count))?;
-            match arch {
-                "resnet18" => Box::new(crate::vision::models::resnet18()),
-                "vgg16" => Box::new(crate::vision::models::vgg16()),
-                _ => Box::new(crate::vision::models::vgg16_bn()),
-            }
+            crate::vision::models::get_model(arch).map_err(|e| e.to_string())?
         }
         other => return Err(format!("unknown module type {other:?}")),
     })
