@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::hint::select_unpredictable;
+use std::mem::MaybeUninit;
 
 use super::gemm::{gemm_into, Mat};
 use super::runtime::{join2, num_threads};
@@ -133,16 +134,21 @@ pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeom
         let (x, weight) = (dense::<T>(x), dense::<T>(weight));
         let bias = bias.map(dense::<T>);
         let per_image = geo.out_channels * positions;
-        let mut out = vec![T::ZERO; n * per_image];
-        by_images(n, per_image, &mut out, |start, count, out| {
+        // The output is not zeroed first: each image's part is set to the bias
+        // (or zeros) just before its product, while it is in cache, on the
+        // thread that computes it.
+        let mut out = Vec::with_capacity(n * per_image);
+        by_images(n, per_image, &mut out.spare_capacity_mut()[..n * per_image], |start, count, out| {
             let mut cols = vec![T::ZERO; rows * positions];
-            let images = x.chunks_exact((c * h * w).max(1)).skip(start);
-            for (image, dst) in images.zip(out.chunks_exact_mut(per_image.max(1))).take(count) {
-                if let Some(b) = &bias {
-                    for (plane, &v) in dst.chunks_exact_mut(positions.max(1)).zip(b.iter()) {
-                        plane.fill(v);
-                    }
+            // Driven by the output, so that every image's part is written even
+            // when the input has no elements.
+            for (i, dst) in out.chunks_exact_mut(per_image.max(1)).enumerate().take(count) {
+                let image = &x[(start + i) * c * h * w..][..c * h * w];
+                for (o, plane) in dst.chunks_exact_mut(positions.max(1)).enumerate() {
+                    plane.fill(MaybeUninit::new(bias.as_ref().map_or(T::ZERO, |b| b[o])));
                 }
+                // SAFETY: every element of `dst` was written just above.
+                let dst = unsafe { &mut *(dst as *mut [MaybeUninit<T>] as *mut [T]) };
                 for g in 0..geo.groups {
                     im2col(geo, image, g * cg, cg, &mut cols);
                     gemm_into(
@@ -159,6 +165,9 @@ pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeom
                 }
             }
         });
+        // SAFETY: `by_images` ran over all `n` images, and each image's
+        // `per_image` elements were written.
+        unsafe { out.set_len(n * per_image) };
         T::into_buffer(out)
     })
 }
@@ -170,11 +179,16 @@ pub(super) fn conv2d_grad_input(g: View, weight: View, geo: &Conv2dGeometry) -> 
     with_float!(g.dtype(), T => {
         let (g, weight) = (dense::<T>(g), dense::<T>(weight));
         let per_image = geo.out_channels * positions;
-        let mut dx = vec![T::ZERO; n * c * h * w];
-        by_images(n, c * h * w, &mut dx, |start, count, dx| {
+        // Zeroed image by image just before the image's columns are added
+        // (in cache, on the thread that adds them), not all at once first.
+        let mut dx = Vec::with_capacity(n * c * h * w);
+        by_images(n, c * h * w, &mut dx.spare_capacity_mut()[..n * c * h * w], |start, count, dx| {
             let mut cols = vec![T::ZERO; rows * positions];
-            let grads = g.chunks_exact(per_image.max(1)).skip(start);
-            for (grad, dst) in grads.zip(dx.chunks_exact_mut((c * h * w).max(1))).take(count) {
+            for (i, dst) in dx.chunks_exact_mut((c * h * w).max(1)).enumerate().take(count) {
+                let grad = &g[(start + i) * per_image..][..per_image];
+                dst.fill(MaybeUninit::new(T::ZERO));
+                // SAFETY: every element of `dst` was written just above.
+                let dst = unsafe { &mut *(dst as *mut [MaybeUninit<T>] as *mut [T]) };
                 for gi in 0..geo.groups {
                     // cols = W_gᵀ · g_g: the weight read transposed through its strides.
                     gemm_into(
@@ -192,6 +206,8 @@ pub(super) fn conv2d_grad_input(g: View, weight: View, geo: &Conv2dGeometry) -> 
                 }
             }
         });
+        // SAFETY: `by_images` ran over all `n` images, each zeroed whole.
+        unsafe { dx.set_len(n * c * h * w) };
         T::into_buffer(dx)
     })
 }
@@ -528,16 +544,26 @@ pub(super) fn max_pool2d_grad(g: View, indices: View, input: [usize; 4]) -> Buff
     with_float!(g.dtype(), T => {
         let g = dense::<T>(g);
         let mut dx = vec![T::ZERO; n * c * h * w];
-        for ((plane, grad), idx) in dx
-            .chunks_exact_mut((h * w).max(1))
-            .zip(g.chunks_exact(positions.max(1)))
-            .zip(indices.chunks_exact(positions.max(1)))
-        {
-            for (&v, &i) in grad.iter().zip(idx) {
-                if let Some(p) = usize::try_from(i).ok().and_then(|i| plane.get_mut(i)) {
-                    *p += v;
+        // Each output's gradient added at its maximum's place, plane by plane
+        // (planes are independent: the two halves give the same numbers).
+        let run = |first: usize, dx: &mut [T]| {
+            let grads = g.chunks_exact(positions.max(1)).skip(first);
+            let places = indices.chunks_exact(positions.max(1)).skip(first);
+            for ((plane, grad), idx) in dx.chunks_exact_mut((h * w).max(1)).zip(grads).zip(places) {
+                for (&v, &i) in grad.iter().zip(idx) {
+                    if let Some(p) = usize::try_from(i).ok().and_then(|i| plane.get_mut(i)) {
+                        *p += v;
+                    }
                 }
             }
+        };
+        let planes = n * c;
+        if num_threads() > 1 && planes >= 2 && dx.len() >= 1 << 16 {
+            let half = planes / 2;
+            let (first, second) = dx.split_at_mut(half * h * w);
+            join2(|| run(0, first), || run(half, second));
+        } else {
+            run(0, &mut dx);
         }
         T::into_buffer(dx)
     })
