@@ -14,9 +14,7 @@
 // from torch.utils.data import DataLoader
 // from torchvision import datasets
 // from torchvision.transforms import ToTensor
-use kindling::data::transforms::ToTensor;
-use kindling::prelude::*;
-use kindling::vision::{FashionMNIST, VisionDataset};
+use kindling::{data::transforms::ToTensor, prelude::*, vision::FashionMNIST};
 
 // class NeuralNetwork(nn.Module):
 #[derive(Module)]
@@ -64,8 +62,8 @@ impl Module for NeuralNetwork {
 
 // def train_loop(dataloader, model, loss_fn, optimizer):
 fn train_loop(
-    dataloader: &DataLoader<VisionDataset>, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss,
-    optimizer: &mut optim::SGD, batch_size: usize,
+    dataloader: &DataLoader, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss, optimizer: &mut optim::SGD,
+    batch_size: usize,
 ) -> Result<()> {
     // size = len(dataloader.dataset)
     let size = dataloader.dataset().len();
@@ -96,9 +94,7 @@ fn train_loop(
 }
 
 // def test_loop(dataloader, model, loss_fn):
-fn test_loop(
-    dataloader: &DataLoader<VisionDataset>, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss,
-) -> Result<()> {
+fn test_loop(dataloader: &DataLoader, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss) -> Result<()> {
     // model.eval()
     model.eval();
     // size = len(dataloader.dataset)

@@ -19,9 +19,7 @@
 // from torch.utils.data import DataLoader
 // from torchvision import datasets
 // from torchvision.transforms import ToTensor
-use kindling::data::transforms::ToTensor;
-use kindling::prelude::*;
-use kindling::vision::{FashionMNIST, VisionDataset};
+use kindling::{data::transforms::ToTensor, prelude::*, vision::FashionMNIST};
 
 // class NeuralNetwork(nn.Module):
 #[derive(Module)]
@@ -69,8 +67,8 @@ impl Module for NeuralNetwork {
 
 // def train(dataloader, model, loss_fn, optimizer):
 fn train(
-    dataloader: &DataLoader<VisionDataset>, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss,
-    optimizer: &mut optim::SGD, device: Device,
+    dataloader: &DataLoader, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss, optimizer: &mut optim::SGD,
+    device: Device,
 ) -> Result<()> {
     // size = len(dataloader.dataset)
     let size = dataloader.dataset().len();
@@ -106,9 +104,7 @@ fn train(
 }
 
 // def test(dataloader, model, loss_fn):
-fn test(
-    dataloader: &DataLoader<VisionDataset>, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss, device: Device,
-) -> Result<()> {
+fn test(dataloader: &DataLoader, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss, device: Device) -> Result<()> {
     // size = len(dataloader.dataset)
     let size = dataloader.dataset().len();
     // num_batches = len(dataloader)

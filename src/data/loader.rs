@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{collate_items, Dataset};
 use crate::error::Result;
 use crate::tensor::{Generator, Tensor};
+use crate::vision::VisionDataset;
 
 /// What [`DataLoader::new`] takes: a dataset, or an `Arc` of one.
 pub trait IntoShared<D: ?Sized> {
@@ -45,7 +46,13 @@ impl<D: Dataset + ?Sized> IntoShared<D> for Arc<D> {
 /// assert_eq!(loader.dataset().len(), 10); // the dataset stays reachable
 /// # Ok::<(), kindling::Error>(())
 /// ```
-pub struct DataLoader<D: Dataset + ?Sized> {
+///
+/// The dataset's type is a parameter with a default: torchvision's datasets
+/// (MNIST, FashionMNIST, [`VisionDataset`]), the tutorials' case, so that a
+/// function taking their loader is written `fn train(dataloader: &DataLoader)`
+/// as the Python reads; a loader of any other dataset names it
+/// (`DataLoader<TensorDataset>`).
+pub struct DataLoader<D: Dataset + ?Sized = VisionDataset> {
     dataset: Arc<D>,
     batch_size: usize,
     shuffle: bool,
