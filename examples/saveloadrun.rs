@@ -16,8 +16,7 @@
 
 // import torch
 // import torchvision.models as models
-use kindling::prelude::*;
-use kindling::vision::models;
+use kindling::{prelude::*, vision::models};
 
 fn main() -> Result<()> {
     let name = std::env::args().nth(1).unwrap_or_else(|| "vgg16".into());
