@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::hint::select_unpredictable;
 use std::mem::MaybeUninit;
 
+use super::direct_conv;
 use super::gemm::{gemm_into, Mat};
 use super::runtime::{join2, num_threads};
 use super::simd::simd_versions;
@@ -127,6 +128,14 @@ fn by_images<T: Send>(
 }
 
 pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
+    if x.dtype() == DType::F32 && direct_conv::applies(geo) {
+        return conv2d_direct(x, weight, bias, geo);
+    }
+    conv2d_unfolded(x, weight, bias, geo)
+}
+
+/// [`conv2d`] by im2col and the matrix kernels, for every dtype and geometry.
+fn conv2d_unfolded(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
     let [n, c, h, w] = geo.input;
     let (og, rows, positions) = group_dims(geo);
     let cg = c / geo.groups;
@@ -170,6 +179,50 @@ pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeom
         unsafe { out.set_len(n * per_image) };
         T::into_buffer(out)
     })
+}
+
+/// [`conv2d`] for float32 on the direct kernel (NOTE(direct-conv)): images
+/// split between the threads as in the unfolded path, and one image's output
+/// channels when there is only one.
+fn conv2d_direct(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
+    let [n, c, h, w] = geo.input;
+    let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
+    let bias = bias.map(dense::<f32>);
+    let bias = bias.as_deref();
+    let packed = direct_conv::pack_weight(&weight, geo);
+    let blocks = direct_conv::channel_blocks(geo.out_channels);
+    let plane = geo.out[0] * geo.out[1];
+    let per_image = geo.out_channels * plane;
+    let mut out = vec![0.0f32; n * per_image];
+    if n == 1 && num_threads() > 1 && blocks.len() >= 2 {
+        let half = blocks.len() / 2;
+        let (first, second) = out.split_at_mut(blocks[half].0 * plane);
+        let run = |range: std::ops::Range<usize>, out: &mut [f32]| {
+            direct_conv::conv2d_f32(geo, &x, &packed, bias, range, &mut Vec::new(), out)
+        };
+        join2(|| run(0..half, first), || run(half..blocks.len(), second));
+    } else {
+        by_images(n, per_image, &mut out, |start, count, out| {
+            let mut padded = Vec::new();
+            for (i, dst) in out
+                .chunks_exact_mut(per_image.max(1))
+                .enumerate()
+                .take(count)
+            {
+                let image = &x[(start + i) * c * h * w..][..c * h * w];
+                direct_conv::conv2d_f32(
+                    geo,
+                    image,
+                    &packed,
+                    bias,
+                    0..blocks.len(),
+                    &mut padded,
+                    dst,
+                );
+            }
+        });
+    }
+    f32::into_buffer(out)
 }
 
 pub(super) fn conv2d_grad_input(g: View, weight: View, geo: &Conv2dGeometry) -> Buffer {
@@ -655,4 +708,64 @@ pub(super) fn avg_pool2d_grad(g: View, win: &PoolWindows) -> Buffer {
         });
         T::into_buffer(dx)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::read3;
+    use crate::tensor::{Generator, Tensor};
+
+    /// Where the direct kernel runs (NOTE(direct-conv)), it gives the bits
+    /// that im2col and the matrix kernel give: one and several images, tiles
+    /// of one and two runs, channel blocks of 6 and 4, padding, and the `cnn`
+    /// model's conv2 itself.
+    #[test]
+    fn direct_and_unfolded_convolutions_give_the_same_bits() {
+        if !direct_conv::available() {
+            return;
+        }
+        let cases = [
+            // (n, c, o, h, w, k, pad)
+            (1, 32, 64, 26, 26, 3, 0), // conv2, one image: channels split
+            (3, 32, 64, 26, 26, 3, 0), // several images
+            (2, 3, 8, 10, 42, 3, 0),   // blocks 4 + 4; five runs a row
+            (2, 5, 6, 7, 17, 2, 0),    // one block of 6; a 2×2 kernel
+            (1, 4, 10, 9, 16, 3, 1),   // padding; blocks 6 + 4
+            (2, 2, 14, 5, 10, 3, 0),   // 18 terms; blocks 6 + 4 + 4
+            (2, 16, 8, 4, 8, 1, 0),    // 1×1 over 16 channels
+            (1, 16, 4, 1, 8, 1, 0),    // one run, one block of 4
+            (2, 9, 6, 4, 9, 2, 0),     // odd runs: a tile of one; a block of 6
+            (1, 1, 32, 30, 34, 5, 1),  // one input channel, 5×5
+        ];
+        let mut g = Generator::new(3);
+        for (i, &(n, c, o, h, w, k, pad)) in cases.iter().enumerate() {
+            let x = Tensor::randn_with([n, c, h, w], &mut g);
+            let weight = Tensor::randn_with([o, c, k, k], &mut g);
+            let bias = Tensor::randn_with([o], &mut g);
+            let out = [h + 2 * pad + 1 - k, w + 2 * pad + 1 - k];
+            let geo = Conv2dGeometry {
+                input: [n, c, h, w],
+                out_channels: o,
+                kernel: [k, k],
+                stride: [1, 1],
+                pad: [pad, pad],
+                dilation: [1, 1],
+                groups: 1,
+                out,
+            };
+            assert!(direct_conv::applies(&geo), "case {i}");
+            for with_bias in [true, false] {
+                let [direct, unfolded] = [conv2d_direct, conv2d_unfolded].map(|f| {
+                    let buf = read3(&x, &weight, &bias, |x, w, b| {
+                        f(x, w, with_bias.then_some(b), &geo)
+                    });
+                    Tensor::from_buffer_on(buf, &[n, o, out[0], out[1]], crate::Device::Cpu)
+                        .to_vec::<f32>()
+                });
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&direct), bits(&unfolded), "case {i}, bias {with_bias}");
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 mod conv;
 mod data;
+mod direct_conv;
 mod elementwise;
 mod gemm;
 mod index;
