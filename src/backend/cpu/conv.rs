@@ -193,16 +193,18 @@ fn conv2d_direct(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry
     let blocks = direct_conv::channel_blocks(geo.out_channels);
     let plane = geo.out[0] * geo.out[1];
     let per_image = geo.out_channels * plane;
-    let mut out = vec![0.0f32; n * per_image];
+    // Not zeroed first: the kernel writes every element.
+    let mut out = Vec::with_capacity(n * per_image);
+    let spare = &mut out.spare_capacity_mut()[..n * per_image];
     if n == 1 && num_threads() > 1 && blocks.len() >= 2 {
         let half = blocks.len() / 2;
-        let (first, second) = out.split_at_mut(blocks[half].0 * plane);
-        let run = |range: std::ops::Range<usize>, out: &mut [f32]| {
+        let (first, second) = spare.split_at_mut(blocks[half].0 * plane);
+        let run = |range: std::ops::Range<usize>, out: &mut [MaybeUninit<f32>]| {
             direct_conv::conv2d_f32(geo, &x, &packed, bias, range, &mut Vec::new(), out)
         };
         join2(|| run(0..half, first), || run(half..blocks.len(), second));
     } else {
-        by_images(n, per_image, &mut out, |start, count, out| {
+        by_images(n, per_image, spare, |start, count, out| {
             let mut padded = Vec::new();
             for (i, dst) in out
                 .chunks_exact_mut(per_image.max(1))
@@ -222,6 +224,9 @@ fn conv2d_direct(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry
             }
         });
     }
+    // SAFETY: every image's (or every channel block's) elements were written
+    // by `conv2d_f32`, which writes all of its output.
+    unsafe { out.set_len(n * per_image) };
     f32::into_buffer(out)
 }
 

@@ -16,6 +16,8 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use std::mem::MaybeUninit;
+
 use crate::backend::Conv2dGeometry;
 
 /// Floats in an AVX2 register: a run of output columns.
@@ -87,7 +89,8 @@ pub(super) fn pack_weight(weight: &[f32], geo: &Conv2dGeometry) -> Vec<f32> {
 
 /// One image: output channel blocks `blocks` (indices into `channel_blocks`)
 /// of the convolution of `image [c, h, w]` with the packed weight, plus the
-/// bias, into `out`, which holds just those blocks' channels `[_, oh, ow]`.
+/// bias, into `out`, which holds just those blocks' channels `[_, oh, ow]`;
+/// every element of `out` is written.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn conv2d_f32(
     geo: &Conv2dGeometry,
@@ -96,7 +99,7 @@ pub(super) fn conv2d_f32(
     bias: Option<&[f32]>,
     blocks: std::ops::Range<usize>,
     padded: &mut Vec<f32>,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let [_, c, h, w] = geo.input;
     let [kh, kw] = geo.kernel;
@@ -136,7 +139,7 @@ pub(super) fn conv2d_f32(
     let mut out_at = 0;
     for &(first, size) in &all[blocks] {
         let weights = &packed[first * taps..][..size * taps];
-        let dst = &mut out[out_at..][..size * plane];
+        let dst = out[out_at..][..size * plane].as_mut_ptr() as *mut f32;
         out_at += size * plane;
         let bias = bias.map(|b| &b[first..first + size]);
         let geometry = Shape {
@@ -152,8 +155,8 @@ pub(super) fn conv2d_f32(
             // at y·w + x with y < oh and x + 8 <= ow, so its reads (rows up to
             // y + kh - 1 < h, columns up to x + 7 + kw - 1 < w, channels < c)
             // stay inside `source` (asserted to hold c·h·w); each output run
-            // lies inside its plane of `dst`, which holds `size` planes; the
-            // weights hold `size · taps`.
+            // lies inside its plane of `dst`, which holds `size` planes (the
+            // runs cover every plane whole); the weights hold `size · taps`.
             unsafe {
                 match (pair, size) {
                     (&[a, b], 6) => {
@@ -199,7 +202,7 @@ unsafe fn tile<const V: usize, const OB: usize>(
     inputs: [usize; V],
     weights: &[f32],
     bias: Option<&[f32]>,
-    dst: &mut [f32],
+    dst: *mut f32,
     outputs: [usize; V],
     s: Shape,
 ) {
@@ -223,7 +226,7 @@ unsafe fn tile<const V: usize, const OB: usize>(
         }
     }
     for (j, a) in acc.iter().enumerate() {
-        let plane = dst.as_mut_ptr().add(j * s.oplane);
+        let plane = dst.add(j * s.oplane);
         for (sum, &at) in a.iter().zip(&outputs) {
             let value = match bias {
                 Some(b) => _mm256_add_ps(_mm256_set1_ps(b[j]), *sum),
@@ -241,7 +244,7 @@ unsafe fn tile<const V: usize, const OB: usize>(
     _: [usize; V],
     _: &[f32],
     _: Option<&[f32]>,
-    _: &mut [f32],
+    _: *mut f32,
     _: [usize; V],
     _: Shape,
 ) {
