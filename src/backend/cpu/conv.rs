@@ -189,20 +189,20 @@ fn conv2d_direct(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry
     let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
     let bias = bias.map(dense::<f32>);
     let bias = bias.as_deref();
-    let packed = direct_conv::pack_weight(&weight, geo);
-    let blocks = direct_conv::channel_blocks(geo.out_channels);
+    let plan = direct_conv::Plan::new(&weight, geo);
+    let blocks = plan.blocks.len();
     let plane = geo.out[0] * geo.out[1];
     let per_image = geo.out_channels * plane;
     // Not zeroed first: the kernel writes every element.
     let mut out = Vec::with_capacity(n * per_image);
     let spare = &mut out.spare_capacity_mut()[..n * per_image];
-    if n == 1 && num_threads() > 1 && blocks.len() >= 2 {
-        let half = blocks.len() / 2;
-        let (first, second) = spare.split_at_mut(blocks[half].0 * plane);
+    if n == 1 && num_threads() > 1 && blocks >= 2 {
+        let half = blocks / 2;
+        let (first, second) = spare.split_at_mut(plan.blocks[half].0 * plane);
         let run = |range: std::ops::Range<usize>, out: &mut [MaybeUninit<f32>]| {
-            direct_conv::conv2d_f32(geo, &x, &packed, bias, range, &mut Vec::new(), out)
+            plan.image(&x, bias, range, &mut Vec::new(), out)
         };
-        join2(|| run(0..half, first), || run(half..blocks.len(), second));
+        join2(|| run(0..half, first), || run(half..blocks, second));
     } else {
         by_images(n, per_image, spare, |start, count, out| {
             let mut padded = Vec::new();
@@ -212,20 +212,12 @@ fn conv2d_direct(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry
                 .take(count)
             {
                 let image = &x[(start + i) * c * h * w..][..c * h * w];
-                direct_conv::conv2d_f32(
-                    geo,
-                    image,
-                    &packed,
-                    bias,
-                    0..blocks.len(),
-                    &mut padded,
-                    dst,
-                );
+                plan.image(image, bias, 0..blocks, &mut padded, dst);
             }
         });
     }
     // SAFETY: every image's (or every channel block's) elements were written
-    // by `conv2d_f32`, which writes all of its output.
+    // by `Plan::image`, which writes all of its output.
     unsafe { out.set_len(n * per_image) };
     f32::into_buffer(out)
 }

@@ -31,7 +31,7 @@ const MAX_TAPS: usize = 512;
 /// they are cheap either way.
 const MIN_TAPS: usize = 16;
 
-/// Whether [`conv2d_f32`] computes `geo` on this CPU: stride 1, no dilation,
+/// Whether a [`Plan`] computes `geo` on this CPU: stride 1, no dilation,
 /// one group, output rows in whole runs of 8, an even number of output
 /// channels from 4 up (blocks of 6 and 4), sums of 16 to 512 terms.
 pub(super) fn applies(geo: &Conv2dGeometry) -> bool {
@@ -74,74 +74,97 @@ pub(super) fn channel_blocks(o: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The weight `[o, c, kh, kw]` regrouped block by block (`channel_blocks`),
-/// each as `[c · kh · kw][size]`: a tap's weights for the block adjacent.
-pub(super) fn pack_weight(weight: &[f32], geo: &Conv2dGeometry) -> Vec<f32> {
-    let taps = geo.input[1] * geo.kernel[0] * geo.kernel[1];
-    let mut packed = Vec::with_capacity(weight.len());
-    for (first, size) in channel_blocks(geo.out_channels) {
-        for t in 0..taps {
-            packed.extend((first..first + size).map(|o| weight[o * taps + t]));
-        }
-    }
-    packed
+/// What every image of one call shares: the weight `[o, c, kh, kw]` regrouped
+/// block by block (`channel_blocks`, each block as `[c · kh · kw][size]`: a
+/// tap's weights for the block adjacent), the blocks, and where each run of 8
+/// output columns reads and writes.
+pub(super) struct Plan<'a> {
+    geo: &'a Conv2dGeometry,
+    packed: Vec<f32>,
+    /// `channel_blocks(o)`: `(first channel, size)`.
+    pub blocks: Vec<(usize, usize)>,
+    /// Whether the kernel reads a copy of the image with its padding written
+    /// out, and the rows and columns of what it reads.
+    padded: bool,
+    h: usize,
+    w: usize,
+    /// Every run of 8 output columns: (offset of its first input, of its
+    /// first output) within a plane.
+    runs: Vec<(usize, usize)>,
 }
 
-/// One image: output channel blocks `blocks` (indices into `channel_blocks`)
-/// of the convolution of `image [c, h, w]` with the packed weight, plus the
-/// bias, into `out`, which holds just those blocks' channels `[_, oh, ow]`;
-/// every element of `out` is written.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn conv2d_f32(
-    geo: &Conv2dGeometry,
-    image: &[f32],
-    packed: &[f32],
-    bias: Option<&[f32]>,
-    blocks: std::ops::Range<usize>,
-    padded: &mut Vec<f32>,
-    out: &mut [MaybeUninit<f32>],
-) {
-    let [_, c, h, w] = geo.input;
-    let [kh, kw] = geo.kernel;
-    let [oh, ow] = geo.out;
-    // The rows the kernel reads: the image itself, or a copy with its padding
-    // written out as zeros.
-    let (hp, wp) = (oh + kh - 1, ow + kw - 1);
-    let (source, h, w): (&[f32], usize, usize) = if geo.pad == [0, 0] && hp <= h && wp <= w {
-        (image, h, w)
-    } else {
-        padded.clear();
-        padded.resize(c * hp * wp, 0.0);
-        for (ci, plane) in padded.chunks_exact_mut(hp * wp).enumerate() {
-            for (yy, row) in plane.chunks_exact_mut(wp).enumerate() {
-                let Some(y) = yy.checked_sub(geo.pad[0]).filter(|&y| y < h) else {
-                    continue;
-                };
-                let src = &image[(ci * h + y) * w..][..w];
-                for (xx, v) in row.iter_mut().enumerate() {
-                    if let Some(x) = xx.checked_sub(geo.pad[1]).filter(|&x| x < w) {
-                        *v = src[x];
+impl<'a> Plan<'a> {
+    pub(super) fn new(weight: &[f32], geo: &'a Conv2dGeometry) -> Plan<'a> {
+        let [_, c, h, w] = geo.input;
+        let [kh, kw] = geo.kernel;
+        let [oh, ow] = geo.out;
+        let taps = c * kh * kw;
+        let blocks = channel_blocks(geo.out_channels);
+        let mut packed = Vec::with_capacity(weight.len());
+        for &(first, size) in &blocks {
+            for t in 0..taps {
+                packed.extend((first..first + size).map(|o| weight[o * taps + t]));
+            }
+        }
+        let (hp, wp) = (oh + kh - 1, ow + kw - 1);
+        let padded = !(geo.pad == [0, 0] && hp <= h && wp <= w);
+        let (h, w) = if padded { (hp, wp) } else { (h, w) };
+        let runs = (0..oh)
+            .flat_map(|y| (0..ow / LANES).map(move |r| (y * w + r * LANES, y * ow + r * LANES)))
+            .collect();
+        Plan {
+            geo,
+            packed,
+            blocks,
+            padded,
+            h,
+            w,
+            runs,
+        }
+    }
+
+    /// One image: output channel blocks `blocks` (indices into
+    /// `self.blocks`) of the convolution of `image [c, h, w]`, plus the bias,
+    /// into `out`, which holds just those blocks' channels `[_, oh, ow]`;
+    /// every element of `out` is written. `padded` is scratch space.
+    pub(super) fn image(
+        &self,
+        image: &[f32],
+        bias: Option<&[f32]>,
+        blocks: std::ops::Range<usize>,
+        padded: &mut Vec<f32>,
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        let geo = self.geo;
+        let [_, c, ih, iw] = geo.input;
+        let [kh, kw] = geo.kernel;
+        let [oh, ow] = geo.out;
+        let (h, w) = (self.h, self.w);
+        // The rows the kernel reads: the image itself, or a copy with its
+        // padding written out as zeros.
+        let source: &[f32] = if self.padded {
+            padded.clear();
+            padded.resize(c * h * w, 0.0);
+            for (ci, plane) in padded.chunks_exact_mut(h * w).enumerate() {
+                for (yy, row) in plane.chunks_exact_mut(w).enumerate() {
+                    let Some(y) = yy.checked_sub(geo.pad[0]).filter(|&y| y < ih) else {
+                        continue;
+                    };
+                    let src = &image[(ci * ih + y) * iw..][..iw];
+                    for (xx, v) in row.iter_mut().enumerate() {
+                        if let Some(x) = xx.checked_sub(geo.pad[1]).filter(|&x| x < iw) {
+                            *v = src[x];
+                        }
                     }
                 }
             }
-        }
-        (padded, hp, wp)
-    };
-    let taps = c * kh * kw;
-    let all = channel_blocks(geo.out_channels);
-    let plane = oh * ow;
-    // Every run of 8 output columns: (offset of its first input, of its
-    // first output) within a plane.
-    let runs: Vec<(usize, usize)> = (0..oh)
-        .flat_map(|y| (0..ow / LANES).map(move |r| (y * w + r * LANES, y * ow + r * LANES)))
-        .collect();
-    assert!(source.len() >= c * h * w);
-    let mut out_at = 0;
-    for &(first, size) in &all[blocks] {
-        let weights = &packed[first * taps..][..size * taps];
-        let dst = out[out_at..][..size * plane].as_mut_ptr() as *mut f32;
-        out_at += size * plane;
-        let bias = bias.map(|b| &b[first..first + size]);
+            padded
+        } else {
+            image
+        };
+        let taps = c * kh * kw;
+        let plane = oh * ow;
+        assert!(source.len() >= c * h * w);
         let geometry = Shape {
             plane: h * w,
             w,
@@ -150,31 +173,52 @@ pub(super) fn conv2d_f32(
             kw,
             oplane: plane,
         };
-        for pair in runs.chunks(2) {
-            // SAFETY: `applies` checked AVX2 and FMA. Each run's input starts
-            // at y·w + x with y < oh and x + 8 <= ow, so its reads (rows up to
-            // y + kh - 1 < h, columns up to x + 7 + kw - 1 < w, channels < c)
-            // stay inside `source` (asserted to hold c·h·w); each output run
-            // lies inside its plane of `dst`, which holds `size` planes (the
-            // runs cover every plane whole); the weights hold `size · taps`.
-            unsafe {
-                match (pair, size) {
-                    (&[a, b], 6) => {
-                        tile::<2, 6>(source, [a.0, b.0], weights, bias, dst, [a.1, b.1], geometry)
+        let mut out_at = 0;
+        for &(first, size) in &self.blocks[blocks] {
+            let weights = &self.packed[first * taps..][..size * taps];
+            let dst = out[out_at..][..size * plane].as_mut_ptr() as *mut f32;
+            out_at += size * plane;
+            let bias = bias.map(|b| &b[first..first + size]);
+            for pair in self.runs.chunks(2) {
+                // SAFETY: `applies` checked AVX2 and FMA. Each run's input starts
+                // at y·w + x with y < oh and x + 8 <= ow, so its reads (rows up to
+                // y + kh - 1 < h, columns up to x + 7 + kw - 1 < w, channels < c)
+                // stay inside `source` (asserted to hold c·h·w); each output run
+                // lies inside its plane of `dst`, which holds `size` planes (the
+                // runs cover every plane whole); the weights hold `size · taps`.
+                unsafe {
+                    match (pair, size) {
+                        (&[a, b], 6) => tile::<2, 6>(
+                            source,
+                            [a.0, b.0],
+                            weights,
+                            bias,
+                            dst,
+                            [a.1, b.1],
+                            geometry,
+                        ),
+                        (&[a, b], _) => tile::<2, 4>(
+                            source,
+                            [a.0, b.0],
+                            weights,
+                            bias,
+                            dst,
+                            [a.1, b.1],
+                            geometry,
+                        ),
+                        (&[a], 6) => {
+                            tile::<1, 6>(source, [a.0], weights, bias, dst, [a.1], geometry)
+                        }
+                        (_, _) => tile::<1, 4>(
+                            source,
+                            [pair[0].0],
+                            weights,
+                            bias,
+                            dst,
+                            [pair[0].1],
+                            geometry,
+                        ),
                     }
-                    (&[a, b], _) => {
-                        tile::<2, 4>(source, [a.0, b.0], weights, bias, dst, [a.1, b.1], geometry)
-                    }
-                    (&[a], 6) => tile::<1, 6>(source, [a.0], weights, bias, dst, [a.1], geometry),
-                    (_, _) => tile::<1, 4>(
-                        source,
-                        [pair[0].0],
-                        weights,
-                        bias,
-                        dst,
-                        [pair[0].1],
-                        geometry,
-                    ),
                 }
             }
         }

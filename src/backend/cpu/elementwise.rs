@@ -154,39 +154,28 @@ fn zip_slices<A: Copy + Sync, B: Copy + Sync, O: Send, F: Fn(A, B) -> O + Sync>(
     f: &F,
 ) -> Vec<O> {
     let len = a.len().min(b.len());
-    let mut out = Vec::with_capacity(len);
-    let spare = &mut out.spare_capacity_mut()[..len];
-    if len >= SPLIT_ELEMENTS && num_threads() > 1 {
-        let half = len / 2;
-        let (lo, hi) = spare.split_at_mut(half);
-        join2(
-            || zip_into(&a[..half], &b[..half], lo, f),
-            || zip_into(&a[half..len], &b[half..len], hi, f),
-        );
-    } else {
-        zip_into(a, b, spare, f);
-    }
-    // SAFETY: `zip_into` initialised each of the first `len` elements.
-    unsafe { out.set_len(len) };
-    out
+    filled(len, |at, out| zip_into(&a[at..], &b[at..], out, f))
 }
 
 /// `f(a[i])` over a slice.
 fn map_slice<A: Copy + Sync, O: Send, F: Fn(A) -> O + Sync>(a: &[A], f: &F) -> Vec<O> {
-    let len = a.len();
+    filled(a.len(), |at, out| map_into(&a[at..], out, f))
+}
+
+/// A vector of `len` elements that `fill(at, part)` writes, `part` being
+/// elements `at..` of it: in two halves side by side from [`SPLIT_ELEMENTS`]
+/// when there are threads, else in one go. `fill` must write all of `part`.
+fn filled<O: Send>(len: usize, fill: impl Fn(usize, &mut [MaybeUninit<O>]) + Sync) -> Vec<O> {
     let mut out = Vec::with_capacity(len);
     let spare = &mut out.spare_capacity_mut()[..len];
     if len >= SPLIT_ELEMENTS && num_threads() > 1 {
         let half = len / 2;
         let (lo, hi) = spare.split_at_mut(half);
-        join2(
-            || map_into(&a[..half], lo, f),
-            || map_into(&a[half..], hi, f),
-        );
+        join2(|| fill(0, lo), || fill(half, hi));
     } else {
-        map_into(a, spare, f);
+        fill(0, spare);
     }
-    // SAFETY: `map_into` initialised all `len` elements.
+    // SAFETY: `fill` wrote each of the `len` elements.
     unsafe { out.set_len(len) };
     out
 }
