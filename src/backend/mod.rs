@@ -244,6 +244,15 @@ impl PoolWindows {
 /// The kernels a device provides. Inputs of one call share a dtype unless a
 /// method says otherwise; outputs are contiguous buffers in row-major order of
 /// the output shape.
+/// What [`Backend::conv2d_then`] does to a convolution's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConvThen {
+    /// ReLU.
+    Relu,
+    /// ReLU, then `max_pool2d(2)`.
+    ReluMaxPool2,
+}
+
 pub(crate) trait Backend: Sync {
     /// `op(a, b)` over the broadcast `shape`.
     fn binary(&self, op: BinaryOp, a: View, b: View, shape: &[usize]) -> Buffer;
@@ -321,6 +330,20 @@ pub(crate) trait Backend: Sync {
     /// `[n, c, h, w]` with `weight` `[o, c / groups, kh, kw]`, plus `bias`
     /// `[o]`: `[n, o, oh, ow]`. Float dtypes only.
     fn conv2d(&self, x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer;
+    /// [`Backend::conv2d`], then `then` (ReLU, or ReLU and `max_pool2d(2)`:
+    /// `[n, o, oh / 2, ow / 2]`), in one pass, with the bits of the ops in
+    /// turn. For inference (nothing is kept for a gradient); `None` where
+    /// the backend has no such pass for `geo`, and the caller runs the ops.
+    fn conv2d_then(
+        &self,
+        _x: View,
+        _weight: View,
+        _bias: Option<View>,
+        _geo: &Conv2dGeometry,
+        _then: ConvThen,
+    ) -> Option<Buffer> {
+        None
+    }
     /// The gradient of [`Backend::conv2d`] with respect to its input, from the
     /// output's gradient `g` `[n, o, oh, ow]`: `[n, c, h, w]`.
     fn conv2d_grad_input(&self, g: View, weight: View, geo: &Conv2dGeometry) -> Buffer;

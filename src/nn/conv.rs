@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::{init, Module, ModuleInfo};
+use crate::backend::ConvThen;
 use crate::error::{Error, Result};
 use crate::io::onnx::{Attr, Graph};
 use crate::ops::conv::{ConvOptions, Padding, Size2};
@@ -178,6 +179,15 @@ fn ints(p: [usize; 2]) -> Attr {
 /// ONNX's `pads` (`[top, left, bottom, right]`) for symmetric padding `p`.
 fn pads(p: [usize; 2]) -> Attr {
     Attr::Ints([p[0], p[1], p[0], p[1]].iter().map(|&v| v as i64).collect())
+}
+
+impl Conv2d {
+    /// `F.relu(self(x))`, or with [`ConvThen::ReluMaxPool2`]
+    /// `F.max_pool2d(F.relu(self(x)), 2)`, in one pass where nothing records
+    /// a gradient (NOTE(conv-relu-pool)); the same numbers as the ops in turn.
+    pub(crate) fn forward_then(&self, x: &Tensor, then: ConvThen) -> Result<Tensor> {
+        x.try_conv2d_then(&self.weight, self.bias.as_ref(), self.options, then)
+    }
 }
 
 impl Module for Conv2d {

@@ -46,6 +46,7 @@ use std::str::FromStr;
 use super::{
     BatchNorm2d, Conv2d, Dropout, Flatten, Linear, Module, ModuleInfo, ReLU, Sequential, Sigmoid,
 };
+use crate::backend::ConvThen;
 use crate::error::{Error, Result};
 use crate::io::onnx::{Attr, Graph};
 use crate::tensor::Tensor;
@@ -314,13 +315,10 @@ impl Module for Cnn {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = as_images(x)?;
-        let x = self.conv1.forward(&x)?.relu();
-        let x = self
-            .conv2
-            .forward(&x)?
-            .relu()
-            .try_max_pool2d_with_indices(2, Default::default())?
-            .0;
+        // `relu(conv1(x))` and `max_pool2d(relu(conv2(x)), 2)`, each in one
+        // pass when nothing records a gradient (NOTE(conv-relu-pool)).
+        let x = self.conv1.forward_then(&x, ConvThen::Relu)?;
+        let x = self.conv2.forward_then(&x, ConvThen::ReluMaxPool2)?;
         let x = self.dropout1.forward(&x)?.try_flatten(1, -1)?;
         let x = self.dropout2.forward(&self.fc1.forward(&x)?.relu())?;
         self.fc2.forward(&x)

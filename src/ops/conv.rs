@@ -4,7 +4,7 @@
 
 use super::{device_of, read2, read3};
 use crate::autograd::{Inputs, Node, Sink};
-use crate::backend::{backend, Conv2dGeometry};
+use crate::backend::{backend, Conv2dGeometry, ConvThen};
 use crate::error::{or_panic, shape_err, Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -314,6 +314,56 @@ impl Tensor {
             bias: bias.cloned(),
             geo,
         }))
+    }
+}
+
+impl Tensor {
+    /// `F.relu(F.conv2d(x, weight, bias, opts))`, and with
+    /// [`ConvThen::ReluMaxPool2`] its `F.max_pool2d(_, 2)`: a convolutional
+    /// block's forward, in one pass where nothing records a gradient and the
+    /// backend has one (NOTE(conv-relu-pool)), else as the separate ops (with
+    /// their graph). The same numbers and errors either way.
+    pub(crate) fn try_conv2d_then(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: ConvOptions,
+        then: ConvThen,
+    ) -> Result<Tensor> {
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        let fused = if self.dim() == 4 && !crate::autograd::needs_grad(&inputs) {
+            check_bias_dtype(self, bias)?;
+            let geo = geometry(self.shape(), weight.shape(), bias.map(|b| b.shape()), &opts)?;
+            check_dtypes(self, weight)?;
+            let device = device_of(&inputs)?;
+            let buf = match bias {
+                Some(b) => read3(self, weight, b, |x, w, b| {
+                    backend(device).conv2d_then(x, w, Some(b), &geo, then)
+                }),
+                None => read2(self, weight, |x, w| {
+                    backend(device).conv2d_then(x, w, None, &geo, then)
+                }),
+            };
+            buf.map(|buf| {
+                let [n, o, oh, ow] = geo.output_shape();
+                let shape = match then {
+                    ConvThen::Relu => [n, o, oh, ow],
+                    ConvThen::ReluMaxPool2 => [n, o, oh / 2, ow / 2],
+                };
+                Tensor::from_buffer_on(buf, &shape, device)
+            })
+        } else {
+            None
+        };
+        if let Some(out) = fused {
+            return Ok(out);
+        }
+        let out = self.try_conv2d(weight, bias, opts)?.relu();
+        match then {
+            ConvThen::Relu => Ok(out),
+            ConvThen::ReluMaxPool2 => Ok(out.try_max_pool2d_with_indices(2, Default::default())?.0),
+        }
     }
 }
 

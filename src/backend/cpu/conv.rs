@@ -17,7 +17,7 @@ use super::gemm::{gemm_into, Mat};
 use super::runtime::{join2, num_threads};
 use super::simd::simd_versions;
 use crate::backend::math::pool_beats;
-use crate::backend::{Conv2dGeometry, PoolWindows, View};
+use crate::backend::{Conv2dGeometry, ConvThen, PoolWindows, View};
 use crate::tensor::{with_dtype, with_float, Buffer, DType, Element, Float};
 
 /// The elements of `v` in row-major order, borrowed when already so.
@@ -129,9 +129,23 @@ fn by_images<T: Send>(
 
 pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
     if x.dtype() == DType::F32 && direct_conv::applies(geo) {
-        return conv2d_direct(x, weight, bias, geo);
+        return conv2d_direct(x, weight, bias, geo, None);
     }
     conv2d_unfolded(x, weight, bias, geo)
+}
+
+/// `conv2d(x, weight, bias)` then ReLU (and pooling) in one pass on the
+/// direct kernel (NOTE(conv-relu-pool)), where it applies: float32, and the
+/// shapes of [`direct_conv::applies_then`].
+pub(super) fn conv2d_then(
+    x: View,
+    weight: View,
+    bias: Option<View>,
+    geo: &Conv2dGeometry,
+    then: ConvThen,
+) -> Option<Buffer> {
+    (x.dtype() == DType::F32 && direct_conv::applies_then(geo, then))
+        .then(|| conv2d_direct(x, weight, bias, geo, Some(then)))
 }
 
 /// [`conv2d`] by im2col and the matrix kernels, for every dtype and geometry.
@@ -181,17 +195,23 @@ fn conv2d_unfolded(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeomet
     })
 }
 
-/// [`conv2d`] for float32 on the direct kernel (NOTE(direct-conv)): images
-/// split between the threads as in the unfolded path, and one image's output
-/// channels when there is only one.
-fn conv2d_direct(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
+/// [`conv2d`] for float32 on the direct kernel (NOTE(direct-conv)), pooled
+/// or not: images split between the threads as in the unfolded path, and one
+/// image's output channels when there is only one.
+fn conv2d_direct(
+    x: View,
+    weight: View,
+    bias: Option<View>,
+    geo: &Conv2dGeometry,
+    then: Option<ConvThen>,
+) -> Buffer {
     let [n, c, h, w] = geo.input;
     let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
     let bias = bias.map(dense::<f32>);
     let bias = bias.as_deref();
-    let plan = direct_conv::Plan::new(&weight, geo);
+    let plan = direct_conv::Plan::new(&weight, geo, then);
     let blocks = plan.blocks.len();
-    let plane = geo.out[0] * geo.out[1];
+    let plane = plan.plane;
     let per_image = geo.out_channels * plane;
     // Not zeroed first: the kernel writes every element.
     let mut out = Vec::with_capacity(n * per_image);
@@ -712,6 +732,7 @@ mod tests {
     use super::*;
     use crate::ops::read3;
     use crate::tensor::{Generator, Tensor};
+    use crate::ConvOptions;
 
     /// Where the direct kernel runs (NOTE(direct-conv)), it gives the bits
     /// that im2col and the matrix kernel give: one and several images, tiles
@@ -734,6 +755,9 @@ mod tests {
             (1, 16, 4, 1, 8, 1, 0),    // one run, one block of 4
             (2, 9, 6, 4, 9, 2, 0),     // odd runs: a tile of one; a block of 6
             (1, 1, 32, 30, 34, 5, 1),  // one input channel, 5×5
+            (2, 1, 32, 28, 28, 3, 0),  // conv1: 9 terms, rows of 26 (a last run overlapping)
+            (1, 3, 6, 9, 12, 3, 0),    // 27 terms, rows of 10
+            (2, 3, 4, 6, 12, 2, 0),    // 12 terms, rows of 11
         ];
         let mut g = Generator::new(3);
         for (i, &(n, c, o, h, w, k, pad)) in cases.iter().enumerate() {
@@ -753,15 +777,103 @@ mod tests {
             };
             assert!(direct_conv::applies(&geo), "case {i}");
             for with_bias in [true, false] {
-                let [direct, unfolded] = [conv2d_direct, conv2d_unfolded].map(|f| {
+                let [direct, unfolded] = [true, false].map(|direct| {
                     let buf = read3(&x, &weight, &bias, |x, w, b| {
-                        f(x, w, with_bias.then_some(b), &geo)
+                        let b = with_bias.then_some(b);
+                        match direct {
+                            true => conv2d_direct(x, w, b, &geo, None),
+                            false => conv2d_unfolded(x, w, b, &geo),
+                        }
                     });
                     Tensor::from_buffer_on(buf, &[n, o, out[0], out[1]], crate::Device::Cpu)
                         .to_vec::<f32>()
                 });
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&direct), bits(&unfolded), "case {i}, bias {with_bias}");
+            }
+        }
+    }
+
+    /// Where ReLU (and `max_pool2d(2)`) run inside the direct kernel
+    /// (NOTE(conv-relu-pool)), the result has the bits of the ops in turn,
+    /// NaN and −0 in the input included; where they do not (float64, an
+    /// output narrower than 8, an odd size to pool), the ops run.
+    #[test]
+    fn fused_relu_and_pooling_give_the_bits_of_the_separate_ops() {
+        let cases = [
+            // (n, c, o, h, w, k, pad)
+            (1, 32, 64, 26, 26, 3, 0), // the `cnn` model's conv2, one image
+            (3, 32, 64, 26, 26, 3, 0), // several images
+            (2, 1, 32, 28, 28, 3, 0),  // conv1: rows of 26
+            (2, 3, 10, 6, 18, 3, 0),   // blocks 6 + 4; two runs a row
+            (1, 4, 8, 8, 8, 3, 1),     // padding
+            (2, 4, 8, 9, 10, 3, 0),    // seven output rows: not pooled
+            (1, 2, 4, 7, 7, 3, 0),     // five output columns: neither
+        ];
+        let mut g = Generator::new(5);
+        for (i, &(n, c, o, h, w, k, pad)) in cases.iter().enumerate() {
+            let mut x = Tensor::randn_with([n, c, h, w], &mut g).to_vec::<f32>();
+            x[3] = f32::NAN;
+            x[7] = -0.0;
+            let x = Tensor::from_vec(x, [n, c, h, w]);
+            // Large biases: some windows are all ReLU zeros.
+            let bias = Tensor::randn_with([o], &mut g) * 4.0;
+            let weight = Tensor::randn_with([o, c, k, k], &mut g);
+            let opts = ConvOptions::default().padding(pad);
+            let geo = Conv2dGeometry {
+                input: [n, c, h, w],
+                out_channels: o,
+                kernel: [k, k],
+                stride: [1, 1],
+                pad: [pad, pad],
+                dilation: [1, 1],
+                groups: 1,
+                out: [h + 2 * pad + 1 - k, w + 2 * pad + 1 - k],
+            };
+            let direct = direct_conv::available() && i < 6;
+            assert_eq!(
+                direct_conv::applies_then(&geo, ConvThen::Relu),
+                direct,
+                "case {i}"
+            );
+            assert_eq!(
+                direct_conv::applies_then(&geo, ConvThen::ReluMaxPool2),
+                direct && i < 5,
+                "case {i}"
+            );
+            for dtype in [DType::F32, DType::F64] {
+                let (x, weight, bias) = (
+                    x.to_dtype(dtype),
+                    weight.to_dtype(dtype),
+                    bias.to_dtype(dtype),
+                );
+                for (bias, then) in [
+                    (Some(&bias), ConvThen::Relu),
+                    (Some(&bias), ConvThen::ReluMaxPool2),
+                    (None, ConvThen::ReluMaxPool2),
+                ] {
+                    let one_pass =
+                        crate::no_grad(|| x.try_conv2d_then(&weight, bias, opts, then)).unwrap();
+                    let relu = x.conv2d(&weight, bias, opts).relu();
+                    let ops = match then {
+                        ConvThen::Relu => relu,
+                        ConvThen::ReluMaxPool2 => relu.max_pool2d(2),
+                    };
+                    let bits = |t: &Tensor| {
+                        t.to_dtype(DType::F64)
+                            .to_vec::<f64>()
+                            .iter()
+                            .map(|f| f.to_bits())
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(one_pass.shape(), ops.shape(), "case {i}");
+                    assert_eq!(
+                        bits(&one_pass),
+                        bits(&ops),
+                        "case {i}, {dtype:?}, {then:?}, bias {}",
+                        bias.is_some()
+                    );
+                }
             }
         }
     }

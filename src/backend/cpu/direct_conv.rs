@@ -1,5 +1,6 @@
-//! A direct float32 convolution for stride 1 on AVX2 (the `cnn` model's conv2
-//! forward), reading the image rows in place instead of unfolding them.
+//! A direct float32 convolution for stride 1 on AVX2 (the `cnn` model's conv1
+//! and conv2 forwards), reading the image rows in place instead of unfolding
+//! them.
 //!
 //! NOTE(direct-conv): im2col copies each image nine-fold (conv2: 288 × 576
 //! floats) and the matrix kernel then packs that copy again before it
@@ -11,14 +12,26 @@
 //! time, and the bias is added last: the order im2col's rows give the matrix
 //! kernel, whose sums over 288 terms are one block, so the two paths give the
 //! same bits (`direct_and_unfolded_convolutions_give_the_same_bits`). Every
-//! output is computed alone, so the numbers never depend on the threads.
+//! output is computed alone, so the numbers never depend on the threads. A
+//! row that is not a whole number of runs (conv1's 26) ends on a run that
+//! overlaps the one before: its outputs are computed twice, the same way.
+//!
+//! NOTE(conv-relu-pool): for inference the same tiles can finish a
+//! `conv → ReLU` block (the `cnn` model's conv1) or a `conv → ReLU →
+//! max_pool2d(2)` block (its conv2) before they store. To pool, a tile's two
+//! runs are the same 8 columns of two adjacent rows, which hold four whole
+//! 2×2 windows, so only the four maxima are written (a quarter of the output,
+//! and no separate ReLU and pooling passes over it).
+//! ReLU and the maximum are exact, and ReLU's outputs hold neither NaN nor
+//! −0, so the maxima are the bits the separate ops give
+//! (`fused_relu_and_pooling_give_the_bits_of_the_separate_ops`).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 use std::mem::MaybeUninit;
 
-use crate::backend::Conv2dGeometry;
+use crate::backend::{Conv2dGeometry, ConvThen};
 
 /// Floats in an AVX2 register: a run of output columns.
 const LANES: usize = 8;
@@ -29,17 +42,18 @@ const MAX_TAPS: usize = 512;
 /// The shortest sum given to the direct kernel: the matrix kernel rounds
 /// very short products (a 1×1 kernel over two channels) its own way, and
 /// they are cheap either way.
-const MIN_TAPS: usize = 16;
+const MIN_TAPS: usize = 9;
 
 /// Whether a [`Plan`] computes `geo` on this CPU: stride 1, no dilation,
-/// one group, output rows in whole runs of 8, an even number of output
-/// channels from 4 up (blocks of 6 and 4), sums of 16 to 512 terms.
+/// one group, output rows of at least 8 (a row that is not a whole number of
+/// runs ends on an overlapping one), an even number of output channels from
+/// 4 up (blocks of 6 and 4), sums of 9 to 512 terms.
 pub(super) fn applies(geo: &Conv2dGeometry) -> bool {
     let o = geo.out_channels;
     geo.stride == [1, 1]
         && geo.dilation == [1, 1]
         && geo.groups == 1
-        && geo.out[1].is_multiple_of(LANES)
+        && geo.out[1] >= LANES
         && geo.out[0] * geo.out[1] > 0
         && o.is_multiple_of(2)
         && (o >= 8 || o == 4 || o == 6)
@@ -54,6 +68,14 @@ pub(super) fn available() -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
+}
+
+/// Whether a [`Plan`] with `then` computes `geo` on this CPU: [`applies`],
+/// and for pooling, whole 2×2 windows (even numbers of rows and columns).
+pub(super) fn applies_then(geo: &Conv2dGeometry, then: ConvThen) -> bool {
+    applies(geo)
+        && (then == ConvThen::Relu
+            || (geo.out[0].is_multiple_of(2) && geo.out[1].is_multiple_of(2)))
 }
 
 /// The output channels in blocks of 6, then up to two of 4: `(first, size)`.
@@ -74,10 +96,22 @@ pub(super) fn channel_blocks(o: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The first columns of a row's runs of 8 outputs: every 8th, and when the
+/// row is not a whole number of runs, a last run that ends with the row
+/// (it overlaps the one before and writes the same values again).
+fn run_starts(ow: usize) -> impl Iterator<Item = usize> + Clone {
+    (0..ow / LANES)
+        .map(|r| r * LANES)
+        .chain((!ow.is_multiple_of(LANES)).then_some(ow - LANES))
+}
+
 /// What every image of one call shares: the weight `[o, c, kh, kw]` regrouped
 /// block by block (`channel_blocks`, each block as `[c · kh · kw][size]`: a
 /// tap's weights for the block adjacent), the blocks, and where each run of 8
 /// output columns reads and writes.
+///
+/// `then` finishes the outputs: ReLU, or ReLU then `max_pool2d(2)`, which
+/// makes each output plane `[oh / 2, ow / 2]` (NOTE(conv-relu-pool)).
 pub(super) struct Plan<'a> {
     geo: &'a Conv2dGeometry,
     packed: Vec<f32>,
@@ -89,12 +123,18 @@ pub(super) struct Plan<'a> {
     h: usize,
     w: usize,
     /// Every run of 8 output columns: (offset of its first input, of its
-    /// first output) within a plane.
+    /// first output) within a plane. Pooled, the runs go in pairs of the same
+    /// columns of rows `2y` and `2y + 1`, and a pair's first output is where
+    /// its four maxima go.
     runs: Vec<(usize, usize)>,
+    then: Option<ConvThen>,
+    /// The size of an output plane: `oh · ow`, pooled `oh · ow / 4`.
+    pub plane: usize,
 }
 
 impl<'a> Plan<'a> {
-    pub(super) fn new(weight: &[f32], geo: &'a Conv2dGeometry) -> Plan<'a> {
+    pub(super) fn new(weight: &[f32], geo: &'a Conv2dGeometry, then: Option<ConvThen>) -> Plan<'a> {
+        let pooled = then == Some(ConvThen::ReluMaxPool2);
         let [_, c, h, w] = geo.input;
         let [kh, kw] = geo.kernel;
         let [oh, ow] = geo.out;
@@ -109,9 +149,22 @@ impl<'a> Plan<'a> {
         let (hp, wp) = (oh + kh - 1, ow + kw - 1);
         let padded = !(geo.pad == [0, 0] && hp <= h && wp <= w);
         let (h, w) = if padded { (hp, wp) } else { (h, w) };
-        let runs = (0..oh)
-            .flat_map(|y| (0..ow / LANES).map(move |r| (y * w + r * LANES, y * ow + r * LANES)))
-            .collect();
+        let runs = if pooled {
+            (0..oh / 2)
+                .flat_map(|y| {
+                    run_starts(ow).flat_map(move |x| {
+                        [
+                            (2 * y * w + x, y * (ow / 2) + x / 2),
+                            ((2 * y + 1) * w + x, 0),
+                        ]
+                    })
+                })
+                .collect()
+        } else {
+            (0..oh)
+                .flat_map(|y| run_starts(ow).map(move |x| (y * w + x, y * ow + x)))
+                .collect()
+        };
         Plan {
             geo,
             packed,
@@ -120,13 +173,16 @@ impl<'a> Plan<'a> {
             h,
             w,
             runs,
+            then,
+            plane: if pooled { oh / 2 * (ow / 2) } else { oh * ow },
         }
     }
 
     /// One image: output channel blocks `blocks` (indices into
-    /// `self.blocks`) of the convolution of `image [c, h, w]`, plus the bias,
-    /// into `out`, which holds just those blocks' channels `[_, oh, ow]`;
-    /// every element of `out` is written. `padded` is scratch space.
+    /// `self.blocks`) of the convolution of `image [c, h, w]`, plus the bias
+    /// (then `self.then`), into `out`, which holds just those
+    /// blocks' channels, each `self.plane` long; every element of `out` is
+    /// written. `padded` is scratch space.
     pub(super) fn image(
         &self,
         image: &[f32],
@@ -138,7 +194,6 @@ impl<'a> Plan<'a> {
         let geo = self.geo;
         let [_, c, ih, iw] = geo.input;
         let [kh, kw] = geo.kernel;
-        let [oh, ow] = geo.out;
         let (h, w) = (self.h, self.w);
         // The rows the kernel reads: the image itself, or a copy with its
         // padding written out as zeros.
@@ -162,8 +217,6 @@ impl<'a> Plan<'a> {
         } else {
             image
         };
-        let taps = c * kh * kw;
-        let plane = oh * ow;
         assert!(source.len() >= c * h * w);
         let geometry = Shape {
             plane: h * w,
@@ -171,8 +224,28 @@ impl<'a> Plan<'a> {
             c,
             kh,
             kw,
-            oplane: plane,
+            oplane: self.plane,
         };
+        match self.then {
+            None => self.tiles::<STORE>(source, blocks, bias, geometry, out),
+            Some(ConvThen::Relu) => self.tiles::<RELU>(source, blocks, bias, geometry, out),
+            Some(ConvThen::ReluMaxPool2) => {
+                self.tiles::<RELU_POOL>(source, blocks, bias, geometry, out)
+            }
+        }
+    }
+
+    /// [`Plan::image`]'s tiles, finishing each output with `THEN`.
+    fn tiles<const THEN: u8>(
+        &self,
+        source: &[f32],
+        blocks: std::ops::Range<usize>,
+        bias: Option<&[f32]>,
+        geometry: Shape,
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        let taps = geometry.c * geometry.kh * geometry.kw;
+        let plane = self.plane;
         let mut out_at = 0;
         for &(first, size) in &self.blocks[blocks] {
             let weights = &self.packed[first * taps..][..size * taps];
@@ -185,10 +258,13 @@ impl<'a> Plan<'a> {
                 // y + kh - 1 < h, columns up to x + 7 + kw - 1 < w, channels < c)
                 // stay inside `source` (asserted to hold c·h·w); each output run
                 // lies inside its plane of `dst`, which holds `size` planes (the
-                // runs cover every plane whole); the weights hold `size · taps`.
+                // runs cover every plane whole; pooled, a pair's four maxima go
+                // to (y / 2)·(ow / 2) + x / 2, inside the pooled plane, and the
+                // runs come in pairs because `oh` is even); the weights hold
+                // `size · taps`.
                 unsafe {
                     match (pair, size) {
-                        (&[a, b], 6) => tile::<2, 6>(
+                        (&[a, b], 6) => tile::<2, 6, THEN>(
                             source,
                             [a.0, b.0],
                             weights,
@@ -197,7 +273,7 @@ impl<'a> Plan<'a> {
                             [a.1, b.1],
                             geometry,
                         ),
-                        (&[a, b], _) => tile::<2, 4>(
+                        (&[a, b], _) => tile::<2, 4, THEN>(
                             source,
                             [a.0, b.0],
                             weights,
@@ -207,9 +283,9 @@ impl<'a> Plan<'a> {
                             geometry,
                         ),
                         (&[a], 6) => {
-                            tile::<1, 6>(source, [a.0], weights, bias, dst, [a.1], geometry)
+                            tile::<1, 6, THEN>(source, [a.0], weights, bias, dst, [a.1], geometry)
                         }
-                        (_, _) => tile::<1, 4>(
+                        (_, _) => tile::<1, 4, THEN>(
                             source,
                             [pair[0].0],
                             weights,
@@ -225,6 +301,12 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// What [`tile`] does before it stores: nothing, ReLU, or ReLU then the
+/// maxima of 2×2 windows.
+const STORE: u8 = 0;
+const RELU: u8 = 1;
+const RELU_POOL: u8 = 2;
+
 /// The sizes a tile walks: an input plane `plane = h · w` with rows `w`
 /// wide, `c` channels, the kernel, and an output plane of `oplane`.
 #[derive(Clone, Copy)]
@@ -238,10 +320,12 @@ struct Shape {
 }
 
 /// `V` runs of 8 outputs (inputs starting at `inputs`, outputs at `outputs`
-/// within a plane) for `OB` output channels.
+/// within a plane) for `OB` output channels, finished by `THEN`: with
+/// [`RELU_POOL`] (and `V = 2`, the same columns of two adjacent rows), the
+/// maxima of the four 2×2 windows go to `outputs[0]`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile<const V: usize, const OB: usize>(
+unsafe fn tile<const V: usize, const OB: usize, const THEN: u8>(
     source: &[f32],
     inputs: [usize; V],
     weights: &[f32],
@@ -271,19 +355,36 @@ unsafe fn tile<const V: usize, const OB: usize>(
     }
     for (j, a) in acc.iter().enumerate() {
         let plane = dst.add(j * s.oplane);
-        for (sum, &at) in a.iter().zip(&outputs) {
+        // ReLU as `relu` has it (`x > 0 ? x : 0`: NaN and −0 give 0).
+        let relu = |v| _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps()));
+        let values = a.map(|sum| {
             let value = match bias {
-                Some(b) => _mm256_add_ps(_mm256_set1_ps(b[j]), *sum),
-                None => *sum,
+                Some(b) => _mm256_add_ps(_mm256_set1_ps(b[j]), sum),
+                None => sum,
             };
-            _mm256_storeu_ps(plane.add(at), value);
+            if THEN == STORE {
+                value
+            } else {
+                relu(value)
+            }
+        });
+        if THEN == RELU_POOL {
+            // The larger of the two rows, then of each pair of columns.
+            let rows = _mm256_max_ps(values[0], values[V - 1]);
+            let pairs = _mm256_max_ps(rows, _mm256_permute_ps::<0b10_11_00_01>(rows));
+            let even = _mm256_permutevar8x32_ps(pairs, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
+            _mm_storeu_ps(plane.add(outputs[0]), _mm256_castps256_ps128(even));
+        } else {
+            for (value, &at) in values.iter().zip(&outputs) {
+                _mm256_storeu_ps(plane.add(at), *value);
+            }
         }
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const V: usize, const OB: usize>(
+unsafe fn tile<const V: usize, const OB: usize, const THEN: u8>(
     _: &[f32],
     _: [usize; V],
     _: &[f32],

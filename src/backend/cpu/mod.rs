@@ -19,8 +19,8 @@ use std::ops::Range;
 
 use crate::backend::math::cross_entropy_row;
 use crate::backend::{
-    AdadeltaStep, AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, FloatOp, GradOp, InplaceOp,
-    PoolWindows, ReduceOp, RmspropStep, SgdStep, UnaryOp, View,
+    AdadeltaStep, AdamStep, Backend, BinaryOp, CmpOp, Conv2dGeometry, ConvThen, FloatOp, GradOp,
+    InplaceOp, PoolWindows, ReduceOp, RmspropStep, SgdStep, UnaryOp, View,
 };
 use crate::tensor::{with_float, Buffer, DType, Element, Float, Layout, Scalar};
 
@@ -155,6 +155,16 @@ impl Backend for Cpu {
     }
     fn conv2d(&self, x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
         conv::conv2d(x, weight, bias, geo)
+    }
+    fn conv2d_then(
+        &self,
+        x: View,
+        weight: View,
+        bias: Option<View>,
+        geo: &Conv2dGeometry,
+        then: ConvThen,
+    ) -> Option<Buffer> {
+        conv::conv2d_then(x, weight, bias, geo, then)
     }
     fn conv2d_grad_input(&self, g: View, weight: View, geo: &Conv2dGeometry) -> Buffer {
         conv::conv2d_grad_input(g, weight, geo)
