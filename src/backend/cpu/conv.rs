@@ -331,10 +331,33 @@ fn weight_grad_of<T: Float>(
 
 /// NOTE(conv-weight-grad): the batch's two halves (split at `n / 2`) are
 /// summed separately and then added, with one thread as with two, so the
-/// numbers do not depend on the thread count.
+/// numbers do not depend on the thread count. Float32 stride-1 convolutions
+/// (the `cnn` model's conv2) take the direct kernel
+/// (NOTE(direct-conv-weight-grad)), in the same two halves.
 pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
     let n = geo.input[0];
     let (_, rows, _) = group_dims(geo);
+    if g.dtype() == DType::F32 && direct_conv::weight_grad_applies(geo) {
+        // NOTE(direct-conv-weight-grad), in the same two halves.
+        let (g, x) = (dense::<f32>(g), dense::<f32>(x));
+        let (g, x) = (&*g, &*x);
+        let len = geo.out_channels * rows;
+        let (mut dw, mut second) = (vec![0.0f32; len], vec![0.0f32; len]);
+        let half = n / 2;
+        let (first_dw, second_dw) = (&mut dw, &mut second);
+        let mut first = move || direct_conv::weight_grad(geo, g, x, 0..half, first_dw);
+        let mut second_half = move || direct_conv::weight_grad(geo, g, x, half..n, second_dw);
+        if num_threads() > 1 && n >= 2 {
+            join2(first, second_half);
+        } else {
+            first();
+            second_half();
+        }
+        for (d, s) in dw.iter_mut().zip(&second) {
+            *d += *s;
+        }
+        return f32::into_buffer(dw);
+    }
     with_float!(g.dtype(), T => {
         let (g, x) = (dense::<T>(g), dense::<T>(x));
         let len = geo.out_channels * rows;
@@ -874,6 +897,58 @@ mod tests {
                         bias.is_some()
                     );
                 }
+            }
+        }
+    }
+
+    /// The direct weight gradient (NOTE(direct-conv-weight-grad)) agrees with
+    /// im2col's in float64 to float32 precision, and gives the same bits on
+    /// one thread as on two: the `cnn` model's conv2, an odd number of taps
+    /// (a last tap alone), channel blocks of 6 and 4, padding on both sides
+    /// and more after than before (`'same'`, an even kernel), one image.
+    #[test]
+    fn direct_weight_gradients_agree_with_im2col() {
+        if !direct_conv::available() {
+            return;
+        }
+        let cases = [
+            // (n, c, o, h, w, k, pad before, output)
+            (3, 32, 64, 26, 26, 3, [0, 0], [24, 24]), // conv2
+            (2, 1, 10, 10, 18, 3, [0, 0], [8, 16]),   // 9 taps; blocks 6 + 4
+            (2, 3, 8, 8, 16, 3, [1, 1], [8, 16]),     // padding 1; blocks 4 + 4
+            (1, 2, 6, 5, 8, 4, [1, 1], [5, 8]),       // 'same' 4×4: 32 taps
+        ];
+        let mut g = Generator::new(13);
+        for (i, &(n, c, o, h, w, k, pad, out)) in cases.iter().enumerate() {
+            let geo = Conv2dGeometry {
+                input: [n, c, h, w],
+                out_channels: o,
+                kernel: [k, k],
+                stride: [1, 1],
+                pad,
+                dilation: [1, 1],
+                groups: 1,
+                out,
+            };
+            assert!(direct_conv::weight_grad_applies(&geo), "case {i}");
+            let grad = Tensor::randn_with([n, o, out[0], out[1]], &mut g);
+            let x = Tensor::randn_with([n, c, h, w], &mut g);
+            let run = |grad: &Tensor, x: &Tensor| {
+                let buf = crate::ops::read2(grad, x, |g, x| conv2d_grad_weight(g, x, &geo));
+                Tensor::from_buffer_on(buf, &[o, c, k, k], crate::Device::Cpu)
+                    .to_dtype(DType::F64)
+                    .to_vec::<f64>()
+            };
+            let [one, two] = [1, 2].map(|threads| crate::with_threads(threads, || run(&grad, &x)));
+            assert_eq!(one, two, "case {i}: one thread and two");
+            let exact = run(&grad.to_dtype(DType::F64), &x.to_dtype(DType::F64));
+            // Each value sums n·oh·ow products of two standard normals.
+            let tolerance = 1e-6 * (n * out[0] * out[1]) as f64;
+            for (j, (a, b)) in two.iter().zip(&exact).enumerate() {
+                assert!(
+                    (a - b).abs() <= tolerance,
+                    "case {i}, element {j}: {a} vs {b}"
+                );
             }
         }
     }
