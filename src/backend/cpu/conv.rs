@@ -636,13 +636,22 @@ pub(super) fn max_pool2d_grad(g: View, indices: View, input: [usize; 4]) -> Buff
     let indices = dense::<i64>(indices);
     with_float!(g.dtype(), T => {
         let g = dense::<T>(g);
-        let mut dx = vec![T::ZERO; n * c * h * w];
+        let len = n * c * h * w;
+        let mut dx = Vec::with_capacity(len);
         // Each output's gradient added at its maximum's place, plane by plane
-        // (planes are independent: the two halves give the same numbers).
-        let run = |first: usize, dx: &mut [T]| {
-            let grads = g.chunks_exact(positions.max(1)).skip(first);
-            let places = indices.chunks_exact(positions.max(1)).skip(first);
-            for ((plane, grad), idx) in dx.chunks_exact_mut((h * w).max(1)).zip(grads).zip(places) {
+        // (planes are independent: the two halves give the same numbers),
+        // each plane zeroed just before, on the thread that fills it.
+        let run = |first: usize, dx: &mut [MaybeUninit<T>]| {
+            let mut grads = g.chunks_exact(positions.max(1)).skip(first);
+            let mut places = indices.chunks_exact(positions.max(1)).skip(first);
+            // Driven by the planes, so that every plane is zeroed.
+            for plane in dx.chunks_exact_mut((h * w).max(1)) {
+                plane.fill(MaybeUninit::new(T::ZERO));
+                // SAFETY: every element of `plane` was written just above.
+                let plane = unsafe { &mut *(plane as *mut [MaybeUninit<T>] as *mut [T]) };
+                let (Some(grad), Some(idx)) = (grads.next(), places.next()) else {
+                    continue;
+                };
                 for (&v, &i) in grad.iter().zip(idx) {
                     if let Some(p) = usize::try_from(i).ok().and_then(|i| plane.get_mut(i)) {
                         *p += v;
@@ -651,13 +660,17 @@ pub(super) fn max_pool2d_grad(g: View, indices: View, input: [usize; 4]) -> Buff
             }
         };
         let planes = n * c;
-        if num_threads() > 1 && planes >= 2 && dx.len() >= 1 << 16 {
+        let spare = &mut dx.spare_capacity_mut()[..len];
+        if num_threads() > 1 && planes >= 2 && len >= 1 << 16 {
             let half = planes / 2;
-            let (first, second) = dx.split_at_mut(half * h * w);
+            let (first, second) = spare.split_at_mut(half * h * w);
             join2(|| run(0, first), || run(half, second));
         } else {
-            run(0, &mut dx);
+            run(0, spare);
         }
+        // SAFETY: the two halves' planes cover all `len` elements, and `run`
+        // zeroes every plane it is given.
+        unsafe { dx.set_len(len) };
         T::into_buffer(dx)
     })
 }

@@ -26,6 +26,14 @@
 //! −0, so the maxima are the bits the separate ops give
 //! (`fused_relu_and_pooling_give_the_bits_of_the_separate_ops`).
 //!
+//! NOTE(kernel-loops): the kernels' inner loops are plain index loops over
+//! arrays of known length, not iterator adapters (`zip`, `from_fn`,
+//! `step_by`). In a release build both compile to the same code, but the
+//! notebooks' kernel builds kindling at opt-level 2 with incremental
+//! compilation, where the adapters' methods were not inlined into these
+//! `target_feature` functions: a call per multiply-add, and training there
+//! ran several times slower.
+//!
 //! NOTE(direct-conv-weight-grad): the weight gradient, `Σ g · colsᵀ`, is a
 //! sum over output positions, and runs of 8 output columns are read in place
 //! too: a tile keeps 6 output channels × 2 taps (or 4 × 3) in twelve
@@ -394,6 +402,7 @@ struct GradShape {
 /// + k]`. Returns `T`, the taps done.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::needless_range_loop)]
 unsafe fn weight_tile<const OB: usize, const T: usize>(
     rows: *const f32,
     source: &[f32],
@@ -403,16 +412,20 @@ unsafe fn weight_tile<const OB: usize, const T: usize>(
 ) -> usize {
     let mut acc = [[_mm256_setzero_ps(); T]; OB];
     let input = source.as_ptr();
+    // Plain index loops (NOTE(kernel-loops)).
     for y in 0..s.oh {
         let grad_row = rows.add(y * s.ow);
         let input_row = input.add(y * s.w);
-        for x in (0..s.ow).step_by(LANES) {
-            let xs: [__m256; T] =
-                std::array::from_fn(|k| _mm256_loadu_ps(input_row.add(offsets[k] + x)));
-            for (j, a) in acc.iter_mut().enumerate() {
+        for run in 0..s.ow / LANES {
+            let x = run * LANES;
+            let mut xs = [_mm256_setzero_ps(); T];
+            for k in 0..T {
+                xs[k] = _mm256_loadu_ps(input_row.add(offsets[k] + x));
+            }
+            for j in 0..OB {
                 let gv = _mm256_loadu_ps(grad_row.add(j * s.plane + x));
-                for (sum, x) in a.iter_mut().zip(&xs) {
-                    *sum = _mm256_fmadd_ps(gv, *x, *sum);
+                for k in 0..T {
+                    acc[j][k] = _mm256_fmadd_ps(gv, xs[k], acc[j][k]);
                 }
             }
         }
@@ -498,6 +511,7 @@ struct Shape {
 /// maxima of the four 2×2 windows go to `outputs[0]`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::needless_range_loop)]
 unsafe fn tile<const V: usize, const OB: usize, const THEN: u8>(
     source: &[f32],
     inputs: [usize; V],
@@ -514,12 +528,15 @@ unsafe fn tile<const V: usize, const OB: usize, const THEN: u8>(
         for ky in 0..s.kh {
             let row = channel.add(ky * s.w);
             for kx in 0..s.kw {
-                let xs: [__m256; V] =
-                    std::array::from_fn(|v| _mm256_loadu_ps(row.add(inputs[v] + kx)));
-                for (j, a) in acc.iter_mut().enumerate() {
+                // Plain index loops (NOTE(kernel-loops)).
+                let mut xs = [_mm256_setzero_ps(); V];
+                for v in 0..V {
+                    xs[v] = _mm256_loadu_ps(row.add(inputs[v] + kx));
+                }
+                for j in 0..OB {
                     let wv = _mm256_broadcast_ss(&*wt.add(j));
-                    for (sum, x) in a.iter_mut().zip(&xs) {
-                        *sum = _mm256_fmadd_ps(wv, *x, *sum);
+                    for v in 0..V {
+                        acc[j][v] = _mm256_fmadd_ps(wv, xs[v], acc[j][v]);
                     }
                 }
                 wt = wt.add(OB);
