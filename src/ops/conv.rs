@@ -4,9 +4,9 @@
 
 use super::{device_of, read2, read3};
 use crate::autograd::{Inputs, Node, Sink};
-use crate::backend::{backend, Conv2dGeometry, ConvThen};
+use crate::backend::{backend, Backend, Conv2dGeometry, ConvThen, View};
 use crate::error::{or_panic, shape_err, Error, Result};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Device, Tensor};
 
 /// Two sizes, for height and width: `3` is `[3, 3]`, as PyTorch's `_pair`
 /// (the default is `[0, 0]`).
@@ -287,25 +287,10 @@ impl Tensor {
                 )))
             }
         }
-        check_bias_dtype(self, bias)?;
-        let geo = geometry(self.shape(), weight.shape(), bias.map(|b| b.shape()), &opts)?;
-        check_dtypes(self, weight)?;
-        let out = match bias {
-            Some(b) => {
-                let device = device_of(&[self, weight, b])?;
-                let buf = read3(self, weight, b, |x, w, b| {
-                    backend(device).conv2d(x, w, Some(b), &geo)
-                });
-                Tensor::from_buffer_on(buf, &geo.output_shape(), device)
-            }
-            None => {
-                let device = device_of(&[self, weight])?;
-                let buf = read2(self, weight, |x, w| {
-                    backend(device).conv2d(x, w, None, &geo)
-                });
-                Tensor::from_buffer_on(buf, &geo.output_shape(), device)
-            }
-        };
+        let (buf, geo, device) = convolve(self, weight, bias, &opts, |b, x, w, bias, geo| {
+            b.conv2d(x, w, bias, geo)
+        })?;
+        let out = Tensor::from_buffer_on(buf, &geo.output_shape(), device);
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         Ok(Tensor::record(out, &inputs, || ConvolutionBackward0 {
@@ -333,18 +318,9 @@ impl Tensor {
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         let fused = if self.dim() == 4 && !crate::autograd::needs_grad(&inputs) {
-            check_bias_dtype(self, bias)?;
-            let geo = geometry(self.shape(), weight.shape(), bias.map(|b| b.shape()), &opts)?;
-            check_dtypes(self, weight)?;
-            let device = device_of(&inputs)?;
-            let buf = match bias {
-                Some(b) => read3(self, weight, b, |x, w, b| {
-                    backend(device).conv2d_then(x, w, Some(b), &geo, then)
-                }),
-                None => read2(self, weight, |x, w| {
-                    backend(device).conv2d_then(x, w, None, &geo, then)
-                }),
-            };
+            let (buf, geo, device) = convolve(self, weight, bias, &opts, |b, x, w, bias, geo| {
+                b.conv2d_then(x, w, bias, geo, then)
+            })?;
             buf.map(|buf| {
                 let [n, o, oh, ow] = geo.output_shape();
                 let shape = match then {
@@ -365,6 +341,38 @@ impl Tensor {
             ConvThen::ReluMaxPool2 => Ok(out.try_max_pool2d_with_indices(2, Default::default())?.0),
         }
     }
+}
+
+/// Checks a batched convolution's operands as `F.conv2d` does (PyTorch's
+/// words, in its order) and runs `op` on their device's backend with their
+/// views: what `op` returns, the geometry and the device.
+fn convolve<R>(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    opts: &ConvOptions,
+    op: impl FnOnce(&dyn Backend, View, View, Option<View>, &Conv2dGeometry) -> R,
+) -> Result<(R, Conv2dGeometry, Device)> {
+    check_bias_dtype(x, bias)?;
+    let geo = geometry(x.shape(), weight.shape(), bias.map(|b| b.shape()), opts)?;
+    check_dtypes(x, weight)?;
+    let (out, device) = match bias {
+        Some(b) => {
+            let device = device_of(&[x, weight, b])?;
+            let out = read3(x, weight, b, |x, w, b| {
+                op(backend(device), x, w, Some(b), &geo)
+            });
+            (out, device)
+        }
+        None => {
+            let device = device_of(&[x, weight])?;
+            (
+                read2(x, weight, |x, w| op(backend(device), x, w, None, &geo)),
+                device,
+            )
+        }
+    };
+    Ok((out, geo, device))
 }
 
 /// The gradients of a convolution: of the input (the convolution of the

@@ -282,15 +282,13 @@ pub(super) fn conv2d_grad_input(g: View, weight: View, geo: &Conv2dGeometry) -> 
     })
 }
 
-/// `dW += g · colsᵀ` over images `start..start + count`, image after image,
-/// into `dw` (overwritten by the first).
-#[allow(clippy::too_many_arguments)]
+/// `dW += g · colsᵀ` over `images`, image after image, into `dw`
+/// (overwritten by the first).
 fn weight_grad_of<T: Float>(
     geo: &Conv2dGeometry,
     g: &[T],
     x: &[T],
-    start: usize,
-    count: usize,
+    images: std::ops::Range<usize>,
     dw: &mut [T],
 ) {
     let [_, c, h, w] = geo.input;
@@ -301,8 +299,8 @@ fn weight_grad_of<T: Float>(
     let pairs = g
         .chunks_exact(per_image.max(1))
         .zip(x.chunks_exact((c * h * w).max(1)))
-        .skip(start)
-        .take(count);
+        .skip(images.start)
+        .take(images.len());
     for (i, (grad, image)) in pairs.enumerate() {
         for gi in 0..geo.groups {
             im2col(geo, image, gi * cg, cg, &mut cols);
@@ -336,54 +334,50 @@ fn weight_grad_of<T: Float>(
 /// (NOTE(direct-conv-weight-grad)), in the same two halves.
 pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
     let n = geo.input[0];
-    let (_, rows, _) = group_dims(geo);
+    let len = geo.out_channels * group_dims(geo).1;
     if g.dtype() == DType::F32 && direct_conv::weight_grad_applies(geo) {
-        // NOTE(direct-conv-weight-grad), in the same two halves.
+        // NOTE(direct-conv-weight-grad).
         let (g, x) = (dense::<f32>(g), dense::<f32>(x));
         let (g, x) = (&*g, &*x);
-        let len = geo.out_channels * rows;
-        let (mut dw, mut second) = (vec![0.0f32; len], vec![0.0f32; len]);
-        let half = n / 2;
-        let (first_dw, second_dw) = (&mut dw, &mut second);
-        let mut first = move || direct_conv::weight_grad(geo, g, x, 0..half, first_dw);
-        let mut second_half = move || direct_conv::weight_grad(geo, g, x, half..n, second_dw);
-        if num_threads() > 1 && n >= 2 {
-            join2(first, second_half);
-        } else {
-            first();
-            second_half();
-        }
-        for (d, s) in dw.iter_mut().zip(&second) {
-            *d += *s;
-        }
+        let dw = summed_in_halves(n, len, |images, dw| {
+            direct_conv::weight_grad(geo, g, x, images, dw)
+        });
         return f32::into_buffer(dw);
     }
     with_float!(g.dtype(), T => {
         let (g, x) = (dense::<T>(g), dense::<T>(x));
-        let len = geo.out_channels * rows;
-        let mut dw = vec![T::ZERO; len];
-        if n < 2 {
-            weight_grad_of(geo, &g, &x, 0, n, &mut dw);
-        } else {
-            let half = n / 2;
-            let mut second = vec![T::ZERO; len];
-            let (g, x) = (&*g, &*x);
-            if num_threads() > 1 {
-                let (first_dw, second_dw) = (&mut dw, &mut second);
-                join2(
-                    || weight_grad_of(geo, g, x, 0, half, first_dw),
-                    || weight_grad_of(geo, g, x, half, n - half, second_dw),
-                );
-            } else {
-                weight_grad_of(geo, g, x, 0, half, &mut dw);
-                weight_grad_of(geo, g, x, half, n - half, &mut second);
-            }
-            for (d, s) in dw.iter_mut().zip(&second) {
-                *d += *s;
-            }
-        }
-        T::into_buffer(dw)
+        let (g, x) = (&*g, &*x);
+        T::into_buffer(summed_in_halves(n, len, |images, dw| weight_grad_of(geo, g, x, images, dw)))
     })
+}
+
+/// `sum(images, out)` over the batch's `n` images in two halves (split at
+/// `n / 2`, side by side when there are threads), each into its own `len`
+/// elements, then added (NOTE(conv-weight-grad)); one call when `n < 2`.
+/// `sum` overwrites what it is given.
+fn summed_in_halves<T: Float>(
+    n: usize,
+    len: usize,
+    sum: impl Fn(std::ops::Range<usize>, &mut [T]) + Sync,
+) -> Vec<T> {
+    let mut first = vec![T::ZERO; len];
+    if n < 2 {
+        sum(0..n, &mut first);
+        return first;
+    }
+    let half = n / 2;
+    let mut second = vec![T::ZERO; len];
+    if num_threads() > 1 {
+        let (a, b) = (&mut first, &mut second);
+        join2(|| sum(0..half, a), || sum(half..n, b));
+    } else {
+        sum(0..half, &mut first);
+        sum(half..n, &mut second);
+    }
+    for (d, s) in first.iter_mut().zip(&second) {
+        *d += *s;
+    }
+    first
 }
 
 /// NOTE(conv-bias-grad): as the weight gradient, the batch's two halves
@@ -770,6 +764,27 @@ mod tests {
     use crate::tensor::{Generator, Tensor};
     use crate::ConvOptions;
 
+    /// A stride-1 convolution of `input` to `o` channels with a `k × k`
+    /// kernel, `pad` before, and an output of `out`.
+    fn stride_one(
+        input: [usize; 4],
+        o: usize,
+        k: usize,
+        pad: [usize; 2],
+        out: [usize; 2],
+    ) -> Conv2dGeometry {
+        Conv2dGeometry {
+            input,
+            out_channels: o,
+            kernel: [k, k],
+            stride: [1, 1],
+            pad,
+            dilation: [1, 1],
+            groups: 1,
+            out,
+        }
+    }
+
     /// Where the direct kernel runs (NOTE(direct-conv)), it gives the bits
     /// that im2col and the matrix kernel give: one and several images, tiles
     /// of one and two runs, channel blocks of 6 and 4, padding, and the `cnn`
@@ -801,16 +816,7 @@ mod tests {
             let weight = Tensor::randn_with([o, c, k, k], &mut g);
             let bias = Tensor::randn_with([o], &mut g);
             let out = [h + 2 * pad + 1 - k, w + 2 * pad + 1 - k];
-            let geo = Conv2dGeometry {
-                input: [n, c, h, w],
-                out_channels: o,
-                kernel: [k, k],
-                stride: [1, 1],
-                pad: [pad, pad],
-                dilation: [1, 1],
-                groups: 1,
-                out,
-            };
+            let geo = stride_one([n, c, h, w], o, k, [pad, pad], out);
             assert!(direct_conv::applies(&geo), "case {i}");
             for with_bias in [true, false] {
                 let [direct, unfolded] = [true, false].map(|direct| {
@@ -856,16 +862,13 @@ mod tests {
             let bias = Tensor::randn_with([o], &mut g) * 4.0;
             let weight = Tensor::randn_with([o, c, k, k], &mut g);
             let opts = ConvOptions::default().padding(pad);
-            let geo = Conv2dGeometry {
-                input: [n, c, h, w],
-                out_channels: o,
-                kernel: [k, k],
-                stride: [1, 1],
-                pad: [pad, pad],
-                dilation: [1, 1],
-                groups: 1,
-                out: [h + 2 * pad + 1 - k, w + 2 * pad + 1 - k],
-            };
+            let geo = stride_one(
+                [n, c, h, w],
+                o,
+                k,
+                [pad, pad],
+                [h + 2 * pad + 1 - k, w + 2 * pad + 1 - k],
+            );
             let direct = direct_conv::available() && i < 6;
             assert_eq!(
                 direct_conv::applies_then(&geo, ConvThen::Relu),
@@ -933,16 +936,7 @@ mod tests {
         ];
         let mut g = Generator::new(13);
         for (i, &(n, c, o, h, w, k, pad, out)) in cases.iter().enumerate() {
-            let geo = Conv2dGeometry {
-                input: [n, c, h, w],
-                out_channels: o,
-                kernel: [k, k],
-                stride: [1, 1],
-                pad,
-                dilation: [1, 1],
-                groups: 1,
-                out,
-            };
+            let geo = stride_one([n, c, h, w], o, k, pad, out);
             assert!(direct_conv::weight_grad_applies(&geo), "case {i}");
             let grad = Tensor::randn_with([n, o, out[0], out[1]], &mut g);
             let x = Tensor::randn_with([n, c, h, w], &mut g);

@@ -64,21 +64,39 @@ const MAX_TAPS: usize = 512;
 /// they are cheap either way.
 const MIN_TAPS: usize = 9;
 
-/// Whether a [`Plan`] computes `geo` on this CPU: stride 1, no dilation,
-/// one group, output rows of at least 8 (a row that is not a whole number of
-/// runs ends on an overlapping one), an even number of output channels from
-/// 4 up (blocks of 6 and 4), sums of 9 to 512 terms.
+/// Whether a [`Plan`] computes `geo` on this CPU: [`kernel_shape`], output
+/// rows of at least 8 (a row that is not a whole number of runs ends on an
+/// overlapping one), sums of 9 to 512 terms.
 pub(super) fn applies(geo: &Conv2dGeometry) -> bool {
+    kernel_shape(geo)
+        && geo.out[1] >= LANES
+        && (MIN_TAPS..=MAX_TAPS).contains(&(geo.input[1] * geo.kernel[0] * geo.kernel[1]))
+}
+
+/// What both kernels need: stride 1, no dilation, one group, some output,
+/// an even number of output channels from 4 up (blocks of 6 and 4), AVX2
+/// and FMA.
+fn kernel_shape(geo: &Conv2dGeometry) -> bool {
     let o = geo.out_channels;
     geo.stride == [1, 1]
         && geo.dilation == [1, 1]
         && geo.groups == 1
-        && geo.out[1] >= LANES
         && geo.out[0] * geo.out[1] > 0
         && o.is_multiple_of(2)
         && (o >= 8 || o == 4 || o == 6)
-        && (MIN_TAPS..=MAX_TAPS).contains(&(geo.input[1] * geo.kernel[0] * geo.kernel[1]))
         && available()
+}
+
+/// The rows and columns of the planes the kernels read when the image must
+/// be copied with its padding written out (`rows_read`), or `None` when they
+/// read the image itself.
+fn padded_size(geo: &Conv2dGeometry) -> Option<[usize; 2]> {
+    let [h, w] = [geo.input[2], geo.input[3]];
+    let [hp, wp] = [
+        geo.out[0] + geo.kernel[0] - 1,
+        geo.out[1] + geo.kernel[1] - 1,
+    ];
+    (geo.pad != [0, 0] || hp > h || wp > w).then_some([hp, wp])
 }
 
 pub(super) fn available() -> bool {
@@ -137,9 +155,9 @@ pub(super) struct Plan<'a> {
     packed: Vec<f32>,
     /// `channel_blocks(o)`: `(first channel, size)`.
     pub blocks: Vec<(usize, usize)>,
-    /// Whether the kernel reads a copy of the image with its padding written
-    /// out, and the rows and columns of what it reads.
-    padded: bool,
+    /// The size of the padded copy the kernel reads (`padded_size`), if it
+    /// reads one, and the rows and columns of what it reads.
+    padded: Option<[usize; 2]>,
     h: usize,
     w: usize,
     /// Every run of 8 output columns: (offset of its first input, of its
@@ -166,9 +184,8 @@ impl<'a> Plan<'a> {
                 packed.extend((first..first + size).map(|o| weight[o * taps + t]));
             }
         }
-        let (hp, wp) = (oh + kh - 1, ow + kw - 1);
-        let padded = !(geo.pad == [0, 0] && hp <= h && wp <= w);
-        let (h, w) = if padded { (hp, wp) } else { (h, w) };
+        let padded = padded_size(geo);
+        let [h, w] = padded.unwrap_or([h, w]);
         let runs = if pooled {
             (0..oh / 2)
                 .flat_map(|y| {
@@ -215,7 +232,7 @@ impl<'a> Plan<'a> {
         let c = geo.input[1];
         let [kh, kw] = geo.kernel;
         let (h, w) = (self.h, self.w);
-        let source = rows_read(geo, image, self.padded.then_some([h, w]), padded);
+        let source = rows_read(geo, image, self.padded, padded);
         assert!(source.len() >= c * h * w);
         let geometry = Shape {
             plane: h * w,
@@ -301,19 +318,10 @@ impl<'a> Plan<'a> {
 }
 
 /// Whether [`weight_grad`] computes the weight gradient of `geo` on this
-/// CPU: stride 1, no dilation, one group, output rows in whole runs of 8
-/// (a run that overlapped would count its outputs twice), an even number of
-/// output channels from 4 up.
+/// CPU: [`kernel_shape`], and output rows in whole runs of 8 (a run that
+/// overlapped would count its outputs twice).
 pub(super) fn weight_grad_applies(geo: &Conv2dGeometry) -> bool {
-    let o = geo.out_channels;
-    geo.stride == [1, 1]
-        && geo.dilation == [1, 1]
-        && geo.groups == 1
-        && geo.out[1].is_multiple_of(LANES)
-        && geo.out[0] * geo.out[1] > 0
-        && o.is_multiple_of(2)
-        && (o >= 8 || o == 4 || o == 6)
-        && available()
+    kernel_shape(geo) && geo.out[1].is_multiple_of(LANES)
 }
 
 /// The weight gradient `[o, c · kh · kw]` of the convolution `geo` over
@@ -332,9 +340,8 @@ pub(super) fn weight_grad(
     let o = geo.out_channels;
     let taps = c * kh * kw;
     let plane = oh * ow;
-    let (hp, wp) = (oh + kh - 1, ow + kw - 1);
-    let padded = !(geo.pad == [0, 0] && hp <= ih && wp <= iw);
-    let (h, w) = if padded { (hp, wp) } else { (ih, iw) };
+    let padded = padded_size(geo);
+    let [h, w] = padded.unwrap_or([ih, iw]);
     // Where each tap's first output position reads, in the rows read.
     let offsets: Vec<usize> = (0..c)
         .flat_map(|ci| (0..kh).flat_map(move |ky| (0..kw).map(move |kx| ci * h * w + ky * w + kx)))
@@ -349,13 +356,14 @@ pub(super) fn weight_grad(
     assert!(dw.len() == o * taps && g.len() >= images.end * o * plane);
     assert!(x.len() >= images.end * c * ih * iw);
     dw.fill(0.0);
+    let blocks = channel_blocks(o);
     let mut scratch = Vec::new();
     for i in images {
         let image = &x[i * c * ih * iw..][..c * ih * iw];
-        let source = rows_read(geo, image, padded.then_some([h, w]), &mut scratch);
+        let source = rows_read(geo, image, padded, &mut scratch);
         assert!(source.len() >= c * h * w);
         let grad = &g[i * o * plane..][..o * plane];
-        for (first, size) in channel_blocks(o) {
+        for &(first, size) in &blocks {
             let rows = grad[first * plane..][..size * plane].as_ptr();
             let mut t = 0;
             while t < taps {
