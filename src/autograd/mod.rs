@@ -274,10 +274,14 @@ impl Sink<'_> {
     /// Adds the gradient `grad()` of `input`, evaluated only when `input`
     /// requires grad.
     pub(crate) fn add(&mut self, input: &Tensor, grad: impl FnOnce() -> Tensor) {
-        if !input.requires_grad() {
-            return;
+        if input.requires_grad() {
+            self.add_computed(input, grad());
         }
-        let mut g = grad();
+    }
+
+    /// [`Sink::add`] once the gradient is computed: compiled once, not once
+    /// per op (NOTE(build-time)).
+    fn add_computed(&mut self, input: &Tensor, mut g: Tensor) {
         if g.dtype() != input.dtype() {
             g = g.to_dtype(input.dtype());
         }

@@ -150,17 +150,23 @@ impl Tensor {
     /// Attaches `op` as the grad_fn of a freshly computed result when autograd is
     /// recording and any of `inputs` requires grad.
     pub(crate) fn record<N: Node + 'static>(
-        mut result: Tensor,
+        result: Tensor,
         inputs: &[&Tensor],
         node: impl FnOnce() -> N,
     ) -> Tensor {
         if !autograd::needs_grad(inputs) {
             return result;
         }
+        Tensor::attach(result, Box::new(node()))
+    }
+
+    /// The body of [`Tensor::record`], compiled once rather than once per op
+    /// (NOTE(build-time)).
+    fn attach(mut result: Tensor, node: NodeBox) -> Tensor {
         match Arc::get_mut(&mut result.inner) {
             // A freshly computed result is unshared: attach the op in place.
             Some(inner) => {
-                inner.grad_fn = Some(Box::new(node()));
+                inner.grad_fn = Some(node);
                 *inner.requires_grad.get_mut() = true;
                 result
             }
@@ -171,12 +177,7 @@ impl Tensor {
                     dtype,
                     ..
                 } = &*result.inner;
-                Tensor::from_parts(
-                    storage.clone(),
-                    layout.clone(),
-                    *dtype,
-                    Some(Box::new(node())),
-                )
+                Tensor::from_parts(storage.clone(), layout.clone(), *dtype, Some(node))
             }
         }
     }

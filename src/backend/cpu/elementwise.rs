@@ -154,18 +154,21 @@ fn zip_slices<A: Copy + Sync, B: Copy + Sync, O: Send, F: Fn(A, B) -> O + Sync>(
     f: &F,
 ) -> Vec<O> {
     let len = a.len().min(b.len());
-    filled(len, |at, out| zip_into(&a[at..], &b[at..], out, f))
+    filled(len, &|at, out| zip_into(&a[at..], &b[at..], out, f))
 }
 
 /// `f(a[i])` over a slice.
 fn map_slice<A: Copy + Sync, O: Send, F: Fn(A) -> O + Sync>(a: &[A], f: &F) -> Vec<O> {
-    filled(a.len(), |at, out| map_into(&a[at..], out, f))
+    filled(a.len(), &|at, out| map_into(&a[at..], out, f))
 }
 
 /// A vector of `len` elements that `fill(at, part)` writes, `part` being
 /// elements `at..` of it: in two halves side by side from [`SPLIT_ELEMENTS`]
 /// when there are threads, else in one go. `fill` must write all of `part`.
-fn filled<O: Send>(len: usize, fill: impl Fn(usize, &mut [MaybeUninit<O>]) + Sync) -> Vec<O> {
+///
+/// Compiled once per element type; `fill` is called through a reference
+/// (NOTE(build-time)).
+fn filled<O: Send>(len: usize, fill: &(dyn Fn(usize, &mut [MaybeUninit<O>]) + Sync)) -> Vec<O> {
     let mut out = Vec::with_capacity(len);
     let spare = &mut out.spare_capacity_mut()[..len];
     if len >= SPLIT_ELEMENTS && num_threads() > 1 {

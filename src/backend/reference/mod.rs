@@ -32,7 +32,12 @@ pub(crate) struct Reference;
 
 /// `f` at the storage offsets of every element of `shape`, for each view
 /// broadcast to it.
-fn walk<const N: usize>(shape: &[usize], views: [&View; N], f: impl FnMut([usize; N])) {
+fn walk<const N: usize>(shape: &[usize], views: [&View; N], mut f: impl FnMut([usize; N])) {
+    walk_dyn(shape, views, &mut f)
+}
+
+/// [`walk`], compiled once per `N` rather than once per `f` (NOTE(build-time)).
+fn walk_dyn<const N: usize>(shape: &[usize], views: [&View; N], f: &mut dyn FnMut([usize; N])) {
     let strides: [crate::tensor::Dims; N] = views.map(|v| v.layout.broadcast_strides(shape));
     let refs: [&[usize]; N] = std::array::from_fn(|i| strides[i].as_slice());
     let offsets = views.map(|v| v.layout.offset);
