@@ -238,29 +238,43 @@ pub trait Module: ModuleInfo + Send + Sync + std::any::Any {
     /// any other a safetensors file
     /// (`model.load_state_dict(safetensors.torch.load_file(path))`).
     fn save(&self, path: &Path) -> Result<()> {
-        let ext = path.extension().and_then(|e| e.to_str());
-        if matches!(ext, Some("pth" | "pt")) {
-            return crate::io::save(self.state_dict(), path);
-        }
-        crate::io::save_safetensors(path, &self.state_dict(), &HashMap::new())
+        save_state_file(self.state_dict(), path)
     }
 
     /// Loads weights from a state dict file written by kindling or PyTorch: a
     /// `.pth`/`.pt` of `torch.save(model.state_dict(), path)` (told apart by
     /// its contents, not its name) or a safetensors file.
     fn load(&self, path: &Path) -> Result<()> {
-        let tensors = if crate::io::file_is_zip(path) {
-            crate::io::load(path)?.state_dict().map_err(|e| Error::Io {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?
-        } else {
-            crate::io::load_safetensors(path)?.0
-        };
+        let tensors = load_state_file(path)?;
         self.load_state_dict(&tensors).map_err(|e| match e {
             Error::StateDict(msg) => Error::StateDict(format!("{msg} (in {})", path.display())),
             other => other,
         })
+    }
+}
+
+// The file halves of `Module::save` and `Module::load`, compiled once rather
+// than once per module type (NOTE(build-time)).
+
+/// Writes `state` as `torch.save` does for a `.pth`/`.pt` path, else as safetensors.
+fn save_state_file(state: Vec<(String, Tensor)>, path: &Path) -> Result<()> {
+    let ext = path.extension().and_then(|e| e.to_str());
+    if matches!(ext, Some("pth" | "pt")) {
+        return crate::io::save(state, path);
+    }
+    crate::io::save_safetensors(path, &state, &HashMap::new())
+}
+
+/// The state dict in a `.pth`/`.pt` zip (told apart by its contents) or a
+/// safetensors file.
+fn load_state_file(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    if crate::io::file_is_zip(path) {
+        crate::io::load(path)?.state_dict().map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    } else {
+        Ok(crate::io::load_safetensors(path)?.0)
     }
 }
 

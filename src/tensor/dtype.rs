@@ -265,6 +265,9 @@ pub trait Element:
 {
     /// The matching run-time dtype.
     const DTYPE: DType;
+    /// Whether this is a floating-point type.
+    #[doc(hidden)]
+    const IS_FLOAT: bool = matches!(Self::DTYPE, DType::F32 | DType::F64);
     /// The value as `f64`.
     fn to_f64(self) -> f64;
     /// Cast from `f64`.

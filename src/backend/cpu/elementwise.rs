@@ -24,6 +24,19 @@ pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
     let (da, db) = (a.data::<A>(), b.data::<B>());
     let (la, lb) = (a.layout, b.layout);
     let same = la.shape.as_slice() == shape && lb.shape.as_slice() == shape;
+    if !A::IS_FLOAT {
+        // Integer and bool operands (labels, masks, indices) take the plain
+        // paths; the broadcast fast paths below are compiled for float
+        // operands only (NOTE(build-time)).
+        return match (la.contiguous_range(), lb.contiguous_range()) {
+            (Some(ra), Some(rb)) if same => zip_slices(&da[ra], &db[rb], &f),
+            _ => zip_slices(
+                &broadcast_vec::<A>(a, shape),
+                &broadcast_vec::<B>(b, shape),
+                &f,
+            ),
+        };
+    }
     match (la.contiguous_range(), lb.contiguous_range()) {
         (Some(ra), Some(rb)) if same => zip_slices(&da[ra], &db[rb], &f),
         (Some(ra), _) if la.shape.as_slice() == shape && lb.numel() == 1 => {
