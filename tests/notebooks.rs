@@ -118,8 +118,54 @@ fn assert_same_text(what: &str, got: &str, want: &str) {
     }
 }
 
+/// Whether a cell's first output is text on stderr.
+fn starts_with_stderr(cell: &Value) -> bool {
+    let first = &cell["outputs"][0];
+    first["output_type"] == "stream" && first["name"] == "stderr"
+}
+
+/// Gives back to each cell the stderr text that evcxr delivered with the next
+/// one. evcxr forwards the program's stderr on a thread of its own, so the
+/// last line a cell writes there (a progress meter's final line, printed as
+/// the loop ends) can reach Jupyter after the cell's reply, and is then shown
+/// at the top of the next cell. A leading stderr output where the committed
+/// cell has none moves back to the end of the previous cell's stderr.
+fn late_stderr_to_its_cell(committed: &Value, executed: &mut Value) {
+    let want: Vec<bool> = code_cells(committed)
+        .into_iter()
+        .map(starts_with_stderr)
+        .collect();
+    let Some(cells) = executed["cells"].as_array_mut() else {
+        return;
+    };
+    let code: Vec<usize> = (0..cells.len())
+        .filter(|&i| cells[i]["cell_type"] == "code")
+        .collect();
+    for k in 1..code.len().min(want.len()) {
+        let (prev, this) = (code[k - 1], code[k]);
+        if want[k] || !starts_with_stderr(&cells[this]) {
+            continue;
+        }
+        let late = cells[this]["outputs"].as_array_mut().unwrap().remove(0);
+        let outputs = cells[prev]["outputs"].as_array_mut().unwrap();
+        match outputs
+            .iter_mut()
+            .rev()
+            .find(|o| o["output_type"] == "stream" && o["name"] == "stderr")
+        {
+            Some(stderr) => {
+                let text = text_of(&stderr["text"]) + &text_of(&late["text"]);
+                stderr["text"] = Value::String(text);
+            }
+            None => outputs.insert(0, late),
+        }
+    }
+}
+
 fn compare(name: &str, committed: &Value, executed: &Value) {
-    let (want, got) = (code_cells(committed), code_cells(executed));
+    let mut executed = executed.clone();
+    late_stderr_to_its_cell(committed, &mut executed);
+    let (want, got) = (code_cells(committed), code_cells(&executed));
     assert_eq!(got.len(), want.len(), "{name}: code cells");
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         let what = format!(
