@@ -20,25 +20,44 @@ pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
     shape: &[usize],
     f: impl Fn(A, B) -> O + Sync,
 ) -> Vec<O> {
+    let (la, lb) = (a.layout, b.layout);
+    if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
+        if la.shape.as_slice() == shape && lb.shape.as_slice() == shape {
+            return zip_slices(&a.data::<A>()[ra], &b.data::<B>()[rb], &f);
+        }
+    }
+    // The broadcast fast paths are compiled for float operands only: integer
+    // and bool operands (labels, masks, indices) go to the gather below
+    // (NOTE(build-time)).
+    if A::IS_FLOAT {
+        if let Some(out) = zip_broadcast(a, b, shape, &f) {
+            return out;
+        }
+    }
+    // Anything else (transposed, sliced, broadcast both ways): both
+    // operands gathered into row-major copies first, then the slice loop.
+    // The gather is compiled once per element type, not once per op as a
+    // strided loop around `f` would be (NOTE(notebook-build)).
+    zip_slices(
+        &broadcast_vec::<A>(a, shape),
+        &broadcast_vec::<B>(b, shape),
+        &f,
+    )
+}
+
+/// [`zip_map`]'s fast paths for one operand broadcast against a contiguous
+/// other: a scalar, a bias row, or a value per block (a per-channel scale);
+/// `None` when none applies.
+fn zip_broadcast<A: Element, B: Element, O: Element>(
+    a: View,
+    b: View,
+    shape: &[usize],
+    f: &(impl Fn(A, B) -> O + Sync),
+) -> Option<Vec<O>> {
     let n: usize = shape.iter().product();
     let (da, db) = (a.data::<A>(), b.data::<B>());
     let (la, lb) = (a.layout, b.layout);
-    let same = la.shape.as_slice() == shape && lb.shape.as_slice() == shape;
-    if !A::IS_FLOAT {
-        // Integer and bool operands (labels, masks, indices) take the plain
-        // paths; the broadcast fast paths below are compiled for float
-        // operands only (NOTE(build-time)).
-        return match (la.contiguous_range(), lb.contiguous_range()) {
-            (Some(ra), Some(rb)) if same => zip_slices(&da[ra], &db[rb], &f),
-            _ => zip_slices(
-                &broadcast_vec::<A>(a, shape),
-                &broadcast_vec::<B>(b, shape),
-                &f,
-            ),
-        };
-    }
-    match (la.contiguous_range(), lb.contiguous_range()) {
-        (Some(ra), Some(rb)) if same => zip_slices(&da[ra], &db[rb], &f),
+    Some(match (la.contiguous_range(), lb.contiguous_range()) {
         (Some(ra), _) if la.shape.as_slice() == shape && lb.numel() == 1 => {
             let y = db[lb.offset];
             da[ra].iter().map(|&x| f(x, y)).collect()
@@ -60,22 +79,14 @@ pub(crate) fn zip_map<A: Element, B: Element, O: Element>(
         }
         (Some(ra), _) if la.shape.as_slice() == shape && constant_blocks(lb, shape) >= 16 => {
             let small = Broadcast::new(lb, shape);
-            blocks(&da[ra], db, &small, &f)
+            blocks(&da[ra], db, &small, f)
         }
         (_, Some(rb)) if lb.shape.as_slice() == shape && constant_blocks(la, shape) >= 16 => {
             let small = Broadcast::new(la, shape);
             blocks(&db[rb], da, &small, |y, x| f(x, y))
         }
-        // Anything else (transposed, sliced, broadcast both ways): both
-        // operands gathered into row-major copies first, then the slice loop.
-        // The gather is compiled once per element type, not once per op as a
-        // strided loop around `f` would be (NOTE(notebook-build)).
-        _ => zip_slices(
-            &broadcast_vec::<A>(a, shape),
-            &broadcast_vec::<B>(b, shape),
-            &f,
-        ),
-    }
+        _ => return None,
+    })
 }
 
 /// The elements of `x` broadcast to `shape`, in row-major order.

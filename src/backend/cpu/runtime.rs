@@ -270,7 +270,7 @@ pub(crate) fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
 }
 
 /// [`join2`] on closures called at most once each, behind references.
-fn join2_dyn(a: &mut (dyn FnMut() + Send), b: &mut (dyn FnMut() + Send)) {
+fn join2_dyn(a: &mut (dyn FnMut() + Send), mut b: &mut (dyn FnMut() + Send)) {
     let h = &HELPER;
     let thread = match helper_thread() {
         Some(t)
@@ -293,7 +293,6 @@ fn join2_dyn(a: &mut (dyn FnMut() + Send), b: &mut (dyn FnMut() + Send)) {
         // the helper reports DONE or PANICKED.
         unsafe { (*(arg as *mut &mut (dyn FnMut() + Send)))() }
     }
-    let mut b = b;
     // SAFETY: this caller owns the helper, which is IDLE.
     unsafe { *h.task.get() = (call, &mut b as *mut &mut (dyn FnMut() + Send) as *mut ()) };
     h.state.store(POSTED, SeqCst);
