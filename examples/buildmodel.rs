@@ -12,7 +12,7 @@
 use kindling::prelude::*;
 
 // class NeuralNetwork(nn.Module):
-#[derive(Module)]
+#[derive(Module, Forward)]
 struct NeuralNetwork {
     flatten: nn::Flatten,
     linear_relu_stack: nn::Sequential,
@@ -41,9 +41,7 @@ impl NeuralNetwork {
             )),
         }
     }
-}
 
-impl Module for NeuralNetwork {
     // def forward(self, x):
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // x = self.flatten(x)

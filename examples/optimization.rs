@@ -3,7 +3,8 @@
 //! each Python statement is the comment above its Rust. FashionMNIST, the
 //! quickstart's network, SGD at 1e-3, batch 64, ten epochs (an argument sets
 //! fewer: `tests/examples.rs` runs one, against PyTorch from the same
-//! initial weights). `root="data"` is the dataset builder's default root
+//! initial weights). The tutorial's hyperparameter `batch_size` is a global
+//! that `train_loop` reads: here a `const`. `root="data"` is the dataset builder's default root
 //! (`data`, or `KINDLING_DATA` when set); `with torch.no_grad():` is a
 //! `NoGradGuard`, which holds until the end of the enclosing block.
 //!
@@ -17,7 +18,7 @@
 use kindling::{data::transforms::ToTensor, prelude::*, vision::FashionMNIST};
 
 // class NeuralNetwork(nn.Module):
-#[derive(Module)]
+#[derive(Module, Forward)]
 struct NeuralNetwork {
     flatten: nn::Flatten,
     linear_relu_stack: nn::Sequential,
@@ -46,9 +47,7 @@ impl NeuralNetwork {
             )),
         }
     }
-}
 
-impl Module for NeuralNetwork {
     // def forward(self, x):
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // x = self.flatten(x)
@@ -60,10 +59,12 @@ impl Module for NeuralNetwork {
     }
 }
 
+// batch_size = 64
+const BATCH_SIZE: usize = 64;
+
 // def train_loop(dataloader, model, loss_fn, optimizer):
 fn train_loop(
     dataloader: &DataLoader, model: &NeuralNetwork, loss_fn: &nn::CrossEntropyLoss, optimizer: &mut optim::SGD,
-    batch_size: usize,
 ) -> Result<()> {
     // size = len(dataloader.dataset)
     let size = dataloader.dataset().len();
@@ -85,7 +86,7 @@ fn train_loop(
         // if batch % 100 == 0:
         if batch % 100 == 0 {
             // loss, current = loss.item(), batch * batch_size + len(X)
-            let (loss, current) = (loss.item().to_f64(), batch * batch_size + x.shape()[0]);
+            let (loss, current) = (loss.item().to_f64(), batch * BATCH_SIZE + x.shape()[0]);
             // print(f"loss: {loss:>7f}  [{current:>5d}/{size:>5d}]")
             println!("loss: {loss:>7.6}  [{current:>5}/{size:>5}]");
         }
@@ -152,9 +153,6 @@ fn main() -> Result<()> {
 
     // learning_rate = 1e-3
     let learning_rate = 1e-3;
-    // batch_size = 64
-    let batch_size = 64;
-
     // loss_fn = nn.CrossEntropyLoss()
     let loss_fn = nn::CrossEntropyLoss::new();
     // optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
@@ -167,7 +165,7 @@ fn main() -> Result<()> {
         // print(f"Epoch {t+1}\n-------------------------------")
         println!("Epoch {}\n-------------------------------", t + 1);
         // train_loop(train_dataloader, model, loss_fn, optimizer)
-        train_loop(&train_dataloader, &model, &loss_fn, &mut optimizer, batch_size)?;
+        train_loop(&train_dataloader, &model, &loss_fn, &mut optimizer)?;
         // test_loop(test_dataloader, model, loss_fn)
         test_loop(&test_dataloader, &model, &loss_fn)?;
     }

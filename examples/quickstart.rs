@@ -22,7 +22,7 @@
 use kindling::{data::transforms::ToTensor, prelude::*, vision::FashionMNIST};
 
 // class NeuralNetwork(nn.Module):
-#[derive(Module)]
+#[derive(Module, Forward)]
 struct NeuralNetwork {
     flatten: nn::Flatten,
     linear_relu_stack: nn::Sequential,
@@ -51,9 +51,7 @@ impl NeuralNetwork {
             )),
         }
     }
-}
 
-impl Module for NeuralNetwork {
     // def forward(self, x):
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // x = self.flatten(x)

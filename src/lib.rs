@@ -59,7 +59,7 @@ pub mod vision;
 pub mod prelude {
     pub use crate::data::{DataLoader, Dataset};
     pub use crate::io::Value;
-    pub use crate::nn::{self, functional as F, Module, ModuleInfo};
+    pub use crate::nn::{self, functional as F, Forward, Module, ModuleInfo};
     pub use crate::notebook::EvcxrDisplay;
     pub use crate::optim::{self, Optimizer};
     pub use crate::train::tqdm;

@@ -120,20 +120,63 @@ fn numbers_are_split_from_text() {
 /// loaded back from its own files, which must be torchvision's printout.
 #[test]
 fn saveloadrun_saves_loads_and_builds_the_model_back() {
+    // VGG16 as in the tutorial: 138 M parameters, two 553 MB files.
     let dir = common::temp_dir("example-saveloadrun");
-    let out = example_in("saveloadrun", &dir)
-        .arg("resnet18")
-        .output()
-        .unwrap();
+    let out = example_in("saveloadrun", &dir).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let printed = String::from_utf8_lossy(&out.stdout);
-    let want = common::golden("vision_models.json")["resnet18"]["printed"].clone();
-    assert_eq!(printed.trim_end(), want.as_str().unwrap());
+    let golden = &common::golden("vision_models.json")["vgg16"];
+    // The weights file: torchvision's keys and shapes, in its order.
+    let weights = kindling::load(dir.join("model_weights.pth"))
+        .unwrap()
+        .state_dict()
+        .unwrap();
+    let keys: Vec<(String, Vec<usize>)> = weights
+        .iter()
+        .map(|(k, t)| (k.clone(), t.shape().to_vec()))
+        .collect();
+    let want: Vec<(String, Vec<usize>)> = golden["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let shape = k[1].as_array().unwrap().iter();
+            (
+                k[0].as_str().unwrap().to_string(),
+                shape.map(|d| d.as_u64().unwrap() as usize).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(keys, want);
+    // The whole-model file: VGG16 built back, with those weights.
+    let model = kindling::nn::load_model(dir.join("model.safetensors")).unwrap();
+    assert_eq!(model.to_string(), golden["printed"].as_str().unwrap());
+    let loaded = model.state_dict();
+    assert_eq!(loaded.len(), weights.len());
+    for ((name, saved), (_, loaded)) in weights.iter().zip(loaded) {
+        assert!(saved.equal(&loaded), "{name} differs after the round trip");
+    }
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn every_port_is_within_the_line_count_target() {
+    // `tools/line_counts.py --max 1.15`: each tutorial's Rust lines at most
+    // 1.15 times its Python's.
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/line_counts.py"))
+        .args(["--max", "1.15"])
+        .output()
+        .expect("python3 runs tools/line_counts.py");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("optimization.rs") && printed.contains("saveloadrun.rs"),
+        "{printed}"
+    );
 }
 
 #[test]

@@ -30,6 +30,42 @@ pub fn derive_module(input: TokenStream) -> TokenStream {
     }
 }
 
+/// Implements `kindling::nn::Module` with the struct's own `forward` method,
+/// so that a model is written as a PyTorch class is: `new` and `forward` in
+/// one `impl` block (`#[derive(Module, Forward)]`).
+///
+/// The struct's `impl` must have `fn forward(&self, x: &Tensor) ->
+/// Result<Tensor>`. Without it the derive does not compile (it never calls
+/// itself): the error names `DeriveForwardNeedsFnForwardInTheStructsImpl`.
+#[proc_macro_derive(Forward)]
+pub fn derive_forward(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        impl #impl_generics ::kindling::nn::Module for #ident #ty_generics #where_clause {
+            fn forward(&self, input: &::kindling::Tensor) -> ::kindling::Result<::kindling::Tensor> {
+                // Inherent methods come first in `Self::forward`. Without one,
+                // this trait's method and `Module`'s are both candidates (an
+                // error), or this one alone (a type error), never a call to
+                // the method being defined.
+                #[allow(dead_code)]
+                trait DeriveForwardNeedsFnForwardInTheStructsImpl {
+                    fn forward(&self, _: &::kindling::Tensor) -> WriteFnForwardInTheStructsImpl;
+                }
+                struct WriteFnForwardInTheStructsImpl;
+                impl #impl_generics DeriveForwardNeedsFnForwardInTheStructsImpl for #ident #ty_generics #where_clause {
+                    fn forward(&self, _: &::kindling::Tensor) -> WriteFnForwardInTheStructsImpl {
+                        WriteFnForwardInTheStructsImpl
+                    }
+                }
+                #ident::forward(self, input)
+            }
+        }
+    }
+    .into()
+}
+
 fn expand(input: DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let ident = &input.ident;
     let mut type_name = ident.to_string();

@@ -53,7 +53,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use conv::{AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, MaxPool2d, OutputSize};
-pub use kindling_derive::Module;
+pub use kindling_derive::{Forward, Module};
 pub(crate) use layers::py_bool;
 pub use layers::{
     Dropout, Flatten, Identity, Layers, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid,
@@ -108,6 +108,49 @@ pub trait ModuleInfo {
 ///
 /// Write `forward`; everything else comes from [`ModuleInfo`], which
 /// `#[derive(Module)]` implements for a struct of layers.
+///
+/// With `#[derive(Module, Forward)]`, `forward` is written in the struct's own
+/// `impl`, beside `new`, as a PyTorch class holds `__init__` and `forward`
+/// (the tutorials' ports are written so):
+///
+/// ```
+/// use kindling::prelude::*;
+///
+/// #[derive(Module, Forward)]
+/// struct Net {
+///     fc: nn::Linear,
+/// }
+///
+/// impl Net {
+///     fn new() -> Net {
+///         Net { fc: nn::Linear::new(4, 2) }
+///     }
+///
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         Ok(self.fc.forward(x)?.relu())
+///     }
+/// }
+///
+/// # fn main() -> kindling::Result<()> {
+/// let model = Net::new();
+/// let boxed: Box<dyn Module> = Box::new(Net::new()); // a Module like any other
+/// assert_eq!(model.forward(&Tensor::ones([3, 4]))?.shape(), [3, 2]);
+/// assert_eq!(boxed.forward(&Tensor::ones([1, 4]))?.shape(), [1, 2]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Without a `forward` of its own, `Forward` does not compile (it never
+/// calls itself):
+///
+/// ```compile_fail,E0034
+/// use kindling::prelude::*;
+///
+/// #[derive(Module, Forward)]
+/// struct Net {
+///     fc: nn::Linear,
+/// }
+/// ```
 pub trait Module: ModuleInfo + Send + Sync + std::any::Any {
     /// Applies the module. Input that does not fit (wrong width, uint8 pixels)
     /// is an error, never a panic.

@@ -82,7 +82,7 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Box<dyn Module>> {
     // would need more than the file holds are refused before allocating.
     let mut budget: usize = tensors.iter().map(|(_, t)| t.numel()).sum();
     let rng = crate::get_rng_state();
-    let built = build(&spec, &mut budget, 0);
+    let built = super::init::without_random_init(|| build(&spec, &mut budget, 0));
     crate::set_rng_state(&rng).expect("the state just read");
     let model = built.map_err(|e| bad(format!("model structure: {e}")))?;
     model.load_state_dict(&tensors).map_err(|e| match e {
