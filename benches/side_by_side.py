@@ -3,12 +3,14 @@ on the same machine, same jobs, same data; prints a Markdown table with ratios.
 
     cargo build --release
     python benches/side_by_side.py DATA_ROOT [ROUNDS] [THREADS]
-    python benches/side_by_side.py DATA_ROOT --cnn [THREADS]
+    python benches/side_by_side.py DATA_ROOT --cnn [THREADS] [ROUNDS]
 
 THREADS is kindling's thread count (default: the cores, as PyTorch's default).
 With --cnn it is both sides' (PyTorch, ONNX Runtime's intra-op threads and
 kindling's), and the job is `cnn` (benches/pytorch_cnn.py's `bench` against
-`kindling bench --jobs cnn`), one round: an epoch takes most of a minute.
+`kindling bench --jobs cnn`), ROUNDS rounds (default 1; a round takes about
+three minutes), each side's best time kept per row, as for the other jobs:
+each round's figures go to stderr.
 
 DATA_ROOT holds MNIST/raw/*.gz (kindling reads them; PyTorch gets a decompressed
 copy in a temporary folder). Needs torch and torchvision (PyPI). Each side runs
@@ -37,9 +39,29 @@ for f in os.listdir(os.path.join(data, "MNIST", "raw")):
 
 kindling = os.path.join(REPO, "target", "release", "kindling")
 if cnn:
-    torch_side = json.loads(subprocess.check_output([sys.executable, os.path.join(HERE, "pytorch_cnn.py"), raw, "bench", threads]))
-    ours = json.loads(subprocess.check_output([kindling, "bench", "--json", "--jobs", "cnn", "--runs", "1", "--threads", threads, "--root", data, "--no-download"]))
+    cnn_rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    torch_rounds, our_rounds = [], []
+    for r in range(cnn_rounds):
+        torch_rounds.append(json.loads(subprocess.check_output([sys.executable, os.path.join(HERE, "pytorch_cnn.py"), raw, "bench", threads])))
+        our_rounds.append(json.loads(subprocess.check_output([kindling, "bench", "--json", "--jobs", "cnn", "--runs", "1", "--threads", threads, "--root", data, "--no-download"])))
+        print(f"round {r + 1}/{cnn_rounds}: torch {json.dumps(torch_rounds[-1])}", file=sys.stderr)
+        print(f"round {r + 1}/{cnn_rounds}: kindling {json.dumps(our_rounds[-1])}", file=sys.stderr)
     shutil.rmtree(raw)
+
+    def best_of(runs):
+        """The first run, each time replaced by the best over the runs and
+        the peak memory by the largest."""
+        out = dict(runs[0])
+        for key, value in runs[0].items():
+            if (key.endswith("_s") or "_s_" in key) and "per_s" not in key:
+                out[key] = min(run[key] for run in runs)
+            elif key == "peak_rss_mib":
+                out[key] = max(run[key] for run in runs)
+        return out
+
+    torch_side = best_of(torch_rounds)
+    ours = best_of(our_rounds)
+    ours["jobs"] = [best_of([run["jobs"][0] for run in our_rounds])]
     k = ours["jobs"][0]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     print(f"machine: {cpu}, {os.cpu_count()} cores; torch {torch_side['torch']}, onnxruntime {torch_side['onnxruntime']}; {threads} thread(s) each")
