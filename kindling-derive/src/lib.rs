@@ -21,6 +21,9 @@ use syn::{parse_macro_input, Data, DeriveInput, Fields, LitStr};
 ///
 /// On the struct, `#[module(name = "Net")]` sets the class name printed (the
 /// struct's name by default).
+///
+/// `forward` is then written in `impl Module for Net`, or, with
+/// `#[derive(Module, Forward)]`, in the struct's own `impl` (see `Forward`).
 #[proc_macro_derive(Module, attributes(module, buffer))]
 pub fn derive_module(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
