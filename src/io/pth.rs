@@ -37,7 +37,7 @@ use crate::tensor::layout::Layout;
 use crate::tensor::storage::Storage;
 use crate::tensor::{Buffer, DType, Device, Tensor};
 
-use super::{pickle, read_bounded, write_atomic, NamedTensors};
+use super::{pickle, read_bounded, NamedTensors};
 
 /// A value stored in a `.pth` file: what `torch.load(..., weights_only=True)`
 /// returns in Python, with its containers kept in order.
@@ -653,41 +653,54 @@ fn entry<R: Read + Seek>(
 /// # Ok::<(), kindling::Error>(())
 /// ```
 pub fn save(value: impl Into<Value>, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
-    let bytes = to_bytes(&value.into()).map_err(|message| Error::Io {
-        path: path.to_path_buf(),
-        message,
-    })?;
-    write_atomic(path, &bytes)
+    let value = value.into();
+    super::write_atomic_with(path.as_ref(), |file| {
+        let written = write_archive(&value, std::io::BufWriter::new(file))?;
+        // Flushed here, where an error (a full disk) is seen, not in a drop.
+        written
+            .into_inner()
+            .map(drop)
+            .map_err(|e| format!("cannot write the archive: {}", e.error()))
+    })
 }
 
 /// The bytes [`save`] writes.
 pub fn to_bytes(value: &Value) -> std::result::Result<Vec<u8>, String> {
-    let mut storages: Vec<Vec<u8>> = Vec::new();
+    Ok(write_archive(value, std::io::Cursor::new(Vec::new()))?.into_inner())
+}
+
+/// Writes `value`'s archive into `out` and gives `out` back. Each tensor's
+/// bytes are made and written in turn (NOTE(stream-save)): saving holds one
+/// tensor's copy at a time, not the whole file (VGG16's 553 MB).
+fn write_archive<W: Write + Seek>(value: &Value, out: W) -> std::result::Result<W, String> {
+    let mut storages: Vec<Tensor> = Vec::new();
     let pickle_bytes = pickle::write(value, &mut |t: &Tensor| {
         let kind = StorageKind::of(t.dtype());
-        let raw = super::to_raw(t);
-        storages.push(raw.data);
+        storages.push(t.clone());
         Ok(((storages.len() - 1).to_string(), kind.class, t.numel()))
     })?;
     let zip_err = |e: zip::result::ZipError| format!("cannot write the archive: {e}");
     let io_err = |e: std::io::Error| format!("cannot write the archive: {e}");
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut w = zip::ZipWriter::new(out);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .with_alignment(64);
-    let put = |w: &mut zip::ZipWriter<_>, name: &str, data: &[u8]| {
+    let start = |w: &mut zip::ZipWriter<W>, name: &str| {
         w.start_file(format!("archive/{name}"), options)
-            .map_err(zip_err)?;
+            .map_err(zip_err)
+    };
+    let put = |w: &mut zip::ZipWriter<W>, name: &str, data: &[u8]| {
+        start(w, name)?;
         w.write_all(data).map_err(io_err)
     };
     put(&mut w, "data.pkl", &pickle_bytes)?;
     put(&mut w, ".format_version", b"1")?;
     put(&mut w, ".storage_alignment", b"64")?;
     put(&mut w, "byteorder", b"little")?;
-    for (i, data) in storages.iter().enumerate() {
-        put(&mut w, &format!("data/{i}"), data)?;
+    for (i, t) in storages.iter().enumerate() {
+        start(&mut w, &format!("data/{i}"))?;
+        super::write_raw(t, &mut w).map_err(io_err)?;
     }
     put(&mut w, "version", b"3\n")?;
-    Ok(w.finish().map_err(zip_err)?.into_inner())
+    w.finish().map_err(zip_err)
 }
