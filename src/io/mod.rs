@@ -11,13 +11,12 @@ pub use fileset::{read_set, remove_set, set_exists, write_set, DirLock, LOCK_FIL
 pub(crate) use pth::is_zip;
 pub use pth::{load, parse as parse_pth, save, to_bytes as pth_bytes, StorageKind, Value};
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use safetensors::tensor::{Dtype, SafeTensors, View};
+use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
@@ -124,13 +123,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |f| f.write_all(bytes).map_err(|e| e.to_string()))
 }
 
+/// The buffered temporary file [`write_atomic_with`] hands its writer.
+pub(crate) type TempFile = std::io::BufWriter<fs::File>;
+
 /// [`write_atomic`] for a file written piece by piece by `write` (a model's
 /// tensors one at a time, so that no copy of the whole file is held in
 /// memory). An error of `write`'s is the message of an [`Error::Io`] naming
 /// `path`; nothing is left on disk then.
 pub(crate) fn write_atomic_with(
     path: &Path,
-    write: impl FnOnce(&mut fs::File) -> std::result::Result<(), String>,
+    write: impl FnOnce(&mut TempFile) -> std::result::Result<(), String>,
 ) -> Result<()> {
     let io = |e: String| Error::Io {
         path: path.to_path_buf(),
@@ -151,8 +153,10 @@ pub(crate) fn write_atomic_with(
     ));
     let result = (|| {
         let text = |e: std::io::Error| e.to_string();
-        let mut f = fs::File::create(&tmp).map_err(text)?;
+        let mut f = std::io::BufWriter::new(fs::File::create(&tmp).map_err(text)?);
         write(&mut f)?;
+        // Flushed here, where an error (a full disk) is seen, not in a drop.
+        let f = f.into_inner().map_err(|e| text(e.into_error()))?;
         f.sync_all().map_err(text)?;
         fs::rename(&tmp, path).map_err(text)
     })();
@@ -162,28 +166,8 @@ pub(crate) fn write_atomic_with(
     result.map_err(io)
 }
 
-pub(crate) struct Raw {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    pub(crate) data: Vec<u8>,
-}
-
-impl View for &Raw {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.data)
-    }
-    fn data_len(&self) -> usize {
-        self.data.len()
-    }
-}
-
-/// Writes `t`'s elements as [`to_raw`] lays them out, a million at a time.
+/// Writes `t`'s elements (row-major) as little-endian bytes, bools as 0 and
+/// 1, a million at a time.
 ///
 /// NOTE(stream-save): `.pth` and safetensors files are written into their
 /// temporary file a piece at a time, each tensor in chunks, so saving holds
@@ -194,44 +178,31 @@ pub(crate) fn write_raw(t: &Tensor, out: &mut impl Write) -> std::io::Result<()>
     let n = t.numel();
     let flat = t.reshape([n]);
     for start in (0..n).step_by(CHUNK) {
-        out.write_all(&to_raw(&flat.narrow(0, start, CHUNK.min(n - start))).data)?;
+        out.write_all(&le_bytes(&flat.narrow(0, start, CHUNK.min(n - start))))?;
     }
     Ok(())
 }
 
-pub(crate) fn to_raw(t: &Tensor) -> Raw {
-    let (dtype, data) = match t.dtype() {
-        DType::F32 => (
-            Dtype::F32,
-            t.to_vec::<f32>()
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
-        ),
-        DType::F64 => (
-            Dtype::F64,
-            t.to_vec::<f64>()
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
-        ),
-        DType::I64 => (
-            Dtype::I64,
-            t.to_vec::<i64>()
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
-        ),
-        DType::U8 => (Dtype::U8, t.to_vec::<u8>()),
-        DType::Bool => (
-            Dtype::BOOL,
-            t.to_vec::<bool>().iter().map(|&b| b as u8).collect(),
-        ),
-    };
-    Raw {
-        dtype,
-        shape: t.shape().to_vec(),
-        data,
+/// `t`'s elements (row-major) as little-endian bytes, bools as 0 and 1.
+fn le_bytes(t: &Tensor) -> Vec<u8> {
+    match t.dtype() {
+        DType::F32 => t
+            .to_vec::<f32>()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        DType::F64 => t
+            .to_vec::<f64>()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        DType::I64 => t
+            .to_vec::<i64>()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        DType::U8 => t.to_vec::<u8>(),
+        DType::Bool => t.to_vec::<bool>().iter().map(|&b| b as u8).collect(),
     }
 }
 
@@ -316,12 +287,7 @@ pub fn save_safetensors(
     tensors: &[(String, Tensor)],
     metadata: &HashMap<String, String>,
 ) -> Result<()> {
-    write_atomic_with(path, |file| {
-        let mut out = std::io::BufWriter::new(file);
-        write_safetensors(tensors, metadata, &mut out)?;
-        out.flush()
-            .map_err(|e| format!("cannot write tensors: {e}"))
-    })
+    write_atomic_with(path, |file| write_safetensors(tensors, metadata, file))
 }
 
 /// Reads every tensor of a safetensors file (sorted by name) with its metadata.
@@ -446,11 +412,19 @@ mod tests {
         tensors: &[(String, Tensor)],
         metadata: &HashMap<String, String>,
     ) -> Vec<u8> {
-        let raws: Vec<(String, Raw)> = tensors
+        let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| le_bytes(t)).collect();
+        let views: Vec<(&str, safetensors::tensor::TensorView)> = tensors
             .iter()
-            .map(|(k, t)| (k.clone(), to_raw(t)))
+            .zip(&bytes)
+            .map(|((k, t), b)| {
+                let view = safetensors::tensor::TensorView::new(
+                    st_dtype(t.dtype()),
+                    t.shape().to_vec(),
+                    b,
+                );
+                (k.as_str(), view.unwrap())
+            })
             .collect();
-        let views: Vec<(&str, &Raw)> = raws.iter().map(|(k, r)| (k.as_str(), r)).collect();
         let info = (!metadata.is_empty()).then(|| metadata.clone());
         let bytes = safetensors::serialize(views, info).unwrap();
         if metadata.is_empty() {

@@ -654,14 +654,7 @@ fn entry<R: Read + Seek>(
 /// ```
 pub fn save(value: impl Into<Value>, path: impl AsRef<Path>) -> Result<()> {
     let value = value.into();
-    super::write_atomic_with(path.as_ref(), |file| {
-        let written = write_archive(&value, std::io::BufWriter::new(file))?;
-        // Flushed here, where an error (a full disk) is seen, not in a drop.
-        written
-            .into_inner()
-            .map(drop)
-            .map_err(|e| format!("cannot write the archive: {}", e.error()))
-    })
+    super::write_atomic_with(path.as_ref(), |file| write_archive(&value, file).map(drop))
 }
 
 /// The bytes [`save`] writes.

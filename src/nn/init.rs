@@ -27,8 +27,9 @@ fn fill_from(
 ) {
     const CHUNK: usize = 1 << 16;
     let n = t.numel();
+    let contiguous = t.is_contiguous();
     crate::no_grad(|| {
-        let flat = if t.is_contiguous() {
+        let flat = if contiguous {
             t.view([n])
         } else {
             t.contiguous().view([n])
@@ -39,7 +40,7 @@ fn fill_from(
             flat.narrow(0, start, len)
                 .copy_(&Tensor::from_vec(values, [len]).to(t.device()));
         }
-        if !t.is_contiguous() {
+        if !contiguous {
             t.copy_(&flat.view(t.shape()));
         }
     });
