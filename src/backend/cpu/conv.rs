@@ -12,10 +12,10 @@ use std::borrow::Cow;
 use std::hint::select_unpredictable;
 use std::mem::MaybeUninit;
 
-use super::direct_conv;
 use super::gemm::{gemm_into, Mat};
 use super::runtime::{join2, num_threads};
 use super::simd::simd_versions;
+use super::{direct_conv, winograd};
 use crate::backend::math::pool_beats;
 use crate::backend::{Conv2dGeometry, ConvThen, PoolWindows, View};
 use crate::tensor::{with_dtype, with_float, Buffer, DType, Element, Float};
@@ -128,6 +128,11 @@ fn by_images<T: Send>(
 }
 
 pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
+    if x.dtype() == DType::F32 && winograd::applies(geo) {
+        let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
+        let bias = bias.map(dense::<f32>);
+        return conv2d_winograd(&x, &weight, bias.as_deref(), geo, false);
+    }
     if x.dtype() == DType::F32 && direct_conv::applies(geo) {
         return conv2d_direct(x, weight, bias, geo, None);
     }
@@ -144,8 +149,68 @@ pub(super) fn conv2d_then(
     geo: &Conv2dGeometry,
     then: ConvThen,
 ) -> Option<Buffer> {
-    (x.dtype() == DType::F32 && direct_conv::applies_then(geo, then))
-        .then(|| conv2d_direct(x, weight, bias, geo, Some(then)))
+    if x.dtype() != DType::F32 {
+        return None;
+    }
+    if winograd::applies(geo) {
+        // `conv2d` runs Winograd here: pooled, the same kernel finishes the
+        // block; ReLU alone is left to the op, with the same bits.
+        if then == ConvThen::Relu {
+            return None;
+        }
+        let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
+        let bias = bias.map(dense::<f32>);
+        return Some(conv2d_winograd(&x, &weight, bias.as_deref(), geo, true));
+    }
+    direct_conv::applies_then(geo, then).then(|| conv2d_direct(x, weight, bias, geo, Some(then)))
+}
+
+/// `conv2d(x, weight, bias)`, or pooled `max_pool2d(relu(conv2d(x, weight,
+/// bias)), 2)`, for float32 by Winograd's F(2×2, 3×3) (NOTE(winograd)):
+/// images split between the threads as in the unfolded path, and one
+/// image's output channel blocks when there is only one.
+fn conv2d_winograd(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    geo: &Conv2dGeometry,
+    pooled: bool,
+) -> Buffer {
+    let [n, c, h, w] = geo.input;
+    let blocks = winograd::blocks(geo);
+    let plane = winograd::plane(geo, pooled);
+    let per_image = geo.out_channels * plane;
+    // Not zeroed first: the kernel writes every element.
+    let mut out = Vec::with_capacity(n * per_image);
+    let spare = &mut out.spare_capacity_mut()[..n * per_image];
+    if n == 1 && num_threads() > 1 && blocks >= 2 {
+        // Each thread transforms the filters of its own blocks, and the image.
+        let half = blocks / 2;
+        let (first, second) = spare.split_at_mut(half * winograd::BLOCK * plane);
+        let run = |range: std::ops::Range<usize>, out: &mut [MaybeUninit<f32>]| {
+            let start = range.start;
+            let plan = winograd::Winograd::new(weight, geo, range, pooled);
+            plan.image(x, bias, start, &mut Default::default(), out)
+        };
+        join2(|| run(0..half, first), || run(half..blocks, second));
+    } else {
+        let plan = winograd::Winograd::new(weight, geo, 0..blocks, pooled);
+        by_images(n, per_image, spare, |start, count, out| {
+            let mut scratch = Default::default();
+            for (i, dst) in out
+                .chunks_exact_mut(per_image.max(1))
+                .enumerate()
+                .take(count)
+            {
+                let image = &x[(start + i) * c * h * w..][..c * h * w];
+                plan.image(image, bias, 0, &mut scratch, dst);
+            }
+        });
+    }
+    // SAFETY: every image's (or every channel block's) elements were written
+    // by `Winograd::image`, which writes all of its output.
+    unsafe { out.set_len(n * per_image) };
+    f32::into_buffer(out)
 }
 
 /// [`conv2d`] by im2col and the matrix kernels, for every dtype and geometry.
@@ -393,19 +458,7 @@ pub(super) fn conv2d_grad_bias(g: View, geo: &Conv2dGeometry) -> Buffer {
         let sum_of = |images: std::ops::Range<usize>, sums: &mut [f64]| {
             for image in g.chunks_exact(per_image).skip(images.start).take(images.len()) {
                 for (sum, plane) in sums.iter_mut().zip(image.chunks_exact(positions.max(1))) {
-                    // Eight running sums side by side, then added in a fixed
-                    // order: a single f64 sum is bound by the adder's latency.
-                    let mut lanes = [0.0f64; 8];
-                    let mut chunks = plane.chunks_exact(8);
-                    for c in &mut chunks {
-                        for (l, v) in lanes.iter_mut().zip(c) {
-                            *l += v.to_f64();
-                        }
-                    }
-                    for (l, v) in lanes.iter_mut().zip(chunks.remainder()) {
-                        *l += v.to_f64();
-                    }
-                    *sum += lanes.iter().sum::<f64>();
+                    *sum += plane_sum(plane);
                 }
             }
         };
@@ -482,6 +535,24 @@ fn pool_2x2_f32(plane: &[f32], w: usize, ow: usize, out: &mut [f32], idx: &mut [
         for (xo, (at, &k)) in idx.iter_mut().zip(&taps).enumerate() {
             *at = (r0 + 2 * xo + usize::from(k >> 1) * w + usize::from(k & 1)) as i64;
         }
+    }
+}
+
+simd_versions! {
+    /// The sum of `plane` in float64: eight running sums side by side, then
+    /// added in a fixed order (a single sum is bound by the adder's latency).
+    fn plane_sum<T: Float>(plane: &[T]) -> f64 {
+        let mut lanes = [0.0f64; 8];
+        let mut chunks = plane.chunks_exact(8);
+        for c in &mut chunks {
+            for (l, v) in lanes.iter_mut().zip(c) {
+                *l += v.to_f64();
+            }
+        }
+        for (l, v) in lanes.iter_mut().zip(chunks.remainder()) {
+            *l += v.to_f64();
+        }
+        lanes.iter().sum::<f64>()
     }
 }
 
@@ -933,6 +1004,8 @@ mod tests {
             (2, 1, 10, 10, 18, 3, [0, 0], [8, 16]),   // 9 taps; blocks 6 + 4
             (2, 3, 8, 8, 16, 3, [1, 1], [8, 16]),     // padding 1; blocks 4 + 4
             (1, 2, 6, 5, 8, 4, [1, 1], [5, 8]),       // 'same' 4×4: 32 taps
+            (1, 2, 6, 8, 8, 4, [1, 1], [8, 8]),       // the same, 64 positions
+            (2, 5, 10, 9, 8, 3, [1, 1], [9, 8]),      // 72 positions: runs of 8, not 16
         ];
         let mut g = Generator::new(13);
         for (i, &(n, c, o, h, w, k, pad, out)) in cases.iter().enumerate() {
@@ -956,6 +1029,98 @@ mod tests {
                     (a - b).abs() <= tolerance,
                     "case {i}, element {j}: {a} vs {b}"
                 );
+            }
+        }
+    }
+
+    /// Where Winograd's F(2×2, 3×3) computes `max_pool2d(relu(conv2d))` or
+    /// `conv2d` (NOTE(winograd)), it agrees with a
+    /// float64 convolution to float32 precision, and its bits do not depend
+    /// on the threads or on the batch:
+    /// the `cnn` model's conv2 (one image, its blocks split between the
+    /// threads, and several), padding, tiles that do not fill a register,
+    /// an odd number of channels, one block.
+    #[test]
+    fn winograd_agrees_with_a_float64_convolution() {
+        if !winograd::available() {
+            return;
+        }
+        let cases = [
+            // (n, c, o, h, w, pad)
+            (1, 32, 64, 26, 26, 0), // conv2, one image
+            (3, 32, 64, 26, 26, 0), // several images
+            (2, 8, 16, 10, 10, 1),  // padding: 25 tiles
+            (1, 9, 8, 12, 14, 0),   // 5 × 6 tiles, one block, 9 channels
+            (2, 16, 24, 4, 4, 0),   // one tile
+        ];
+        let mut g = Generator::new(17);
+        for (i, &(n, c, o, h, w, pad)) in cases.iter().enumerate() {
+            let x = Tensor::randn_with([n, c, h, w], &mut g);
+            let weight = Tensor::randn_with([o, c, 3, 3], &mut g);
+            let bias = Tensor::randn_with([o], &mut g);
+            let out = [h + 2 * pad - 2, w + 2 * pad - 2];
+            let geo = stride_one([n, c, h, w], o, 3, [pad, pad], out);
+            assert!(winograd::applies(&geo), "case {i}");
+            let opts = ConvOptions::default().padding(pad);
+            for bias in [Some(&bias), None] {
+                let fast = |x: &Tensor| {
+                    crate::no_grad(|| {
+                        x.try_conv2d_then(&weight, bias, opts, ConvThen::ReluMaxPool2)
+                    })
+                    .unwrap()
+                    .to_vec::<f32>()
+                };
+                let [one, two] = [1, 2].map(|threads| crate::with_threads(threads, || fast(&x)));
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&one), bits(&two), "case {i}: one thread and two");
+                let per_image = one.len() / n;
+                let alone = fast(&x.narrow(0, n - 1, 1));
+                assert_eq!(
+                    bits(&alone),
+                    bits(&one[(n - 1) * per_image..]),
+                    "case {i}: alone"
+                );
+                let f64s = |t: &Tensor| t.to_dtype(DType::F64);
+                let exact = f64s(&x)
+                    .conv2d(&f64s(&weight), bias.map(f64s).as_ref(), opts)
+                    .relu()
+                    .max_pool2d(2)
+                    .to_vec::<f64>();
+                // The largest sum of the terms' magnitudes an output has:
+                // within 2e-7 of it is within two float32 roundings of it.
+                let scale = f64s(&x.abs())
+                    .conv2d(&f64s(&weight.abs()), None, opts)
+                    .max()
+                    .item()
+                    .to_f64();
+                for (j, (&a, &b)) in two.iter().zip(&exact).enumerate() {
+                    assert!(
+                        (f64::from(a) - b).abs() <= 2e-7 * scale,
+                        "case {i}, element {j}: {a} vs {b} (scale {scale})"
+                    );
+                }
+                // Not pooled: the convolution itself.
+                let plain =
+                    crate::with_threads(2, || x.conv2d(&weight, bias, opts).to_vec::<f32>());
+                let alone = x
+                    .narrow(0, n - 1, 1)
+                    .conv2d(&weight, bias, opts)
+                    .to_vec::<f32>();
+                let per_image = plain.len() / n;
+                assert_eq!(
+                    bits(&alone),
+                    bits(&plain[(n - 1) * per_image..]),
+                    "case {i}: alone"
+                );
+                let exact = f64s(&x)
+                    .conv2d(&f64s(&weight), bias.map(f64s).as_ref(), opts)
+                    .to_vec::<f64>();
+                for (j, (&a, &b)) in plain.iter().zip(&exact).enumerate() {
+                    assert!(
+                        (f64::from(a) - b).abs() <= 2e-7 * scale,
+                        "case {i}, element {j} of the convolution: {a} vs {b}"
+                    );
+                }
             }
         }
     }

@@ -1,6 +1,6 @@
-//! A direct float32 convolution for stride 1 on AVX2 (the `cnn` model's conv1
-//! and conv2 forwards), reading the image rows in place instead of unfolding
-//! them.
+//! A direct float32 convolution for stride 1 on AVX2 or AVX-512 (the `cnn`
+//! model's conv1 forward, and conv2's weight gradient), reading the image
+//! rows in place instead of unfolding them.
 //!
 //! NOTE(direct-conv): im2col copies each image nine-fold (conv2: 288 × 576
 //! floats) and the matrix kernel then packs that copy again before it
@@ -46,6 +46,20 @@
 //! shapes alone, never on the threads
 //! (`direct_weight_gradients_agree_with_im2col`).
 
+//!
+//! NOTE(wide-direct-conv): on AVX-512 a register holds 16 floats, more than
+//! conv2's rows of 24 split into whole runs. The wide kernels therefore walk
+//! each output plane as one flat row of `oh · ow` positions, reading `kw`
+//! shifted copies of the image (`shifted_rows`: copy `kx` holds columns `kx
+//! .. kx + ow` of every padded row, so position `p` reads tap `(ky, kx)` at
+//! `p + ky · ow` of copy `kx`, across row ends). The forward tile is 6 (or
+//! 4) output channels × 64 positions in four registers, summing tap by tap
+//! in the same order as [`tile`], so its bits are the same as the unfolded
+//! path's. The weight gradient's tile is 6 channels × 2 taps (or 4 × 3) over
+//! runs of 16 positions, its 16 lanes added in a fixed order: other bits
+//! than the 8-lane kernel's, and again the same on one thread and on two.
+//! Six channels × 4 taps (24 accumulators) spilled registers and was slower.
+
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -55,6 +69,10 @@ use crate::backend::{Conv2dGeometry, ConvThen};
 
 /// Floats in an AVX2 register: a run of output columns.
 const LANES: usize = 8;
+/// Floats in an AVX-512 register (NOTE(wide-direct-conv)).
+const WIDE: usize = 16;
+/// Positions one wide forward tile computes: four registers.
+const WIDE_RUN: usize = 4 * WIDE;
 /// The longest sum the matrix kernel computes in one block (`gemm-common`'s
 /// smallest `kc`); past it the direct kernel's single chain would round
 /// differently, so it is not used.
@@ -90,7 +108,7 @@ fn kernel_shape(geo: &Conv2dGeometry) -> bool {
 /// The rows and columns of the planes the kernels read when the image must
 /// be copied with its padding written out (`rows_read`), or `None` when they
 /// read the image itself.
-fn padded_size(geo: &Conv2dGeometry) -> Option<[usize; 2]> {
+pub(super) fn padded_size(geo: &Conv2dGeometry) -> Option<[usize; 2]> {
     let [h, w] = [geo.input[2], geo.input[3]];
     let [hp, wp] = [
         geo.out[0] + geo.kernel[0] - 1,
@@ -168,6 +186,9 @@ pub(super) struct Plan<'a> {
     then: Option<ConvThen>,
     /// The size of an output plane: `oh · ow`, pooled `oh · ow / 4`.
     pub plane: usize,
+    /// Whether the tiles run on AVX-512 over flat runs of positions
+    /// (NOTE(wide-direct-conv)).
+    wide: bool,
 }
 
 impl<'a> Plan<'a> {
@@ -212,6 +233,7 @@ impl<'a> Plan<'a> {
             runs,
             then,
             plane: if pooled { oh / 2 * (ow / 2) } else { oh * ow },
+            wide: !pooled && wide_applies(geo),
         }
     }
 
@@ -232,6 +254,23 @@ impl<'a> Plan<'a> {
         let c = geo.input[1];
         let [kh, kw] = geo.kernel;
         let (h, w) = (self.h, self.w);
+        if self.wide {
+            let source = shifted_rows(geo, image, padded);
+            let geometry = Shape {
+                plane: h * geo.out[1],
+                w: geo.out[1],
+                c,
+                kh,
+                kw,
+                oplane: self.plane,
+            };
+            return match self.then {
+                Some(ConvThen::Relu) => {
+                    self.wide_tiles::<RELU>(source, blocks, bias, geometry, out)
+                }
+                _ => self.wide_tiles::<STORE>(source, blocks, bias, geometry, out),
+            };
+        }
         let source = rows_read(geo, image, self.padded, padded);
         assert!(source.len() >= c * h * w);
         let geometry = Shape {
@@ -247,6 +286,48 @@ impl<'a> Plan<'a> {
             Some(ConvThen::Relu) => self.tiles::<RELU>(source, blocks, bias, geometry, out),
             Some(ConvThen::ReluMaxPool2) => {
                 self.tiles::<RELU_POOL>(source, blocks, bias, geometry, out)
+            }
+        }
+    }
+
+    /// [`Plan::image`]'s tiles on AVX-512 (NOTE(wide-direct-conv)): runs of
+    /// 64 positions of the flat output plane, the last one ending with the
+    /// plane (overlapping the one before when the plane is not a whole
+    /// number of runs), reading `source` from [`shifted_rows`].
+    fn wide_tiles<const THEN: u8>(
+        &self,
+        source: &[f32],
+        blocks: std::ops::Range<usize>,
+        bias: Option<&[f32]>,
+        geometry: Shape,
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        let taps = geometry.c * geometry.kh * geometry.kw;
+        let plane = self.plane;
+        assert!(source.len() >= geometry.kw * geometry.c * geometry.plane && plane >= WIDE_RUN);
+        let starts = (0..plane / WIDE_RUN)
+            .map(|r| r * WIDE_RUN)
+            .chain((!plane.is_multiple_of(WIDE_RUN)).then_some(plane - WIDE_RUN));
+        let mut out_at = 0;
+        for &(first, size) in &self.blocks[blocks] {
+            let weights = &self.packed[first * taps..][..size * taps];
+            let dst = out[out_at..][..size * plane].as_mut_ptr() as *mut f32;
+            out_at += size * plane;
+            let bias = bias.map(|b| &b[first..first + size]);
+            for start in starts.clone() {
+                // SAFETY: `wide_applies` checked AVX-512. A run reads, for tap
+                // (ci, ky, kx), positions start + ky·ow + 0..64 of channel ci of
+                // shifted copy kx: below (oh - 1)·ow + ow + (kh - 1)·ow = h·ow,
+                // one plane of `source` (asserted to hold kw·c planes); it writes
+                // positions start..start + 64 <= plane of `size` planes of `dst`;
+                // the weights hold `size · taps`.
+                unsafe {
+                    if size == 6 {
+                        wide_tile::<6, THEN>(source, start, weights, bias, dst, geometry)
+                    } else {
+                        wide_tile::<4, THEN>(source, start, weights, bias, dst, geometry)
+                    }
+                }
             }
         }
     }
@@ -358,6 +439,67 @@ pub(super) fn weight_grad(
     dw.fill(0.0);
     let blocks = channel_blocks(o);
     let mut scratch = Vec::new();
+    if wide_applies(geo) && plane.is_multiple_of(WIDE) {
+        // Where each tap's first output position reads in the shifted copies.
+        let offsets: Vec<usize> = (0..c)
+            .flat_map(|ci| {
+                (0..kh).flat_map(move |ky| (0..kw).map(move |kx| (kx * c + ci) * h * ow + ky * ow))
+            })
+            .collect();
+        for i in images {
+            let image = &x[i * c * ih * iw..][..c * ih * iw];
+            let source = shifted_rows(geo, image, &mut scratch);
+            assert!(source.len() >= kw * c * h * ow);
+            let grad = &g[i * o * plane..][..o * plane];
+            for &(first, size) in &blocks {
+                let rows = grad[first * plane..][..size * plane].as_ptr();
+                let mut t = 0;
+                while t < taps {
+                    let dst = dw[first * taps + t..].as_mut_ptr();
+                    let left = taps - t;
+                    // SAFETY: `wide_applies` checked AVX-512. The tile reads
+                    // `size` planes of `grad` from `rows` (inside `grad`), and
+                    // for each of its taps, positions ky·ow + 0..plane of
+                    // channel ci of shifted copy kx, below h·ow, inside
+                    // `source` (kw·c·h·ow); it adds to dw[(first + j)·taps + t + k]
+                    // for j < size, t + k < taps, inside `dw` (o·taps).
+                    unsafe {
+                        t += match (size, left) {
+                            (6, 2..) => wide_weight_tile::<6, 2>(
+                                rows,
+                                source,
+                                &offsets[t..t + 2],
+                                dst,
+                                shape,
+                            ),
+                            (6, _) => wide_weight_tile::<6, 1>(
+                                rows,
+                                source,
+                                &offsets[t..t + 1],
+                                dst,
+                                shape,
+                            ),
+                            (_, 3..) => wide_weight_tile::<4, 3>(
+                                rows,
+                                source,
+                                &offsets[t..t + 3],
+                                dst,
+                                shape,
+                            ),
+                            (_, _) => wide_weight_tile::<4, 1>(
+                                rows,
+                                source,
+                                &offsets[t..t + 1],
+                                dst,
+                                shape,
+                            ),
+                        };
+                    }
+                }
+            }
+        }
+        return;
+    }
     for i in images {
         let image = &x[i * c * ih * iw..][..c * ih * iw];
         let source = rows_read(geo, image, padded, &mut scratch);
@@ -467,7 +609,7 @@ unsafe fn weight_tile<const OB: usize, const T: usize>(
 /// The rows the kernels read of one image `[c, ih, iw]`: the image itself,
 /// or with `padded` (`[h, w]`), a copy in `scratch` with its padding written
 /// out as zeros (`geo.pad` before, the rest after).
-fn rows_read<'s>(
+pub(super) fn rows_read<'s>(
     geo: &Conv2dGeometry,
     image: &'s [f32],
     padded: Option<[usize; 2]>,
@@ -477,22 +619,200 @@ fn rows_read<'s>(
         return image;
     };
     let [_, c, ih, iw] = geo.input;
+    let [py, px] = geo.pad;
     scratch.clear();
     scratch.resize(c * h * w, 0.0);
+    // The image's columns that land inside a padded row, and where.
+    let first = px.min(w);
+    let last = (px + iw).min(w);
     for (ci, plane) in scratch.chunks_exact_mut(h * w).enumerate() {
         for (yy, row) in plane.chunks_exact_mut(w).enumerate() {
-            let Some(y) = yy.checked_sub(geo.pad[0]).filter(|&y| y < ih) else {
+            let Some(y) = yy.checked_sub(py).filter(|&y| y < ih) else {
                 continue;
             };
             let src = &image[(ci * ih + y) * iw..][..iw];
-            for (xx, v) in row.iter_mut().enumerate() {
-                if let Some(x) = xx.checked_sub(geo.pad[1]).filter(|&x| x < iw) {
-                    *v = src[x];
-                }
+            row[first..last].copy_from_slice(&src[..last - first]);
+        }
+    }
+    scratch
+}
+
+/// Whether the kernels run on AVX-512 over flat runs of positions
+/// (NOTE(wide-direct-conv)): this CPU has it, and an output plane holds at
+/// least one run of the forward's 64 positions.
+fn wide_applies(geo: &Conv2dGeometry) -> bool {
+    geo.out[0] * geo.out[1] >= WIDE_RUN && wide_available()
+}
+
+fn wide_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The `kw` shifted copies of one image `[c, ih, iw]` that the wide kernels
+/// read (NOTE(wide-direct-conv)), in `scratch`: copy `kx` is `[c][h][ow]`
+/// with `copy[ci][y][x] = padded[ci][y][x + kx]`, the padding written out as
+/// zeros (`h` the padded rows, `oh + kh - 1`). Position `p = y · ow + x` of
+/// the output reads tap (ci, ky, kx) at `copy_kx[ci][p + ky · ow]`.
+fn shifted_rows<'s>(geo: &Conv2dGeometry, image: &[f32], scratch: &'s mut Vec<f32>) -> &'s [f32] {
+    let [_, c, ih, iw] = geo.input;
+    let [kh, kw] = geo.kernel;
+    let [oh, ow] = geo.out;
+    let h = oh + kh - 1;
+    let [py, px] = geo.pad;
+    scratch.clear();
+    scratch.resize(kw * c * h * ow, 0.0);
+    for (copy, kx) in scratch.chunks_exact_mut(c * h * ow).zip(0..kw) {
+        for (ci, plane) in copy.chunks_exact_mut(h * ow).enumerate() {
+            for (yy, row) in plane.chunks_exact_mut(ow).enumerate() {
+                let Some(y) = yy.checked_sub(py).filter(|&y| y < ih) else {
+                    continue;
+                };
+                let src = &image[(ci * ih + y) * iw..][..iw];
+                // Columns xx + kx - px of the image, where they exist.
+                let first = px.saturating_sub(kx).min(ow);
+                let last = (iw + px).saturating_sub(kx).min(ow).max(first);
+                row[first..last].copy_from_slice(&src[first + kx - px..last + kx - px]);
             }
         }
     }
     scratch
+}
+
+/// 64 positions from `start` of the flat output planes of `OB` output
+/// channels, on AVX-512: the sums of [`tile`], tap by tap in the same order
+/// from zero, then the bias, then `THEN` ([`STORE`] or [`RELU`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn wide_tile<const OB: usize, const THEN: u8>(
+    source: &[f32],
+    start: usize,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    dst: *mut f32,
+    s: Shape,
+) {
+    const R: usize = WIDE_RUN / WIDE;
+    let mut acc = [[_mm512_setzero_ps(); R]; OB];
+    let mut wt = weights.as_ptr();
+    // `s.plane` is one shifted channel (h · ow), `s.w` is ow.
+    for ci in 0..s.c {
+        for ky in 0..s.kh {
+            for kx in 0..s.kw {
+                // Plain index loops (NOTE(kernel-loops)).
+                let at = source
+                    .as_ptr()
+                    .add((kx * s.c + ci) * s.plane + ky * s.w + start);
+                let mut xs = [_mm512_setzero_ps(); R];
+                for r in 0..R {
+                    xs[r] = _mm512_loadu_ps(at.add(r * WIDE));
+                }
+                for j in 0..OB {
+                    let wv = _mm512_set1_ps(*wt.add(j));
+                    for r in 0..R {
+                        acc[j][r] = _mm512_fmadd_ps(wv, xs[r], acc[j][r]);
+                    }
+                }
+                wt = wt.add(OB);
+            }
+        }
+    }
+    let zero = _mm512_setzero_ps();
+    for j in 0..OB {
+        let plane = dst.add(j * s.oplane + start);
+        for r in 0..R {
+            let value = match bias {
+                Some(b) => _mm512_add_ps(_mm512_set1_ps(b[j]), acc[j][r]),
+                None => acc[j][r],
+            };
+            let value = if THEN == RELU {
+                // ReLU as `relu` has it (`x > 0 ? x : 0`).
+                _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(value, zero), value)
+            } else {
+                value
+            };
+            _mm512_storeu_ps(plane.add(r * WIDE), value);
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn wide_tile<const OB: usize, const THEN: u8>(
+    _: &[f32],
+    _: usize,
+    _: &[f32],
+    _: Option<&[f32]>,
+    _: *mut f32,
+    _: Shape,
+) {
+    unreachable!("`wide_applies` is false off x86-64")
+}
+
+/// [`weight_tile`] on AVX-512 over the flat output plane
+/// (NOTE(wide-direct-conv)): runs of 16 positions, the taps read from the
+/// shifted copies at `offsets`, the sixteen lanes added in a fixed order at
+/// the end.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn wide_weight_tile<const OB: usize, const T: usize>(
+    rows: *const f32,
+    source: &[f32],
+    offsets: &[usize],
+    dst: *mut f32,
+    s: GradShape,
+) -> usize {
+    let mut acc = [[_mm512_setzero_ps(); T]; OB];
+    let input = source.as_ptr();
+    let offsets: [usize; T] = offsets.try_into().expect("T offsets");
+    // Plain index loops (NOTE(kernel-loops)).
+    for run in 0..s.plane / WIDE {
+        let p = run * WIDE;
+        let mut xs = [_mm512_setzero_ps(); T];
+        for k in 0..T {
+            xs[k] = _mm512_loadu_ps(input.add(offsets[k] + p));
+        }
+        for j in 0..OB {
+            let gv = _mm512_loadu_ps(rows.add(j * s.plane + p));
+            for k in 0..T {
+                acc[j][k] = _mm512_fmadd_ps(gv, xs[k], acc[j][k]);
+            }
+        }
+    }
+    for j in 0..OB {
+        for k in 0..T {
+            // Lanes 0-7 plus 8-15, then as `weight_tile` adds its eight.
+            let sum = acc[j][k];
+            let eight = _mm256_add_ps(
+                _mm512_castps512_ps256(sum),
+                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(sum))),
+            );
+            let quad = _mm_add_ps(
+                _mm256_castps256_ps128(eight),
+                _mm256_extractf128_ps::<1>(eight),
+            );
+            let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+            let total = _mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair));
+            *dst.add(j * s.taps + k) += _mm_cvtss_f32(total);
+        }
+    }
+    T
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn wide_weight_tile<const OB: usize, const T: usize>(
+    _: *const f32,
+    _: &[f32],
+    _: &[usize],
+    _: *mut f32,
+    _: GradShape,
+) -> usize {
+    unreachable!("`wide_applies` is false off x86-64")
 }
 
 /// What [`tile`] does before it stores: nothing, ReLU, or ReLU then the

@@ -14,6 +14,7 @@ mod reduce;
 pub(crate) mod runtime;
 pub(crate) mod simd;
 mod small_gemm;
+mod winograd;
 
 use std::ops::Range;
 
