@@ -168,7 +168,7 @@ pub(super) fn conv2d_then(
 /// `conv2d(x, weight, bias)`, or pooled `max_pool2d(relu(conv2d(x, weight,
 /// bias)), 2)`, for float32 by Winograd's F(2×2, 3×3) (NOTE(winograd)):
 /// images split between the threads as in the unfolded path, and one
-/// image's output channel blocks when there is only one.
+/// image's tile rows when there is only one.
 fn conv2d_winograd(
     x: &[f32],
     weight: &[f32],
@@ -177,24 +177,25 @@ fn conv2d_winograd(
     pooled: bool,
 ) -> Buffer {
     let [n, c, h, w] = geo.input;
-    let blocks = winograd::blocks(geo);
     let plane = winograd::plane(geo, pooled);
     let per_image = geo.out_channels * plane;
     // Not zeroed first: the kernel writes every element.
     let mut out = Vec::with_capacity(n * per_image);
     let spare = &mut out.spare_capacity_mut()[..n * per_image];
-    if n == 1 && num_threads() > 1 && blocks >= 2 {
-        // Each thread transforms the filters of its own blocks, and the image.
-        let half = blocks / 2;
-        let (first, second) = spare.split_at_mut(half * winograd::BLOCK * plane);
-        let run = |range: std::ops::Range<usize>, out: &mut [MaybeUninit<f32>]| {
-            let start = range.start;
-            let plan = winograd::Winograd::new(weight, geo, range, pooled);
-            plan.image(x, bias, start, &mut Default::default(), out)
+    let plan = winograd::Winograd::new(weight, geo, pooled);
+    let rows = geo.out[0] / 2;
+    if n == 1 && num_threads() > 1 && rows >= 2 {
+        // The two threads take half the tile rows each: each transforms its
+        // part of the image only.
+        let out = SendPtr(spare.as_mut_ptr() as *mut f32);
+        let run = |range: std::ops::Range<usize>| {
+            let out = &out;
+            // SAFETY: `spare` holds the image's `per_image` outputs, and the
+            // two calls write disjoint rows of them.
+            unsafe { plan.image(x, bias, range, &mut Default::default(), out.0) }
         };
-        join2(|| run(0..half, first), || run(half..blocks, second));
+        join2(|| run(0..rows / 2), || run(rows / 2..rows));
     } else {
-        let plan = winograd::Winograd::new(weight, geo, 0..blocks, pooled);
         by_images(n, per_image, spare, |start, count, out| {
             let mut scratch = Default::default();
             for (i, dst) in out
@@ -203,7 +204,17 @@ fn conv2d_winograd(
                 .take(count)
             {
                 let image = &x[(start + i) * c * h * w..][..c * h * w];
-                plan.image(image, bias, 0, &mut scratch, dst);
+                // SAFETY: `dst` is this image's `per_image` outputs, this
+                // thread's alone.
+                unsafe {
+                    plan.image(
+                        image,
+                        bias,
+                        0..rows,
+                        &mut scratch,
+                        dst.as_mut_ptr() as *mut f32,
+                    )
+                };
             }
         });
     }
@@ -212,6 +223,11 @@ fn conv2d_winograd(
     unsafe { out.set_len(n * per_image) };
     f32::into_buffer(out)
 }
+
+/// A pointer that two threads write disjoint parts through.
+struct SendPtr(*mut f32);
+// SAFETY: the users of `SendPtr` write disjoint elements from each thread.
+unsafe impl Sync for SendPtr {}
 
 /// [`conv2d`] by im2col and the matrix kernels, for every dtype and geometry.
 fn conv2d_unfolded(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
@@ -1123,5 +1139,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The kept filter transforms (NOTE(winograd-filter-cache)) are reused
+    /// only for a weight with the same bits: a change in its last element
+    /// (or a zero's sign) gives that weight's own convolution, and the first
+    /// weight again gives its first result.
+    #[test]
+    fn kept_filter_transforms_need_the_same_bits() {
+        if !winograd::available() {
+            return;
+        }
+        let mut g = Generator::new(23);
+        let x = Tensor::randn_with([1, 8, 6, 6], &mut g);
+        let mut w = Tensor::randn_with([8, 8, 3, 3], &mut g).to_vec::<f32>();
+        w[0] = 0.0;
+        let conv = |w: &[f32]| {
+            let weight = Tensor::from_vec(w.to_vec(), [8, 8, 3, 3]);
+            let got = x
+                .conv2d(&weight, None, ConvOptions::default())
+                .to_vec::<f32>();
+            let exact = x
+                .to_dtype(DType::F64)
+                .conv2d(&weight.to_dtype(DType::F64), None, ConvOptions::default())
+                .to_vec::<f64>();
+            for (a, b) in got.iter().zip(&exact) {
+                assert!((f64::from(*a) - b).abs() < 1e-4, "{a} vs {b}");
+            }
+            got.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
+        };
+        let first = conv(&w);
+        let mut changed = w.clone();
+        *changed.last_mut().unwrap() += 1.0;
+        assert_ne!(conv(&changed), first);
+        let mut signed = w.clone();
+        signed[0] = -0.0;
+        conv(&signed);
+        assert_eq!(conv(&w), first);
     }
 }

@@ -44,6 +44,7 @@ use std::arch::x86_64::*;
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use super::direct_conv::{padded_size, rows_read};
 use crate::backend::Conv2dGeometry;
@@ -88,11 +89,6 @@ pub(super) fn applies(geo: &Conv2dGeometry) -> bool {
         && available()
 }
 
-/// The output channels' blocks of 8.
-pub(super) fn blocks(geo: &Conv2dGeometry) -> usize {
-    geo.out_channels / BLOCK
-}
-
 /// The size of one output plane: `oh · ow`, or pooled, one value per 2×2
 /// tile.
 pub(super) fn plane(geo: &Conv2dGeometry, pooled: bool) -> usize {
@@ -110,8 +106,7 @@ pub(super) struct Winograd<'a> {
     geo: &'a Conv2dGeometry,
     /// `U = G g Gᵀ` block by block, each `[16][c][BLOCK]`: a channel's
     /// sixteen weights for the block's eight filters adjacent.
-    packed: Vec<f32>,
-    blocks: usize,
+    packed: Arc<Vec<f32>>,
     /// Whether each tile's four outputs are finished by ReLU and their
     /// maximum (`max_pool2d(2)`), or stored.
     pooled: bool,
@@ -120,13 +115,9 @@ pub(super) struct Winograd<'a> {
     /// Rows and columns of what it reads: `oh + 2`, `ow + 2`.
     h: usize,
     w: usize,
-    /// Tiles per row and per column, and in all (the pooled plane).
+    /// Tiles per row and per column.
     tw: usize,
     th: usize,
-    tiles: usize,
-    /// A transformed channel's length: `tiles` rounded up to whole registers
-    /// (the rest stays zero and its results are never stored).
-    stride: usize,
 }
 
 /// Buffers an image's transform reuses: the padded copy, `V`
@@ -136,112 +127,109 @@ pub(super) struct Winograd<'a> {
 pub(super) struct Scratch {
     padded: Vec<f32>,
     v: Vec<MaybeUninit<f32>>,
+    /// The tiles `v` was laid out for.
+    tiles: usize,
     y: Vec<f32>,
 }
 
 impl<'a> Winograd<'a> {
-    /// The plan for output channel blocks `blocks` of `weight` (`[o, c, 3,
-    /// 3]`), pooled or not.
-    pub(super) fn new(
-        weight: &[f32],
-        geo: &'a Conv2dGeometry,
-        blocks: Range<usize>,
-        pooled: bool,
-    ) -> Self {
-        let c = geo.input[1];
-        let mut packed = vec![0.0; blocks.len() * 16 * c * BLOCK];
-        for (b, block) in blocks.clone().zip(packed.chunks_exact_mut(16 * c * BLOCK)) {
-            let filters = &weight[b * BLOCK * c * 9..][..BLOCK * c * 9];
-            // SAFETY: `applies` checked AVX-512.
-            unsafe { transform_filters(filters, c, block) };
-        }
+    /// The plan for `weight` (`[o, c, 3, 3]`), pooled or not.
+    pub(super) fn new(weight: &[f32], geo: &'a Conv2dGeometry, pooled: bool) -> Self {
+        let packed = transformed_filters(weight, geo.input[1]);
         let [oh, ow] = geo.out;
         let (th, tw) = (oh / 2, ow / 2);
-        let tiles = th * tw;
         Winograd {
             geo,
             packed,
-            blocks: blocks.len(),
             pooled,
             padded: padded_size(geo),
             h: oh + 2,
             w: ow + 2,
             tw,
             th,
-            tiles,
-            stride: tiles.div_ceil(LANES) * LANES,
         }
     }
 
-    /// One image `[c, h, w]`: this plan's channel blocks (the first is
-    /// `first_block`) of `conv(image) + bias`, or of `relu(conv(image) +
-    /// bias)` pooled 2×2, into `out` (every element written), which holds
-    /// those channels' planes.
-    pub(super) fn image(
+    /// One image `[c, h, w]`: tile rows `rows` (output rows `2 · rows`) of
+    /// `conv(image) + bias`, or of `relu(conv(image) + bias)` pooled 2×2,
+    /// for every output channel, into `out`, which holds the image's output
+    /// planes: every element of those rows is written, nothing else.
+    ///
+    /// # Safety
+    ///
+    /// `out` must be valid for writes of `o` planes of [`plane`] floats, and
+    /// no one else may read or write those rows of them meanwhile.
+    pub(super) unsafe fn image(
         &self,
         image: &[f32],
         bias: Option<&[f32]>,
-        first_block: usize,
+        rows: Range<usize>,
         scratch: &mut Scratch,
-        out: &mut [MaybeUninit<f32>],
+        out: *mut f32,
     ) {
         let c = self.geo.input[1];
-        let (h, w, tw, th) = (self.h, self.w, self.tw, self.th);
+        let (h, w, tw) = (self.h, self.w, self.tw);
+        assert!(rows.end <= self.th);
         let source = rows_read(self.geo, image, self.padded, &mut scratch.padded);
         assert!(source.len() >= c * h * w);
         let plane = plane(self.geo, self.pooled);
-        assert_eq!(out.len(), self.blocks * BLOCK * plane);
+        let blocks = self.geo.out_channels / BLOCK;
+        assert!(self.packed.len() >= blocks * 16 * c * BLOCK);
+        // This call's tiles, and `V`'s rows rounded up to whole registers.
+        let tiles = rows.len() * tw;
+        let stride = tiles.div_ceil(LANES) * LANES;
         if !self.pooled {
-            scratch.y.resize(BLOCK * 4 * self.stride, 0.0);
+            scratch.y.resize(BLOCK * 4 * stride, 0.0);
         }
-        // Sized once per scratch, and not zeroed: the transform writes the
-        // first `tiles` elements of each of its `16 · c` rows, and the rest
-        // are set to 0 here.
-        let len = 16 * c * self.stride;
-        if scratch.v.len() != len {
+        // Sized once per scratch (and size), and not zeroed: the transform
+        // writes the first `tiles` elements of each of its `16 · c` rows, and
+        // the rest are set to 0 here.
+        let len = 16 * c * stride;
+        if scratch.v.len() != len || scratch.tiles != tiles {
             scratch.v.clear();
             scratch.v.reserve_exact(len);
             // SAFETY: the capacity is `len`, and `MaybeUninit` needs no
             // initialisation.
             unsafe { scratch.v.set_len(len) };
-            for row in scratch.v.chunks_exact_mut(self.stride) {
-                row[self.tiles..].fill(MaybeUninit::new(0.0));
+            for row in scratch.v.chunks_exact_mut(stride) {
+                row[tiles..].fill(MaybeUninit::new(0.0));
             }
+            scratch.tiles = tiles;
         }
         let v = scratch.v.as_mut_ptr() as *mut f32;
         for ci in 0..c {
-            let plane = &source[ci * h * w..][..h * w];
+            // The input rows under tile rows `rows`.
+            let plane = &source[ci * h * w + 2 * rows.start * w..][..(2 * rows.len() + 2) * w];
             // SAFETY: `applies` checked AVX-512; `transform_input` writes the
             // `tiles` first elements of channel ci's row of each ξ, inside `V`
             // (`16 · c · stride`, and `tiles <= stride`).
-            unsafe { transform_input(plane, w, th, tw, v.add(ci * self.stride), c * self.stride) };
+            unsafe { transform_input(plane, w, rows.len(), tw, v.add(ci * stride), c * stride) };
         }
-        let dst = out.as_mut_ptr() as *mut f32;
         let v = v as *const f32;
-        for b in 0..self.blocks {
-            let u = self.packed[b * 16 * c * BLOCK..][..16 * c * BLOCK].as_ptr();
-            let bias = bias.map(|bias| &bias[(first_block + b) * BLOCK..][..BLOCK]);
+        for block in 0..blocks {
+            let u = self.packed[block * 16 * c * BLOCK..][..16 * c * BLOCK].as_ptr();
+            let bias = bias.map(|bias| &bias[block * BLOCK..][..BLOCK]);
             let y = scratch.y.as_mut_ptr();
             let mut t0 = 0;
-            while t0 < self.tiles {
+            while t0 < tiles {
                 let shape = Tiles {
                     c,
-                    stride: self.stride,
-                    plane: self.tiles,
-                    valid: self.tiles - t0,
+                    stride,
+                    plane,
+                    valid: tiles - t0,
                 };
-                let two = self.stride - t0 >= 2 * LANES;
+                let two = stride - t0 >= 2 * LANES;
                 // SAFETY: `applies` checked AVX-512. The kernel reads `V` at
                 // ξ·c·stride + ci·stride + t0 + 0..16·R for ξ < 16, ci < c, and
                 // t0 + 16·R <= stride (whole registers below `stride`); the
                 // weights, `16 · c · BLOCK` of them. Pooled, it writes for
-                // j < BLOCK the `valid.min(16·R)` outputs from t0 of channel
-                // j's plane of this block, inside `out` (asserted to hold
-                // `blocks · BLOCK` planes of `tiles`); else it writes
+                // j < BLOCK the `valid.min(16·R)` outputs from tile
+                // rows.start·tw + t0 of channel block·BLOCK + j's plane, this
+                // call's rows of `out` (the caller's promise); else it writes
                 // (4·j + k)·stride + t0 + 0..16·R of `y`, which holds
                 // `BLOCK · 4 · stride`.
                 unsafe {
-                    let at = dst.add(b * BLOCK * plane + t0);
+                    let at = out.add(block * BLOCK * plane + rows.start * tw + t0);
                     match (self.pooled, two) {
                         (true, true) => tile::<2, POOL>(v.add(t0), u, bias, at, shape),
                         (true, false) => tile::<1, POOL>(v.add(t0), u, bias, at, shape),
@@ -252,37 +240,41 @@ impl<'a> Winograd<'a> {
                 t0 += if two { 2 * LANES } else { LANES };
             }
             if !self.pooled {
-                let planes = &mut out[b * BLOCK * plane..][..BLOCK * plane];
-                self.interleave(&scratch.y, planes);
+                assert!(scratch.y.len() >= BLOCK * 4 * stride);
+                // SAFETY: `applies` checked AVX-512; `interleave_rows` reads
+                // (4·j + k)·stride + ty·tw + 0..tw of `y` for ty < rows.len()
+                // (below BLOCK·4·stride, as rows.len()·tw <= stride) and writes
+                // output rows 2·rows of the block's `BLOCK` planes of `out`
+                // (the caller's promise).
+                unsafe {
+                    let planes = out.add(block * BLOCK * plane + 2 * rows.start * 2 * tw);
+                    interleave_rows(scratch.y.as_ptr(), planes, tw, rows.len(), stride, plane);
+                }
             }
         }
     }
-
-    /// A block's outputs, tile by tile in `y` (`[BLOCK][4][stride]`, the
-    /// four of a tile at `(2·ty + p, 2·tx + q)` for `k = 2·p + q`), into its
-    /// `BLOCK` planes `[oh][ow]` of `out`.
-    fn interleave(&self, y: &[f32], out: &mut [MaybeUninit<f32>]) {
-        let (tw, th, stride) = (self.tw, self.th, self.stride);
-        assert!(y.len() >= BLOCK * 4 * stride && out.len() >= BLOCK * 4 * th * tw);
-        // SAFETY: `applies` checked AVX-512; `interleave_rows` reads
-        // (4·j + k)·stride + ty·tw + 0..tw of `y` (below BLOCK·4·stride, as
-        // th·tw <= stride) and writes rows 0..2·th of `BLOCK` planes of
-        // 4·th·tw floats, inside the sizes asserted above.
-        unsafe { interleave_rows(y.as_ptr(), out.as_mut_ptr() as *mut f32, tw, th, stride) }
-    }
 }
 
-/// [`Winograd::interleave`]: for each tile row, the left and right outputs
-/// of its tiles (up to 16 at a time) zipped into the two rows they fill.
+/// A block's outputs, tile by tile in `y` (`[BLOCK][4][stride]`, the four of
+/// a tile at `(2·ty + p, 2·tx + q)` for `k = 2·p + q`), into the rows they
+/// fill of its `BLOCK` planes (`plane` apart) from `out`: for each tile row,
+/// the left and right outputs of its tiles (up to 16 at a time) zipped.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn interleave_rows(y: *const f32, out: *mut f32, tw: usize, th: usize, stride: usize) {
+unsafe fn interleave_rows(
+    y: *const f32,
+    out: *mut f32,
+    tw: usize,
+    th: usize,
+    stride: usize,
+    plane: usize,
+) {
     let low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     let high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     let first = |n: usize| -> __mmask16 { ((1u32 << n.min(LANES)) - 1) as __mmask16 };
     let ow = 2 * tw;
     for j in 0..BLOCK {
-        let plane = out.add(j * 2 * th * ow);
+        let plane = out.add(j * plane);
         for ty in 0..th {
             for p in 0..2 {
                 let row = plane.add((2 * ty + p) * ow);
@@ -311,8 +303,63 @@ unsafe fn interleave_rows(y: *const f32, out: *mut f32, tw: usize, th: usize, st
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn interleave_rows(_: *const f32, _: *mut f32, _: usize, _: usize, _: usize) {
+unsafe fn interleave_rows(_: *const f32, _: *mut f32, _: usize, _: usize, _: usize, _: usize) {
     unreachable!("`applies` is false off x86-64")
+}
+
+/// NOTE(winograd-filter-cache): transforming conv2's filters takes about
+/// as long as a quarter of one image's products (18 µs), and inference
+/// calls with the same weights every time. The last few transforms are kept
+/// with the weights' bits and input channel count they came from, and a
+/// call whose weight has exactly those bits (compared in full, about 2 µs)
+/// reuses them. Weights over a million floats are not kept.
+static FILTERS: Mutex<Vec<Transformed>> = Mutex::new(Vec::new());
+/// A kept transform: the input channels and the weight's bits it came from.
+type Transformed = (usize, Vec<u32>, Arc<Vec<f32>>);
+/// How many transforms [`FILTERS`] keeps, and the largest weight it keeps.
+const CACHED: usize = 4;
+const MAX_CACHED: usize = 1 << 20;
+
+/// `U` for every block of `weight` (`[o, c, 3, 3]`), as [`Winograd::packed`]
+/// holds it: from [`FILTERS`] when the same weight was transformed lately.
+fn transformed_filters(weight: &[f32], c: usize) -> Arc<Vec<f32>> {
+    let fresh = || {
+        let mut packed = vec![0.0; weight.len() / 9 * 16];
+        for (block, filters) in packed
+            .chunks_exact_mut(16 * c * BLOCK)
+            .zip(weight.chunks_exact(BLOCK * c * 9))
+        {
+            // SAFETY: `applies` checked AVX-512.
+            unsafe { transform_filters(filters, c, block) };
+        }
+        Arc::new(packed)
+    };
+    if weight.len() > MAX_CACHED {
+        return fresh();
+    }
+    let same = |(channels, bits, _): &Transformed| {
+        *channels == c
+            && bits.len() == weight.len()
+            && bits.iter().zip(weight).all(|(b, w)| *b == w.to_bits())
+    };
+    // A poisoned lock only loses the cache.
+    if let Ok(cache) = FILTERS.lock() {
+        if let Some((_, _, packed)) = cache.iter().find(|entry| same(entry)) {
+            return packed.clone();
+        }
+    }
+    let packed = fresh();
+    if let Ok(mut cache) = FILTERS.lock() {
+        if cache.len() == CACHED {
+            cache.remove(0);
+        }
+        cache.push((
+            c,
+            weight.iter().map(|w| w.to_bits()).collect(),
+            packed.clone(),
+        ));
+    }
+    packed
 }
 
 /// `U = G g Gᵀ` of a block's filters `[BLOCK, c, 3, 3]` into `block`
