@@ -429,14 +429,16 @@ unsafe fn transform_input(
     while tx0 < tw {
         let k = (tw - tx0).min(LANES);
         // Tiles tx0 .. tx0 + k read columns 2·tx0 .. 2·(tx0 + k) + 2 of
-        // their rows; the masked loads read nothing past them.
+        // their rows; the masked loads read nothing past them (and the
+        // addresses of their upper halves, which may lie past the plane's
+        // end when nothing is read there, are computed with `wrapping_add`).
         let across = |r: usize| {
             let at = plane.as_ptr().add(r * w + 2 * tx0);
             let n = 2 * k + 2;
             let lo = _mm512_maskz_loadu_ps(first(n), at);
-            let hi = _mm512_maskz_loadu_ps(first(n.saturating_sub(16)), at.add(16));
+            let hi = _mm512_maskz_loadu_ps(first(n.saturating_sub(16)), at.wrapping_add(16));
             let lo2 = _mm512_maskz_loadu_ps(first(n - 2), at.add(2));
-            let hi2 = _mm512_maskz_loadu_ps(first((n - 2).saturating_sub(16)), at.add(18));
+            let hi2 = _mm512_maskz_loadu_ps(first((n - 2).saturating_sub(16)), at.wrapping_add(18));
             let x0 = _mm512_permutex2var_ps(lo, even, hi);
             let x1 = _mm512_permutex2var_ps(lo, odd, hi);
             let x2 = _mm512_permutex2var_ps(lo2, even, hi2);
