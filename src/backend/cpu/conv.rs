@@ -129,9 +129,7 @@ fn by_images<T: Send>(
 
 pub(super) fn conv2d(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {
     if x.dtype() == DType::F32 && winograd::applies(geo) {
-        let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
-        let bias = bias.map(dense::<f32>);
-        return conv2d_winograd(&x, &weight, bias.as_deref(), geo, false);
+        return conv2d_winograd(x, weight, bias, geo, false);
     }
     if x.dtype() == DType::F32 && direct_conv::applies(geo) {
         return conv2d_direct(x, weight, bias, geo, None);
@@ -158,9 +156,7 @@ pub(super) fn conv2d_then(
         if then == ConvThen::Relu {
             return None;
         }
-        let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
-        let bias = bias.map(dense::<f32>);
-        return Some(conv2d_winograd(&x, &weight, bias.as_deref(), geo, true));
+        return Some(conv2d_winograd(x, weight, bias, geo, true));
     }
     direct_conv::applies_then(geo, then).then(|| conv2d_direct(x, weight, bias, geo, Some(then)))
 }
@@ -170,19 +166,22 @@ pub(super) fn conv2d_then(
 /// images split between the threads as in the unfolded path, and one
 /// image's tile rows when there is only one.
 fn conv2d_winograd(
-    x: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
+    x: View,
+    weight: View,
+    bias: Option<View>,
     geo: &Conv2dGeometry,
     pooled: bool,
 ) -> Buffer {
     let [n, c, h, w] = geo.input;
+    let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
+    let bias = bias.map(dense::<f32>);
+    let bias = bias.as_deref();
     let plane = winograd::plane(geo, pooled);
     let per_image = geo.out_channels * plane;
     // Not zeroed first: the kernel writes every element.
     let mut out = Vec::with_capacity(n * per_image);
     let spare = &mut out.spare_capacity_mut()[..n * per_image];
-    let plan = winograd::Winograd::new(weight, geo, pooled);
+    let plan = winograd::Winograd::new(&weight, geo, pooled);
     let rows = geo.out[0] / 2;
     if n == 1 && num_threads() > 1 && rows >= 2 {
         // The two threads take half the tile rows each: each transforms its
@@ -192,7 +191,7 @@ fn conv2d_winograd(
             let out = &out;
             // SAFETY: `spare` holds the image's `per_image` outputs, and the
             // two calls write disjoint rows of them.
-            unsafe { plan.image(x, bias, range, &mut Default::default(), out.0) }
+            unsafe { plan.image(&x, bias, range, &mut Default::default(), out.0) }
         };
         join2(|| run(0..rows / 2), || run(rows / 2..rows));
     } else {

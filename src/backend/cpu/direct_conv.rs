@@ -582,17 +582,21 @@ unsafe fn weight_tile<const OB: usize, const T: usize>(
     }
     for (j, a) in acc.iter().enumerate() {
         for (k, sum) in a.iter().enumerate() {
-            // Lanes 0-3 plus 4-7, then those pairs, then the last two.
-            let quad = _mm_add_ps(
-                _mm256_castps256_ps128(*sum),
-                _mm256_extractf128_ps::<1>(*sum),
-            );
-            let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-            let total = _mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair));
-            *dst.add(j * s.taps + k) += _mm_cvtss_f32(total);
+            *dst.add(j * s.taps + k) += sum_of_eight(*sum);
         }
     }
     T
+}
+
+/// The sum of a register's eight lanes in a fixed order: lanes 0-3 plus
+/// 4-7, then those pairs, then the last two.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_of_eight(sum: __m256) -> f32 {
+    let quad = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
+    let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+    let total = _mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair));
+    _mm_cvtss_f32(total)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -758,7 +762,7 @@ unsafe fn wide_tile<const OB: usize, const THEN: u8>(
 /// shifted copies at `offsets`, the sixteen lanes added in a fixed order at
 /// the end.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx2")]
 #[allow(clippy::needless_range_loop)]
 unsafe fn wide_weight_tile<const OB: usize, const T: usize>(
     rows: *const f32,
@@ -792,13 +796,7 @@ unsafe fn wide_weight_tile<const OB: usize, const T: usize>(
                 _mm512_castps512_ps256(sum),
                 _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(sum))),
             );
-            let quad = _mm_add_ps(
-                _mm256_castps256_ps128(eight),
-                _mm256_extractf128_ps::<1>(eight),
-            );
-            let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-            let total = _mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair));
-            *dst.add(j * s.taps + k) += _mm_cvtss_f32(total);
+            *dst.add(j * s.taps + k) += sum_of_eight(eight);
         }
     }
     T

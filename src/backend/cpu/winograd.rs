@@ -52,7 +52,7 @@ use crate::backend::Conv2dGeometry;
 /// Floats in an AVX-512 register: 16 tiles.
 const LANES: usize = 16;
 /// Output channels one tile computes.
-pub(super) const BLOCK: usize = 8;
+const BLOCK: usize = 8;
 /// The fewest input channels for which the transforms pay.
 const MIN_CHANNELS: usize = 8;
 
