@@ -15,7 +15,7 @@ use std::mem::MaybeUninit;
 use super::gemm::{gemm_into, Mat};
 use super::runtime::{join2, num_threads};
 use super::simd::simd_versions;
-use super::{direct_conv, winograd};
+use super::{channel_lanes, direct_conv, winograd};
 use crate::backend::math::pool_beats;
 use crate::backend::{Conv2dGeometry, ConvThen, PoolWindows, View};
 use crate::tensor::{with_dtype, with_float, Buffer, DType, Element, Float};
@@ -324,6 +324,22 @@ fn conv2d_direct(
 
 pub(super) fn conv2d_grad_input(g: View, weight: View, geo: &Conv2dGeometry) -> Buffer {
     let [n, c, h, w] = geo.input;
+    if g.dtype() == DType::F32 && channel_lanes::input_grad_applies(geo) {
+        // NOTE(channel-lanes-input-grad).
+        let (g, weight) = (dense::<f32>(g), dense::<f32>(weight));
+        let mut dx = Vec::with_capacity(n * c * h * w);
+        by_images(
+            n,
+            c * h * w,
+            &mut dx.spare_capacity_mut()[..n * c * h * w],
+            |start, count, dx| {
+                channel_lanes::input_grad(geo, &g, &weight, start..start + count, dx)
+            },
+        );
+        // SAFETY: `input_grad` wrote every image's elements.
+        unsafe { dx.set_len(n * c * h * w) };
+        return f32::into_buffer(dx);
+    }
     let (og, rows, positions) = group_dims(geo);
     let cg = c / geo.groups;
     with_float!(g.dtype(), T => {
@@ -410,11 +426,22 @@ fn weight_grad_of<T: Float>(
 /// NOTE(conv-weight-grad): the batch's two halves (split at `n / 2`) are
 /// summed separately and then added, with one thread as with two, so the
 /// numbers do not depend on the thread count. Float32 stride-1 convolutions
-/// (the `cnn` model's conv2) take the direct kernel
-/// (NOTE(direct-conv-weight-grad)), in the same two halves.
+/// take the channel-lanes kernel on AVX-512 with output channels in
+/// sixteens (the `cnn` model's conv1 and conv2, NOTE(channel-lanes)), else
+/// the direct kernel (NOTE(direct-conv-weight-grad)), in the same two
+/// halves.
 pub(super) fn conv2d_grad_weight(g: View, x: View, geo: &Conv2dGeometry) -> Buffer {
     let n = geo.input[0];
     let len = geo.out_channels * group_dims(geo).1;
+    if g.dtype() == DType::F32 && channel_lanes::weight_grad_applies(geo) {
+        // NOTE(channel-lanes).
+        let (g, x) = (dense::<f32>(g), dense::<f32>(x));
+        let (g, x) = (&*g, &*x);
+        let dw = summed_in_halves(n, len, |images, dw| {
+            channel_lanes::weight_grad(geo, g, x, images, dw)
+        });
+        return f32::into_buffer(dw);
+    }
     if g.dtype() == DType::F32 && direct_conv::weight_grad_applies(geo) {
         // NOTE(direct-conv-weight-grad).
         let (g, x) = (dense::<f32>(g), dense::<f32>(x));
@@ -1039,6 +1066,105 @@ mod tests {
             let exact = run(&grad.to_dtype(DType::F64), &x.to_dtype(DType::F64));
             // Each value sums n·oh·ow products of two standard normals.
             let tolerance = 1e-6 * (n * out[0] * out[1]) as f64;
+            for (j, (a, b)) in two.iter().zip(&exact).enumerate() {
+                assert!(
+                    (a - b).abs() <= tolerance,
+                    "case {i}, element {j}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    /// Where the weight gradient runs with output channels in lanes
+    /// (NOTE(channel-lanes)), it agrees with the float64 product, and its
+    /// bits do not depend on the threads: the `cnn` model's conv1 and conv2,
+    /// each number of registers (1 to 4, and 5 as 4 + 1), taps that are not
+    /// whole tiles, padding (`'same'`, an even kernel), output rows split
+    /// between blocks of positions, one image.
+    #[test]
+    fn lanes_weight_gradients_agree_with_im2col() {
+        if !channel_lanes::weight_grad_applies(&stride_one(
+            [2, 32, 26, 26],
+            64,
+            3,
+            [0, 0],
+            [24, 24],
+        )) {
+            return;
+        }
+        let cases = [
+            // (n, c, o, h, w, k, pad before, output)
+            (3, 32, 64, 26, 26, 3, [0, 0], [24, 24]), // conv2
+            (4, 1, 32, 28, 28, 3, [0, 0], [26, 26]),  // conv1: 9 taps
+            (2, 3, 16, 8, 16, 3, [1, 1], [8, 16]),    // one register; padding 1
+            (1, 2, 48, 5, 8, 4, [1, 1], [5, 8]),      // three; 'same' 4×4: 32 taps
+            (2, 5, 80, 9, 70, 3, [1, 1], [9, 70]),    // 4 + 1; rows split in blocks
+            (1, 7, 32, 3, 3, 1, [0, 0], [3, 3]),      // a 1×1 kernel
+        ];
+        let mut g = Generator::new(23);
+        for (i, &(n, c, o, h, w, k, pad, out)) in cases.iter().enumerate() {
+            let geo = stride_one([n, c, h, w], o, k, pad, out);
+            assert!(channel_lanes::weight_grad_applies(&geo), "case {i}");
+            let grad = Tensor::randn_with([n, o, out[0], out[1]], &mut g);
+            let x = Tensor::randn_with([n, c, h, w], &mut g);
+            let run = |grad: &Tensor, x: &Tensor| {
+                let buf = crate::ops::read2(grad, x, |g, x| conv2d_grad_weight(g, x, &geo));
+                Tensor::from_buffer_on(buf, &[o, c, k, k], crate::Device::Cpu)
+                    .to_dtype(DType::F64)
+                    .to_vec::<f64>()
+            };
+            let [one, two] = [1, 2].map(|threads| crate::with_threads(threads, || run(&grad, &x)));
+            assert_eq!(one, two, "case {i}: one thread and two");
+            let exact = run(&grad.to_dtype(DType::F64), &x.to_dtype(DType::F64));
+            // Each value sums n·oh·ow products of two standard normals.
+            let tolerance = 1e-6 * (n * out[0] * out[1]) as f64;
+            for (j, (a, b)) in two.iter().zip(&exact).enumerate() {
+                assert!(
+                    (a - b).abs() <= tolerance,
+                    "case {i}, element {j}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    /// Where the input gradient runs with channels in lanes
+    /// (NOTE(channel-lanes-input-grad)), it agrees with the float64 matrix
+    /// product and col2im, and its bits do not depend on the threads: the
+    /// `cnn` model's conv2, rows that are not whole tiles, padding (`'same'`,
+    /// and more after than before), each width of tile, one image.
+    #[test]
+    fn lanes_input_gradients_agree_with_col2im() {
+        if !channel_lanes::input_grad_applies(&stride_one([2, 32, 26, 26], 64, 3, [0, 0], [24, 24]))
+        {
+            return;
+        }
+        let cases = [
+            // (n, c, o, h, w, k, pad before, output)
+            (3, 32, 64, 26, 26, 3, [0, 0], [24, 24]), // conv2: tiles of 13
+            (2, 16, 8, 9, 15, 3, [1, 1], [9, 15]),    // 'same'; a last tile overlapping
+            (1, 48, 10, 10, 8, 3, [0, 0], [8, 6]),    // 3 registers: tiles of 8
+            (2, 64, 16, 7, 7, 3, [2, 2], [9, 9]),     // 4 registers: tiles of 6; padding 2
+            (2, 80, 8, 6, 9, 4, [1, 1], [5, 8]),      // 5 registers: 4 + 1; 'same' 4×4
+            (1, 16, 3, 5, 13, 1, [0, 0], [5, 13]),    // a 1×1 kernel, one tile a row
+        ];
+        let mut g = Generator::new(19);
+        for (i, &(n, c, o, h, w, k, pad, out)) in cases.iter().enumerate() {
+            let geo = stride_one([n, c, h, w], o, k, pad, out);
+            assert!(channel_lanes::input_grad_applies(&geo), "case {i}");
+            let grad = Tensor::randn_with([n, o, out[0], out[1]], &mut g);
+            let weight = Tensor::randn_with([o, c, k, k], &mut g);
+            let run = |grad: &Tensor, weight: &Tensor| {
+                let buf = crate::ops::read2(grad, weight, |g, wt| conv2d_grad_input(g, wt, &geo));
+                Tensor::from_buffer_on(buf, &[n, c, h, w], crate::Device::Cpu)
+                    .to_dtype(DType::F64)
+                    .to_vec::<f64>()
+            };
+            let [one, two] =
+                [1, 2].map(|threads| crate::with_threads(threads, || run(&grad, &weight)));
+            assert_eq!(one, two, "case {i}: one thread and two");
+            let exact = run(&grad.to_dtype(DType::F64), &weight.to_dtype(DType::F64));
+            // Each value sums up to o·k·k products of two standard normals.
+            let tolerance = 1e-6 * (o * k * k) as f64;
             for (j, (a, b)) in two.iter().zip(&exact).enumerate() {
                 assert!(
                     (a - b).abs() <= tolerance,

@@ -1,6 +1,6 @@
 //! A direct float32 convolution for stride 1 on AVX2 or AVX-512 (the `cnn`
-//! model's conv1 forward, and conv2's weight gradient), reading the image
-//! rows in place instead of unfolding them.
+//! model's conv1 forward, and on AVX2 conv2's weight gradient), reading the
+//! image rows in place instead of unfolding them.
 //!
 //! NOTE(direct-conv): im2col copies each image nine-fold (conv2: 288 × 576
 //! floats) and the matrix kernel then packs that copy again before it
@@ -59,6 +59,9 @@
 //! runs of 16 positions, its 16 lanes added in a fixed order: other bits
 //! than the 8-lane kernel's, and again the same on one thread and on two.
 //! Six channels × 4 taps (24 accumulators) spilled registers and was slower.
+//! Where the output channels come in sixteens (conv1's 32, conv2's 64) the
+//! channel-lanes kernel computes the weight gradient instead, twice as fast
+//! (NOTE(channel-lanes)); this tile is left to the other counts.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;

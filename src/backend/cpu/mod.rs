@@ -2,6 +2,7 @@
 //! `gemm` crate with kindling's split policy and small-output kernel, and the
 //! threads they run on (`runtime`).
 
+mod channel_lanes;
 mod conv;
 mod data;
 mod direct_conv;

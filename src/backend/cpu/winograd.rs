@@ -36,8 +36,8 @@
 //! The input gradient is one such convolution too (of the output's
 //! gradient padded by `2 − p`, with the weight flipped and its channels
 //! swapped), but there, for conv2's 64 channels into 32, this kernel was no
-//! faster than im2col's matrix product and col2im (BENCHMARKS.md), and it
-//! runs on those.
+//! faster than im2col's matrix product and col2im (BENCHMARKS.md); it runs
+//! on the channel-lanes kernel (NOTE(channel-lanes-input-grad)).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
