@@ -662,12 +662,12 @@ fn pool_tiled_by<T: Element + PartialOrd, const KW: usize>(
 /// Runs `run(first plane, values, indices)` over a max pool's `planes`
 /// output planes of `per_plane` elements: in two halves side by side when
 /// there are threads (planes are independent, so the numbers are the same).
-fn by_planes<T: Send>(
+fn by_planes<T: Send, I: Send>(
     planes: usize,
     per_plane: usize,
     out: &mut [T],
-    indices: &mut [i64],
-    run: impl Fn(usize, &mut [T], &mut [i64]) + Sync,
+    indices: &mut [I],
+    run: impl Fn(usize, &mut [T], &mut [I]) + Sync,
 ) {
     if num_threads() > 1 && planes >= 2 && per_plane > 0 {
         let half = planes / 2;
@@ -694,8 +694,8 @@ pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
         let x = dense::<T>(x);
         let planes = n * c;
         let per_plane = oh * ow;
-        let mut out = vec![T::default(); planes * per_plane];
-        let mut indices = vec![0i64; planes * per_plane];
+        let len = planes * per_plane;
+        let (mut out, mut indices) = (Vec::with_capacity(len), Vec::with_capacity(len));
         // One input plane into its outputs.
         let pool = |plane: &[T], out: &mut [T], idx: &mut [i64]| {
             if tiled {
@@ -725,14 +725,35 @@ pub(super) fn max_pool2d(x: View, geo: &Conv2dGeometry) -> (Buffer, Buffer) {
                 }
             }
         };
-        let run = |first: usize, out: &mut [T], idx: &mut [i64]| {
-            let inputs = x.chunks_exact((h * w).max(1)).skip(first);
+        // Each plane's outputs are set to zero just before it is pooled, on
+        // the thread that pools it (not all at once first, on one thread).
+        let run = |first: usize, out: &mut [MaybeUninit<T>], idx: &mut [MaybeUninit<i64>]| {
+            let mut inputs = x.chunks_exact((h * w).max(1)).skip(first);
             let outputs = out.chunks_exact_mut(per_plane.max(1)).zip(idx.chunks_exact_mut(per_plane.max(1)));
-            for (plane, (o, i)) in inputs.zip(outputs) {
-                pool(plane, o, i);
+            // Driven by the outputs, so that every one is set.
+            for (o, i) in outputs {
+                o.fill(MaybeUninit::new(T::default()));
+                i.fill(MaybeUninit::new(0));
+                // SAFETY: every element of `o` and `i` was written just above.
+                let (o, i) = unsafe {
+                    (
+                        &mut *(o as *mut [MaybeUninit<T>] as *mut [T]),
+                        &mut *(i as *mut [MaybeUninit<i64>] as *mut [i64]),
+                    )
+                };
+                if let Some(plane) = inputs.next() {
+                    pool(plane, o, i);
+                }
             }
         };
-        by_planes(planes, per_plane, &mut out, &mut indices, run);
+        let (o, i) = (&mut out.spare_capacity_mut()[..len], &mut indices.spare_capacity_mut()[..len]);
+        by_planes(planes, per_plane, o, i, run);
+        // SAFETY: the planes of `by_planes`' halves cover all `len` outputs,
+        // each set just before it was pooled.
+        unsafe {
+            out.set_len(len);
+            indices.set_len(len);
+        }
         (T::into_buffer(out), i64::into_buffer(indices))
     })
 }
