@@ -344,6 +344,26 @@ pub(crate) trait Backend: Sync {
     ) -> Option<Buffer> {
         None
     }
+    /// `max_pool2d(relu(conv2d(x, weight, bias)), 2)` and where each
+    /// window's maximum was (`u8`, 0 to 3 in row-major order) in one pass,
+    /// for training, where the backend has one
+    /// (NOTE(conv-relu-pool-training)); `None` runs the separate ops.
+    fn conv2d_relu_pool2(
+        &self,
+        _x: View,
+        _weight: View,
+        _bias: Option<View>,
+        _geo: &Conv2dGeometry,
+    ) -> Option<(Buffer, Buffer)> {
+        None
+    }
+    /// The gradient of the convolution's output `out` under
+    /// [`Backend::conv2d_relu_pool2`], from the pooled gradient `g`, the
+    /// pooled values and the indices it returned. Called only for a
+    /// backend whose `conv2d_relu_pool2` returns them.
+    fn relu_pool2_grad(&self, _g: View, _pooled: View, _indices: View, _out: [usize; 4]) -> Buffer {
+        unreachable!("relu_pool2_grad without conv2d_relu_pool2")
+    }
     /// The gradient of [`Backend::conv2d`] with respect to its input, from the
     /// output's gradient `g` `[n, o, oh, ow]`: `[n, c, h, w]`.
     fn conv2d_grad_input(&self, g: View, weight: View, geo: &Conv2dGeometry) -> Buffer;

@@ -184,7 +184,8 @@ fn pads(p: [usize; 2]) -> Attr {
 impl Conv2d {
     /// `F.relu(self(x))`, or with [`ConvThen::ReluMaxPool2`]
     /// `F.max_pool2d(F.relu(self(x)), 2)`, in one pass where nothing records
-    /// a gradient (NOTE(conv-relu-pool)); the same numbers as the ops in turn.
+    /// a gradient (NOTE(conv-relu-pool)), and pooled, in training too
+    /// (NOTE(conv-relu-pool-training)); the same numbers as the ops in turn.
     pub(crate) fn forward_then(&self, x: &Tensor, then: ConvThen) -> Result<Tensor> {
         x.try_conv2d_then(&self.weight, self.bias.as_ref(), self.options, then)
     }

@@ -316,7 +316,8 @@ impl Module for Cnn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = as_images(x)?;
         // `relu(conv1(x))` and `max_pool2d(relu(conv2(x)), 2)`, each in one
-        // pass when nothing records a gradient (NOTE(conv-relu-pool)).
+        // pass when nothing records a gradient (NOTE(conv-relu-pool)), and
+        // the second in training too (NOTE(conv-relu-pool-training)).
         let x = self.conv1.forward_then(&x, ConvThen::Relu)?;
         let x = self.conv2.forward_then(&x, ConvThen::ReluMaxPool2)?;
         let x = self.dropout1.forward(&x)?.try_flatten(1, -1)?;

@@ -306,8 +306,9 @@ impl Tensor {
     /// `F.relu(F.conv2d(x, weight, bias, opts))`, and with
     /// [`ConvThen::ReluMaxPool2`] its `F.max_pool2d(_, 2)`: a convolutional
     /// block's forward, in one pass where nothing records a gradient and the
-    /// backend has one (NOTE(conv-relu-pool)), else as the separate ops (with
-    /// their graph). The same numbers and errors either way.
+    /// backend has one (NOTE(conv-relu-pool)), pooled in training too, with
+    /// the ops' graph (NOTE(conv-relu-pool-training)), else as the separate
+    /// ops. The same numbers and errors either way.
     pub(crate) fn try_conv2d_then(
         &self,
         weight: &Tensor,
@@ -335,11 +336,109 @@ impl Tensor {
         if let Some(out) = fused {
             return Ok(out);
         }
+        if then == ConvThen::ReluMaxPool2 && self.dim() == 4 {
+            if let Some(out) = self.recorded_relu_pool2(weight, bias, &opts)? {
+                return Ok(out);
+            }
+        }
         let out = self.try_conv2d(weight, bias, opts)?.relu();
         match then {
             ConvThen::Relu => Ok(out),
             ConvThen::ReluMaxPool2 => Ok(out.try_max_pool2d_with_indices(2, Default::default())?.0),
         }
+    }
+}
+
+impl Tensor {
+    /// `max_pool2d(relu(conv2d(self, weight, bias)), 2)` with its graph, in
+    /// one pass where the backend has one (NOTE(conv-relu-pool-training)):
+    /// the three ops' nodes, on outputs of the convolution and of ReLU that
+    /// are never written (views of a single zero, read by no node).
+    fn recorded_relu_pool2(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: &ConvOptions,
+    ) -> Result<Option<Tensor>> {
+        let (buffers, geo, device) = convolve(self, weight, bias, opts, |b, x, w, bias, geo| {
+            b.conv2d_relu_pool2(x, w, bias, geo)
+        })?;
+        let Some((pooled, indices)) = buffers else {
+            return Ok(None);
+        };
+        let shape = geo.output_shape();
+        let [n, o, oh, ow] = shape;
+        let pooled = Tensor::from_buffer_on(pooled, &[n, o, oh / 2, ow / 2], device);
+        let indices = Tensor::from_buffer_on(indices, &[n, o, oh / 2, ow / 2], device);
+        let unwritten = || crate::no_grad(|| Tensor::zeros([1]).to(device).expand(shape));
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        let conv = Tensor::record(unwritten(), &inputs, || ConvolutionBackward0 {
+            x: self.clone(),
+            weight: weight.clone(),
+            bias: bias.cloned(),
+            geo,
+        });
+        let relu = Tensor::record(unwritten(), &[&conv], || PooledReluBackward {
+            x: conv.clone(),
+        });
+        let saved = pooled.detach();
+        Ok(Some(Tensor::record(pooled, &[&relu], || {
+            ReluPoolBackward {
+                x: relu.clone(),
+                pooled: saved,
+                indices,
+                out: shape,
+            }
+        })))
+    }
+}
+
+/// The pooling node of a fused `conv2d → ReLU → max_pool2d(2)` block
+/// (NOTE(conv-relu-pool-training)): PyTorch's `MaxPool2DWithIndicesBackward0`,
+/// whose gradient goes on already through ReLU's step (see
+/// [`PooledReluBackward`]).
+struct ReluPoolBackward {
+    x: Tensor,
+    pooled: Tensor,
+    indices: Tensor,
+    out: [usize; 4],
+}
+
+impl Node for ReluPoolBackward {
+    fn name(&self) -> &'static str {
+        "MaxPool2DWithIndicesBackward0"
+    }
+    fn inputs(&self) -> Inputs<'_> {
+        smallvec::smallvec![&self.x]
+    }
+    fn backward(&self, g: &Tensor, acc: &mut Sink<'_>) {
+        acc.add(&self.x, || {
+            let device = g.device();
+            let buf = read3(g, &self.pooled, &self.indices, |g, pooled, indices| {
+                backend(device).relu_pool2_grad(g, pooled, indices, self.out)
+            });
+            Tensor::from_buffer_on(buf, &self.out, device)
+        })
+    }
+}
+
+/// The ReLU node of a fused `conv2d → ReLU → max_pool2d(2)` block
+/// (NOTE(conv-relu-pool-training)): PyTorch's `ReluBackward0`, whose step the
+/// pooling node above it has applied already, so it passes the gradient on.
+struct PooledReluBackward {
+    x: Tensor,
+}
+
+impl Node for PooledReluBackward {
+    fn name(&self) -> &'static str {
+        "ReluBackward0"
+    }
+    fn inputs(&self) -> Inputs<'_> {
+        smallvec::smallvec![&self.x]
+    }
+    fn backward(&self, g: &Tensor, acc: &mut Sink<'_>) {
+        acc.add(&self.x, || g.clone())
     }
 }
 
@@ -473,6 +572,72 @@ mod tests {
             |x| x[0].conv2d(&x[1], Some(&x[2]), ConvOptions::default().stride((2, 1)).padding((1, 2)).dilation((1, 2)).groups(2));
         conv2d_same: [randn(&[1, 3, 4, 5], 4), randn(&[2, 3, 2, 3], 5)] =>
             |x| x[0].conv2d(&x[1], None, ConvOptions::default().padding(Padding::Same).dilation(2));
+    }
+
+    /// Where `conv2d → ReLU → max_pool2d(2)` runs as one pass in training
+    /// (NOTE(conv-relu-pool-training): float32 on AVX-512; elsewhere both
+    /// sides are the separate ops), the pooled values and the gradients of
+    /// the input, the weight and the bias are the separate ops' bits, and
+    /// the graph shows their three nodes: the `cnn` model's conv2, padding,
+    /// one image (its tile rows split between the threads), and a constant
+    /// image, whose windows tie.
+    #[test]
+    fn fused_training_block_gives_the_separate_ops_bits() {
+        let mut g = crate::Generator::new(29);
+        let cases = [
+            // (n, c, o, h, w, padding, constant image)
+            (3, 32, 64, 26, 26, 0, false),
+            (2, 8, 16, 10, 12, 1, false),
+            (1, 32, 64, 26, 26, 0, false),
+            (2, 9, 8, 6, 8, 0, true),
+        ];
+        for (i, &(n, c, o, h, w, pad, constant)) in cases.iter().enumerate() {
+            let x = if constant {
+                Tensor::ones([n, c, h, w])
+            } else {
+                Tensor::randn_with([n, c, h, w], &mut g)
+            };
+            let weight = Tensor::randn_with([o, c, 3, 3], &mut g);
+            let bias = Tensor::randn_with([o], &mut g);
+            let opts = ConvOptions {
+                padding: Padding::Zeros([pad, pad]),
+                ..Default::default()
+            };
+            let leaves = || [&x, &weight, &bias].map(|t| t.detach().requires_grad_(true));
+            let [x1, w1, b1] = leaves();
+            let fused = x1
+                .try_conv2d_then(&w1, Some(&b1), opts, ConvThen::ReluMaxPool2)
+                .unwrap();
+            let pool = fused.grad_fn().unwrap();
+            assert_eq!(pool.name(), "MaxPool2DWithIndicesBackward0", "case {i}");
+            let relu = pool.next_functions()[0].0.clone().unwrap();
+            assert_eq!(relu.name(), "ReluBackward0", "case {i}");
+            let conv = relu.next_functions()[0].0.clone().unwrap();
+            assert_eq!(conv.name(), "ConvolutionBackward0", "case {i}");
+            let [x2, w2, b2] = leaves();
+            let separate = x2.conv2d(&w2, Some(&b2), opts).relu().max_pool2d(2);
+            let upstream = Tensor::randn_with(separate.shape(), &mut g);
+            fused.backward_with(&upstream);
+            separate.backward_with(&upstream);
+            let bits = |t: &Tensor| {
+                t.to_vec::<f32>()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(&fused), bits(&separate), "case {i}: pooled values");
+            for (name, a, b) in [
+                ("input", &x1, &x2),
+                ("weight", &w1, &w2),
+                ("bias", &b1, &b2),
+            ] {
+                assert_eq!(
+                    bits(&a.grad().unwrap()),
+                    bits(&b.grad().unwrap()),
+                    "case {i}: {name}'s gradient"
+                );
+            }
+        }
     }
 
     #[test]

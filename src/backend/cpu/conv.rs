@@ -172,6 +172,19 @@ fn conv2d_winograd(
     geo: &Conv2dGeometry,
     pooled: bool,
 ) -> Buffer {
+    winograd_images(x, weight, bias, geo, pooled, None)
+}
+
+/// [`conv2d_winograd`], and pooled with `indices` (the pooled planes' size
+/// in bytes), where each window's maximum was (NOTE(conv-relu-pool-training)).
+fn winograd_images(
+    x: View,
+    weight: View,
+    bias: Option<View>,
+    geo: &Conv2dGeometry,
+    pooled: bool,
+    indices: Option<&mut [MaybeUninit<u8>]>,
+) -> Buffer {
     let [n, c, h, w] = geo.input;
     let (x, weight) = (dense::<f32>(x), dense::<f32>(weight));
     let bias = bias.map(dense::<f32>);
@@ -181,6 +194,15 @@ fn conv2d_winograd(
     // Not zeroed first: the kernel writes every element.
     let mut out = Vec::with_capacity(n * per_image);
     let spare = &mut out.spare_capacity_mut()[..n * per_image];
+    let indices = indices.map(|i| {
+        assert!(pooled && i.len() == n * per_image);
+        SendPtr(i.as_mut_ptr() as *mut u8)
+    });
+    let indices_at = |first: usize| match &indices {
+        // SAFETY: `first` is at most `n · per_image`, inside `indices`.
+        Some(SendPtr(p)) => unsafe { p.add(first) },
+        None => std::ptr::null_mut(),
+    };
     let plan = winograd::Winograd::new(&weight, geo, pooled);
     let rows = geo.out[0] / 2;
     if n == 1 && num_threads() > 1 && rows >= 2 {
@@ -189,9 +211,18 @@ fn conv2d_winograd(
         let out = SendPtr(spare.as_mut_ptr() as *mut f32);
         let run = |range: std::ops::Range<usize>| {
             let out = &out;
-            // SAFETY: `spare` holds the image's `per_image` outputs, and the
-            // two calls write disjoint rows of them.
-            unsafe { plan.image(&x, bias, range, &mut Default::default(), out.0) }
+            // SAFETY: `spare` (and `indices`) hold the image's `per_image`
+            // outputs, and the two calls write disjoint rows of them.
+            unsafe {
+                plan.image(
+                    &x,
+                    bias,
+                    range,
+                    &mut Default::default(),
+                    out.0,
+                    indices_at(0),
+                )
+            }
         };
         join2(|| run(0..rows / 2), || run(rows / 2..rows));
     } else {
@@ -204,7 +235,7 @@ fn conv2d_winograd(
             {
                 let image = &x[(start + i) * c * h * w..][..c * h * w];
                 // SAFETY: `dst` is this image's `per_image` outputs, this
-                // thread's alone.
+                // thread's alone, and so are its indices.
                 unsafe {
                     plan.image(
                         image,
@@ -212,21 +243,108 @@ fn conv2d_winograd(
                         0..rows,
                         &mut scratch,
                         dst.as_mut_ptr() as *mut f32,
+                        indices_at((start + i) * per_image),
                     )
                 };
             }
         });
     }
     // SAFETY: every image's (or every channel block's) elements were written
-    // by `Winograd::image`, which writes all of its output.
+    // by `Winograd::image`, which writes all of its output (and indices).
     unsafe { out.set_len(n * per_image) };
     f32::into_buffer(out)
 }
 
+/// NOTE(conv-relu-pool-training): in training, the `cnn` model's `conv2 →
+/// ReLU → max_pool2d(2)` block runs as one pass on Winograd's kernel where
+/// it applies (float32, AVX-512): each tile's four outputs get the bias and
+/// ReLU in registers, and only their maximum and where it was (a byte, 0 to
+/// 3) are stored, not the convolution's and ReLU's full planes. The
+/// backward pass then writes the convolution's output gradient in one pass:
+/// each window's gradient at its maximum's place when that maximum is
+/// positive, zero elsewhere. These are the bits of the separate ops
+/// (`max_pool2d`'s first maximum, ReLU's step at zero), and the graph has
+/// their nodes, `MaxPool2DWithIndicesBackward0` → `ReluBackward0` →
+/// `ConvolutionBackward0`; only the intermediate planes are never written
+/// (`fused_training_block_gives_the_separate_ops_bits`).
+pub(super) fn conv2d_relu_pool2(
+    x: View,
+    weight: View,
+    bias: Option<View>,
+    geo: &Conv2dGeometry,
+) -> Option<(Buffer, Buffer)> {
+    if x.dtype() != DType::F32 || !winograd::applies(geo) {
+        return None;
+    }
+    let len = geo.input[0] * geo.out_channels * winograd::plane(geo, true);
+    let mut indices: Vec<u8> = Vec::with_capacity(len);
+    let out = winograd_images(
+        x,
+        weight,
+        bias,
+        geo,
+        true,
+        Some(&mut indices.spare_capacity_mut()[..len]),
+    );
+    // SAFETY: `winograd_images` wrote every index.
+    unsafe { indices.set_len(len) };
+    Some((out, u8::into_buffer(indices)))
+}
+
+/// The gradient of [`conv2d_relu_pool2`]'s convolution output `[n, o, oh,
+/// ow]` from the pooled gradient `g` `[n, o, oh / 2, ow / 2]`, the pooled
+/// values and their `indices`: each window's gradient at its maximum's
+/// place when the maximum is positive, zero everywhere else
+/// (NOTE(conv-relu-pool-training)).
+pub(super) fn relu_pool2_grad(g: View, pooled: View, indices: View, out: [usize; 4]) -> Buffer {
+    let [n, o, oh, ow] = out;
+    let (g, pooled, indices) = (dense::<f32>(g), dense::<f32>(pooled), dense::<u8>(indices));
+    let (pw, per_plane) = (ow / 2, oh / 2 * (ow / 2));
+    assert!(oh.is_multiple_of(2) && ow.is_multiple_of(2));
+    assert!(g.len() == n * o * per_plane && pooled.len() == g.len() && indices.len() == g.len());
+    let mut dx = Vec::with_capacity(n * o * oh * ow);
+    let planes = n * o;
+    let run = |first: usize, dx: &mut [MaybeUninit<f32>]| {
+        for (k, plane) in dx.chunks_exact_mut((oh * ow).max(1)).enumerate() {
+            let at = (first + k) * per_plane;
+            let (g, pooled, idx) = (
+                &g[at..][..per_plane],
+                &pooled[at..][..per_plane],
+                &indices[at..][..per_plane],
+            );
+            for (ty, rows) in plane.chunks_exact_mut(2 * ow).enumerate() {
+                let (top, bottom) = rows.split_at_mut(ow);
+                for tx in 0..pw {
+                    let t = ty * pw + tx;
+                    // ReLU passes the gradient where its output is positive.
+                    let v = if pooled[t] > 0.0 { g[t] } else { 0.0 };
+                    let k = idx[t];
+                    top[2 * tx] = MaybeUninit::new(if k == 0 { v } else { 0.0 });
+                    top[2 * tx + 1] = MaybeUninit::new(if k == 1 { v } else { 0.0 });
+                    bottom[2 * tx] = MaybeUninit::new(if k == 2 { v } else { 0.0 });
+                    bottom[2 * tx + 1] = MaybeUninit::new(if k == 3 { v } else { 0.0 });
+                }
+            }
+        }
+    };
+    let spare = &mut dx.spare_capacity_mut()[..n * o * oh * ow];
+    if num_threads() > 1 && planes >= 2 {
+        let half = planes / 2;
+        let (first, second) = spare.split_at_mut(half * oh * ow);
+        join2(|| run(0, first), || run(half, second));
+    } else {
+        run(0, spare);
+    }
+    // SAFETY: `oh` and `ow` are even (Winograd's tiles), so the rows of each
+    // plane are whole pairs, and every element of every pair was written.
+    unsafe { dx.set_len(n * o * oh * ow) };
+    f32::into_buffer(dx)
+}
+
 /// A pointer that two threads write disjoint parts through.
-struct SendPtr(*mut f32);
+struct SendPtr<T>(*mut T);
 // SAFETY: the users of `SendPtr` write disjoint elements from each thread.
-unsafe impl Sync for SendPtr {}
+unsafe impl<T> Sync for SendPtr<T> {}
 
 /// [`conv2d`] by im2col and the matrix kernels, for every dtype and geometry.
 fn conv2d_unfolded(x: View, weight: View, bias: Option<View>, geo: &Conv2dGeometry) -> Buffer {

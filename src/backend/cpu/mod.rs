@@ -168,6 +168,18 @@ impl Backend for Cpu {
     ) -> Option<Buffer> {
         conv::conv2d_then(x, weight, bias, geo, then)
     }
+    fn conv2d_relu_pool2(
+        &self,
+        x: View,
+        weight: View,
+        bias: Option<View>,
+        geo: &Conv2dGeometry,
+    ) -> Option<(Buffer, Buffer)> {
+        conv::conv2d_relu_pool2(x, weight, bias, geo)
+    }
+    fn relu_pool2_grad(&self, g: View, pooled: View, indices: View, out: [usize; 4]) -> Buffer {
+        conv::relu_pool2_grad(g, pooled, indices, out)
+    }
     fn conv2d_grad_input(&self, g: View, weight: View, geo: &Conv2dGeometry) -> Buffer {
         conv::conv2d_grad_input(g, weight, geo)
     }

@@ -153,12 +153,17 @@ impl<'a> Winograd<'a> {
     /// One image `[c, h, w]`: tile rows `rows` (output rows `2 · rows`) of
     /// `conv(image) + bias`, or of `relu(conv(image) + bias)` pooled 2×2,
     /// for every output channel, into `out`, which holds the image's output
-    /// planes: every element of those rows is written, nothing else.
+    /// planes: every element of those rows is written, nothing else. Pooled,
+    /// a non-null `indices` (laid out as the pooled planes) gets where in
+    /// its 2×2 window each maximum was: 0 to 3 in row-major order, the
+    /// first of equal values, as `max_pool2d` has it
+    /// (NOTE(conv-relu-pool-training)).
     ///
     /// # Safety
     ///
     /// `out` must be valid for writes of `o` planes of [`plane`] floats, and
-    /// no one else may read or write those rows of them meanwhile.
+    /// no one else may read or write those rows of them meanwhile; a
+    /// non-null `indices` likewise for `o` planes of [`plane`] bytes.
     pub(super) unsafe fn image(
         &self,
         image: &[f32],
@@ -166,6 +171,7 @@ impl<'a> Winograd<'a> {
         rows: Range<usize>,
         scratch: &mut Scratch,
         out: *mut f32,
+        indices: *mut u8,
     ) {
         let c = self.geo.input[1];
         let (h, w, tw) = (self.h, self.w, self.tw);
@@ -229,12 +235,24 @@ impl<'a> Winograd<'a> {
                 // (4·j + k)·stride + t0 + 0..16·R of `y`, which holds
                 // `BLOCK · 4 · stride`.
                 unsafe {
-                    let at = out.add(block * BLOCK * plane + rows.start * tw + t0);
-                    match (self.pooled, two) {
-                        (true, true) => tile::<2, POOL>(v.add(t0), u, bias, at, shape),
-                        (true, false) => tile::<1, POOL>(v.add(t0), u, bias, at, shape),
-                        (false, true) => tile::<2, STORE>(v.add(t0), u, bias, y.add(t0), shape),
-                        (false, false) => tile::<1, STORE>(v.add(t0), u, bias, y.add(t0), shape),
+                    let first = block * BLOCK * plane + rows.start * tw + t0;
+                    let at = out.add(first);
+                    let none = std::ptr::null_mut();
+                    match (self.pooled, two, indices.is_null()) {
+                        (true, true, true) => tile::<2, POOL>(v.add(t0), u, bias, at, none, shape),
+                        (true, false, true) => tile::<1, POOL>(v.add(t0), u, bias, at, none, shape),
+                        (true, true, false) => {
+                            tile::<2, ARGMAX>(v.add(t0), u, bias, at, indices.add(first), shape)
+                        }
+                        (true, false, false) => {
+                            tile::<1, ARGMAX>(v.add(t0), u, bias, at, indices.add(first), shape)
+                        }
+                        (false, true, _) => {
+                            tile::<2, STORE>(v.add(t0), u, bias, y.add(t0), none, shape)
+                        }
+                        (false, false, _) => {
+                            tile::<1, STORE>(v.add(t0), u, bias, y.add(t0), none, shape)
+                        }
                     }
                 }
                 t0 += if two { 2 * LANES } else { LANES };
@@ -490,6 +508,8 @@ struct Tiles {
 /// stored in the pooled plane, or each stored for [`Winograd::interleave`].
 const POOL: u8 = 0;
 const STORE: u8 = 1;
+/// [`POOL`], and where each maximum was, at `indices` (the same offsets).
+const ARGMAX: u8 = 2;
 
 /// `R` registers of 16 tiles for one block of 8 output channels: the 16
 /// products over the channels, then `Y = Aᵀ M A` (`Aᵀ = [1 1 1 0; 0 1 −1
@@ -504,6 +524,7 @@ unsafe fn tile<const R: usize, const THEN: u8>(
     u: *const f32,
     bias: Option<&[f32]>,
     dst: *mut f32,
+    indices: *mut u8,
     s: Tiles,
 ) {
     let mut m = [[[_mm512_setzero_ps(); R]; BLOCK]; 16];
@@ -547,6 +568,8 @@ unsafe fn tile<const R: usize, const THEN: u8>(
                 ];
             }
             let mut best = zero;
+            // ARGMAX: the four after ReLU, in the window's row-major order.
+            let mut window = [zero; 4];
             for q in 0..2 {
                 let [a0, a1, a2, a3] = [across[0][q], across[1][q], across[2][q], across[3][q]];
                 let top = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
@@ -559,14 +582,32 @@ unsafe fn tile<const R: usize, const THEN: u8>(
                     if THEN == STORE {
                         let k = 2 * p + q;
                         _mm512_storeu_ps(dst.add((4 * j + k) * s.stride + r * LANES), y);
+                    } else if THEN == ARGMAX {
+                        window[2 * p + q] = relu(y);
                     } else {
                         // ReLU's outputs are never NaN, so the maximum is exact.
                         best = _mm512_max_ps(best, relu(y));
                     }
                 }
             }
-            if THEN == POOL {
-                let mask = (((1u32 << count) - 1) & 0xffff) as __mmask16;
+            let mask = (((1u32 << count) - 1) & 0xffff) as __mmask16;
+            if THEN == ARGMAX {
+                // The first maximum: a later value takes it only when greater
+                // (ReLU's outputs are never NaN).
+                let mut at = _mm512_setzero_si512();
+                best = window[0];
+                for (k, &y) in window.iter().enumerate().skip(1) {
+                    let greater = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(y, best);
+                    best = _mm512_mask_mov_ps(best, greater, y);
+                    at = _mm512_mask_mov_epi32(at, greater, _mm512_set1_epi32(k as i32));
+                }
+                _mm512_mask_cvtepi32_storeu_epi8(
+                    indices.add(j * s.plane + r * LANES) as *mut i8,
+                    mask,
+                    at,
+                );
+            }
+            if THEN != STORE {
                 _mm512_mask_storeu_ps(dst.add(j * s.plane + r * LANES), mask, best);
             }
         }
@@ -579,6 +620,7 @@ unsafe fn tile<const R: usize, const THEN: u8>(
     _: *const f32,
     _: Option<&[f32]>,
     _: *mut f32,
+    _: *mut u8,
     _: Tiles,
 ) {
     unreachable!("`applies` is false off x86-64")
