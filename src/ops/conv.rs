@@ -579,8 +579,8 @@ mod tests {
     /// sides are the separate ops), the pooled values and the gradients of
     /// the input, the weight and the bias are the separate ops' bits, and
     /// the graph shows their three nodes: the `cnn` model's conv2, padding,
-    /// one image (its tile rows split between the threads), and a constant
-    /// image, whose windows tie.
+    /// one image (its tile rows split between the threads), a constant
+    /// image, whose windows tie, and rows of more windows than a register.
     #[test]
     fn fused_training_block_gives_the_separate_ops_bits() {
         let mut g = crate::Generator::new(29);
@@ -590,6 +590,7 @@ mod tests {
             (2, 8, 16, 10, 12, 1, false),
             (1, 32, 64, 26, 26, 0, false),
             (2, 9, 8, 6, 8, 0, true),
+            (1, 8, 8, 4, 40, 0, false), // rows of 19 windows: 16 and 3
         ];
         for (i, &(n, c, o, h, w, pad, constant)) in cases.iter().enumerate() {
             let x = if constant {

@@ -314,16 +314,22 @@ pub(super) fn relu_pool2_grad(g: View, pooled: View, indices: View, out: [usize;
             );
             for (ty, rows) in plane.chunks_exact_mut(2 * ow).enumerate() {
                 let (top, bottom) = rows.split_at_mut(ow);
-                for tx in 0..pw {
-                    let t = ty * pw + tx;
-                    // ReLU passes the gradient where its output is positive.
-                    let v = if pooled[t] > 0.0 { g[t] } else { 0.0 };
-                    let k = idx[t];
-                    top[2 * tx] = MaybeUninit::new(if k == 0 { v } else { 0.0 });
-                    top[2 * tx + 1] = MaybeUninit::new(if k == 1 { v } else { 0.0 });
-                    bottom[2 * tx] = MaybeUninit::new(if k == 2 { v } else { 0.0 });
-                    bottom[2 * tx + 1] = MaybeUninit::new(if k == 3 { v } else { 0.0 });
-                }
+                let t = ty * pw;
+                // SAFETY: only Winograd's pooled convolution makes these
+                // indices, where `winograd::applies` checked AVX-512; the row
+                // reads `pw` values of each from `t` (inside the plane's
+                // `per_plane`) and writes the `ow = 2 · pw` of `top` and of
+                // `bottom`.
+                unsafe {
+                    winograd::relu_pool2_grad_row(
+                        g[t..][..pw].as_ptr(),
+                        pooled[t..][..pw].as_ptr(),
+                        idx[t..][..pw].as_ptr(),
+                        pw,
+                        top.as_mut_ptr() as *mut f32,
+                        bottom.as_mut_ptr() as *mut f32,
+                    )
+                };
             }
         }
     };

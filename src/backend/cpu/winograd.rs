@@ -325,6 +325,80 @@ unsafe fn interleave_rows(_: *const f32, _: *mut f32, _: usize, _: usize, _: usi
     unreachable!("`applies` is false off x86-64")
 }
 
+/// One row of pooled windows' gradient (NOTE(conv-relu-pool-training)):
+/// for each of the `pw` windows, `g` at its maximum's place (`indices`, 0
+/// to 3 row-major) when the maximum `pooled` is positive, zero at the other
+/// three, into the two output rows `top` and `bottom` (`2 · pw` each).
+///
+/// # Safety
+///
+/// AVX-512 must be available (as [`applies`] checks); `g`, `pooled` and
+/// `indices` must hold `pw` values, and `top` and `bottom` be valid for
+/// writes of `2 · pw` floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn relu_pool2_grad_row(
+    g: *const f32,
+    pooled: *const f32,
+    indices: *const u8,
+    pw: usize,
+    top: *mut f32,
+    bottom: *mut f32,
+) {
+    let low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    let first = |n: usize| -> __mmask16 { ((1u32 << n.min(LANES)) - 1) as __mmask16 };
+    let zero = _mm512_setzero_ps();
+    let mut t0 = 0;
+    while t0 < pw {
+        let k = (pw - t0).min(LANES);
+        let m = first(k);
+        let gv = _mm512_maskz_loadu_ps(m, g.add(t0));
+        let best = _mm512_maskz_loadu_ps(m, pooled.add(t0));
+        let at = _mm512_cvtepu8_epi32(prefix_bytes(m, indices.add(t0)));
+        // ReLU passes the gradient where its output is positive.
+        let v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(best, zero), gv);
+        let place =
+            |p: i32| _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, _mm512_set1_epi32(p)), v);
+        for (row, [left, right]) in [(top, [place(0), place(1)]), (bottom, [place(2), place(3)])] {
+            let out = row.add(2 * t0);
+            _mm512_mask_storeu_ps(out, first(2 * k), _mm512_permutex2var_ps(left, low, right));
+            if k > LANES / 2 {
+                let rest = first(2 * k - LANES);
+                _mm512_mask_storeu_ps(
+                    out.add(LANES),
+                    rest,
+                    _mm512_permutex2var_ps(left, high, right),
+                );
+            }
+        }
+        t0 += LANES;
+    }
+}
+
+/// The first `k` (a prefix mask) of 16 bytes from `p`, the rest zero, with
+/// AVX-512F alone: the bytes are copied into a register's worth first.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn prefix_bytes(m: __mmask16, p: *const u8) -> __m128i {
+    let mut bytes = [0u8; 16];
+    let count = (m as u32).count_ones() as usize;
+    std::ptr::copy_nonoverlapping(p, bytes.as_mut_ptr(), count);
+    _mm_loadu_si128(bytes.as_ptr() as *const __m128i)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) unsafe fn relu_pool2_grad_row(
+    _: *const f32,
+    _: *const f32,
+    _: *const u8,
+    _: usize,
+    _: *mut f32,
+    _: *mut f32,
+) {
+    unreachable!("`applies` is false off x86-64")
+}
+
 /// NOTE(winograd-filter-cache): transforming conv2's filters takes about
 /// as long as a quarter of one image's products (18 µs), and inference
 /// calls with the same weights every time. The last few transforms are kept
