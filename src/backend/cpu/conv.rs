@@ -1043,6 +1043,50 @@ mod tests {
         }
     }
 
+    /// A weight-gradient case: `(n, c, o, h, w, k, pad before, output)`.
+    type GradCase = (
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        [usize; 2],
+        [usize; 2],
+    );
+
+    /// For each case (where `applies` must hold): the same bits on one
+    /// thread and on two, and within float32 rounding of the float64 path.
+    fn weight_gradients_agree_with_float64(
+        cases: &[GradCase],
+        g: &mut Generator,
+        applies: fn(&Conv2dGeometry) -> bool,
+    ) {
+        for (i, &(n, c, o, h, w, k, pad, out)) in cases.iter().enumerate() {
+            let geo = stride_one([n, c, h, w], o, k, pad, out);
+            assert!(applies(&geo), "case {i}");
+            let grad = Tensor::randn_with([n, o, out[0], out[1]], g);
+            let x = Tensor::randn_with([n, c, h, w], g);
+            let run = |grad: &Tensor, x: &Tensor| {
+                let buf = crate::ops::read2(grad, x, |g, x| conv2d_grad_weight(g, x, &geo));
+                Tensor::from_buffer_on(buf, &[o, c, k, k], crate::Device::Cpu)
+                    .to_dtype(DType::F64)
+                    .to_vec::<f64>()
+            };
+            let [one, two] = [1, 2].map(|threads| crate::with_threads(threads, || run(&grad, &x)));
+            assert_eq!(one, two, "case {i}: one thread and two");
+            let exact = run(&grad.to_dtype(DType::F64), &x.to_dtype(DType::F64));
+            // Each value sums n·oh·ow products of two standard normals.
+            let tolerance = 1e-6 * (n * out[0] * out[1]) as f64;
+            for (j, (a, b)) in two.iter().zip(&exact).enumerate() {
+                assert!(
+                    (a - b).abs() <= tolerance,
+                    "case {i}, element {j}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
     /// Where the direct kernel runs (NOTE(direct-conv)), it gives the bits
     /// that im2col and the matrix kernel give: one and several images, tiles
     /// of one and two runs, channel blocks of 6 and 4, padding, and the `cnn`
@@ -1195,29 +1239,7 @@ mod tests {
             (2, 5, 10, 9, 8, 3, [1, 1], [9, 8]),      // 72 positions: runs of 8, not 16
         ];
         let mut g = Generator::new(13);
-        for (i, &(n, c, o, h, w, k, pad, out)) in cases.iter().enumerate() {
-            let geo = stride_one([n, c, h, w], o, k, pad, out);
-            assert!(direct_conv::weight_grad_applies(&geo), "case {i}");
-            let grad = Tensor::randn_with([n, o, out[0], out[1]], &mut g);
-            let x = Tensor::randn_with([n, c, h, w], &mut g);
-            let run = |grad: &Tensor, x: &Tensor| {
-                let buf = crate::ops::read2(grad, x, |g, x| conv2d_grad_weight(g, x, &geo));
-                Tensor::from_buffer_on(buf, &[o, c, k, k], crate::Device::Cpu)
-                    .to_dtype(DType::F64)
-                    .to_vec::<f64>()
-            };
-            let [one, two] = [1, 2].map(|threads| crate::with_threads(threads, || run(&grad, &x)));
-            assert_eq!(one, two, "case {i}: one thread and two");
-            let exact = run(&grad.to_dtype(DType::F64), &x.to_dtype(DType::F64));
-            // Each value sums n·oh·ow products of two standard normals.
-            let tolerance = 1e-6 * (n * out[0] * out[1]) as f64;
-            for (j, (a, b)) in two.iter().zip(&exact).enumerate() {
-                assert!(
-                    (a - b).abs() <= tolerance,
-                    "case {i}, element {j}: {a} vs {b}"
-                );
-            }
-        }
+        weight_gradients_agree_with_float64(&cases, &mut g, direct_conv::weight_grad_applies);
     }
 
     /// Where the weight gradient runs with output channels in lanes
@@ -1247,29 +1269,7 @@ mod tests {
             (1, 7, 32, 3, 3, 1, [0, 0], [3, 3]),      // a 1×1 kernel
         ];
         let mut g = Generator::new(23);
-        for (i, &(n, c, o, h, w, k, pad, out)) in cases.iter().enumerate() {
-            let geo = stride_one([n, c, h, w], o, k, pad, out);
-            assert!(channel_lanes::weight_grad_applies(&geo), "case {i}");
-            let grad = Tensor::randn_with([n, o, out[0], out[1]], &mut g);
-            let x = Tensor::randn_with([n, c, h, w], &mut g);
-            let run = |grad: &Tensor, x: &Tensor| {
-                let buf = crate::ops::read2(grad, x, |g, x| conv2d_grad_weight(g, x, &geo));
-                Tensor::from_buffer_on(buf, &[o, c, k, k], crate::Device::Cpu)
-                    .to_dtype(DType::F64)
-                    .to_vec::<f64>()
-            };
-            let [one, two] = [1, 2].map(|threads| crate::with_threads(threads, || run(&grad, &x)));
-            assert_eq!(one, two, "case {i}: one thread and two");
-            let exact = run(&grad.to_dtype(DType::F64), &x.to_dtype(DType::F64));
-            // Each value sums n·oh·ow products of two standard normals.
-            let tolerance = 1e-6 * (n * out[0] * out[1]) as f64;
-            for (j, (a, b)) in two.iter().zip(&exact).enumerate() {
-                assert!(
-                    (a - b).abs() <= tolerance,
-                    "case {i}, element {j}: {a} vs {b}"
-                );
-            }
-        }
+        weight_gradients_agree_with_float64(&cases, &mut g, channel_lanes::weight_grad_applies);
     }
 
     /// Where the input gradient runs with channels in lanes

@@ -408,6 +408,16 @@ pub(super) fn weight_grad_applies(geo: &Conv2dGeometry) -> bool {
     kernel_shape(geo) && geo.out[1].is_multiple_of(LANES)
 }
 
+/// Where each tap (input channel, kernel row, kernel column, in the
+/// weight's order) reads its first output position in rows read `[c][h][w]`
+/// (the image, or its padded copy).
+pub(super) fn tap_offsets(geo: &Conv2dGeometry, [h, w]: [usize; 2]) -> Vec<usize> {
+    let [kh, kw] = geo.kernel;
+    (0..geo.input[1])
+        .flat_map(|ci| (0..kh).flat_map(move |ky| (0..kw).map(move |kx| ci * h * w + ky * w + kx)))
+        .collect()
+}
+
 /// The weight gradient `[o, c · kh · kw]` of the convolution `geo` over
 /// `images` of its input `x` and output gradient `g`, into `dw`
 /// (overwritten): NOTE(direct-conv-weight-grad).
@@ -426,10 +436,7 @@ pub(super) fn weight_grad(
     let plane = oh * ow;
     let padded = padded_size(geo);
     let [h, w] = padded.unwrap_or([ih, iw]);
-    // Where each tap's first output position reads, in the rows read.
-    let offsets: Vec<usize> = (0..c)
-        .flat_map(|ci| (0..kh).flat_map(move |ky| (0..kw).map(move |kx| ci * h * w + ky * w + kx)))
-        .collect();
+    let offsets = tap_offsets(geo, [h, w]);
     let shape = GradShape {
         plane,
         oh,
@@ -651,7 +658,7 @@ fn wide_applies(geo: &Conv2dGeometry) -> bool {
     geo.out[0] * geo.out[1] >= WIDE_RUN && wide_available()
 }
 
-fn wide_available() -> bool {
+pub(super) fn wide_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")

@@ -86,6 +86,9 @@ pub(crate) unsafe fn product(
 }
 
 #[cfg(target_arch = "x86_64")]
+pub(crate) use avx512::transpose as transpose16;
+
+#[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
@@ -122,9 +125,10 @@ mod avx512 {
         }
     }
 
-    /// The transpose of a 16×16 block held in 16 registers.
+    /// The transpose of a 16×16 block held in 16 registers (also the
+    /// channel-lanes kernels' transposes).
     #[inline(always)]
-    unsafe fn transpose(r: [__m512; 16]) -> [__m512; 16] {
+    pub(crate) unsafe fn transpose(r: [__m512; 16]) -> [__m512; 16] {
         let as_pd = _mm512_castps_pd;
         let as_ps = _mm512_castpd_ps;
         // Interleave neighbouring rows' 32-bit, then pairs' 64-bit elements.
