@@ -372,13 +372,47 @@ fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [MaybeUninit<f32>]
 }
 
 /// Transposes the 16 × 16 block at `src` (rows `stride` apart) into `dst`
-/// (rows `dst_stride` apart), in registers as the small-output kernel does.
+/// (rows `dst_stride` apart). Not small_gemm's transpose, whose
+/// `array::from_fn` closures do not inherit `target_feature`: called from
+/// here they were not inlined, and a `cnn` training step took 34 ms instead
+/// of 25 (NOTE(kernel-loops)).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)]
 unsafe fn transpose_block(src: *const f32, stride: usize, dst: *mut f32, dst_stride: usize) {
-    let rows = std::array::from_fn(|i| _mm512_loadu_ps(src.add(i * stride)));
-    for (j, column) in super::small_gemm::transpose16(rows).into_iter().enumerate() {
-        _mm512_storeu_ps(dst.add(j * dst_stride), column);
+    let mut r = [_mm512_setzero_ps(); 16];
+    for i in 0..16 {
+        r[i] = _mm512_loadu_ps(src.add(i * stride));
+    }
+    // Pairs of rows interleaved, then fours: u[4q + k] holds columns k, k + 4,
+    // k + 8, k + 12 of rows 4q..4q + 4, a 128-bit lane each.
+    let mut t = [_mm512_setzero_ps(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    let mut u = [_mm512_setzero_ps(); 16];
+    for q in 0..4 {
+        let (lo0, hi0, lo1, hi1) = (t[4 * q], t[4 * q + 1], t[4 * q + 2], t[4 * q + 3]);
+        u[4 * q] = _mm512_shuffle_ps::<0x44>(lo0, lo1);
+        u[4 * q + 1] = _mm512_shuffle_ps::<0xEE>(lo0, lo1);
+        u[4 * q + 2] = _mm512_shuffle_ps::<0x44>(hi0, hi1);
+        u[4 * q + 3] = _mm512_shuffle_ps::<0xEE>(hi0, hi1);
+    }
+    // Then the 128-bit lanes: v[k] (rows 0..8) and v[8 + k] (rows 8..16)
+    // hold columns k and k + 8 (k < 4), or k and k + 8 shifted by 4.
+    let mut v = [_mm512_setzero_ps(); 16];
+    for k in 0..4 {
+        v[k] = _mm512_shuffle_f32x4::<0x88>(u[k], u[4 + k]);
+        v[4 + k] = _mm512_shuffle_f32x4::<0xDD>(u[k], u[4 + k]);
+        v[8 + k] = _mm512_shuffle_f32x4::<0x88>(u[8 + k], u[12 + k]);
+        v[12 + k] = _mm512_shuffle_f32x4::<0xDD>(u[8 + k], u[12 + k]);
+    }
+    for k in 0..8 {
+        let column = _mm512_shuffle_f32x4::<0x88>(v[k], v[8 + k]);
+        let shifted = _mm512_shuffle_f32x4::<0xDD>(v[k], v[8 + k]);
+        _mm512_storeu_ps(dst.add(k * dst_stride), column);
+        _mm512_storeu_ps(dst.add((k + 8) * dst_stride), shifted);
     }
 }
 

@@ -86,9 +86,6 @@ pub(crate) unsafe fn product(
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use avx512::transpose as transpose16;
-
-#[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
@@ -125,10 +122,9 @@ mod avx512 {
         }
     }
 
-    /// The transpose of a 16×16 block held in 16 registers (also the
-    /// channel-lanes kernels' transposes).
+    /// The transpose of a 16×16 block held in 16 registers.
     #[inline(always)]
-    pub(crate) unsafe fn transpose(r: [__m512; 16]) -> [__m512; 16] {
+    unsafe fn transpose(r: [__m512; 16]) -> [__m512; 16] {
         let as_pd = _mm512_castps_pd;
         let as_ps = _mm512_castpd_ps;
         // Interleave neighbouring rows' 32-bit, then pairs' 64-bit elements.
